@@ -1,0 +1,83 @@
+#include "shared/fs/part_file.hpp"
+
+#include "shared/error/error.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace shared::fs {
+namespace {
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+} // namespace
+
+PartFile::PartFile(std::string final_path)
+    : m_final_path(std::move(final_path)), m_part_path(m_final_path + std::string(k_part_suffix)) {
+  m_fd = ::open(m_part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (m_fd < 0) {
+    throw error::IoError(error::system_message("cannot create " + m_part_path, errno));
+  }
+}
+
+PartFile::~PartFile() { discard(); }
+
+void PartFile::write(const void* data, std::size_t size) {
+  const char* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(m_fd, bytes, size);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw error::IoError(error::system_message("cannot write " + m_part_path, errno));
+    }
+    bytes += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void PartFile::commit() {
+  if (m_fd < 0) {
+    throw error::IoError("cannot commit " + m_part_path + ": already closed");
+  }
+  if (::fsync(m_fd) != 0) {
+    throw error::IoError(error::system_message("cannot flush " + m_part_path, errno));
+  }
+  const int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) {
+    const int saved = errno;
+    ::unlink(m_part_path.c_str());
+    throw error::IoError(error::system_message("cannot close " + m_part_path, saved));
+  }
+  if (std::rename(m_part_path.c_str(), m_final_path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(m_part_path.c_str());
+    throw error::IoError(error::system_message("cannot rename " + m_part_path + " to " + m_final_path, saved));
+  }
+  // Make the rename itself durable; a failure here loses nothing already visible.
+  const int dir = ::open(parent_of(m_final_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+void PartFile::discard() noexcept {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
+    ::unlink(m_part_path.c_str());
+  }
+}
+
+} // namespace shared::fs

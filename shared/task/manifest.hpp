@@ -1,0 +1,68 @@
+// Task manifests: task-manifests/<task>.yml, the single source of truth for a task's
+// inputs. Compiled into each executable (cmake/EmbedManifest.cmake); command-line flags,
+// environment variables and --help are all derived from it. The shape follows Azure
+// Pipelines' task.json (name, friendlyName, inputs with type/label/defaultValue/required/
+// groupName/helpMarkDown), in YAML.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shared::task {
+
+/// The value types an input may have.
+enum class InputType { string, boolean, integer, path, multi_line, pick_list };
+
+/// One input of a task.
+struct InputSpec {
+  std::string name;          ///< camelCase, e.g. "rootPath"
+  InputType type = InputType::string;
+  std::string label;         ///< short human name
+  std::string default_value; ///< as text; empty = no default
+  bool required = false;
+  std::string group;         ///< e.g. "advanced"; empty = the main group
+  std::string help;
+  std::vector<std::string> options; ///< pickList choices
+  bool secret = false;       ///< masked in every log line
+  bool positional = false;   ///< may also be given as the first bare argument
+  std::optional<std::int64_t> min; ///< integers: smallest allowed value
+  std::optional<std::int64_t> max; ///< integers: largest allowed value
+  std::string short_flag;    ///< one letter, e.g. "P" for -P; empty = none
+
+  /// "--root-path": the name in kebab case.
+  std::string flag() const;
+  /// "INPUT_ROOTPATH": upper case, spaces and dashes as '_' (Azure/GitHub convention).
+  std::string environment_variable() const;
+};
+
+/// A group of inputs shown together in --help.
+struct InputGroup {
+  std::string name;
+  std::string display_name;
+};
+
+/// A task's description and inputs.
+struct Manifest {
+  std::string name;          ///< executable name, e.g. "generate-metadata"
+  std::string friendly_name;
+  std::string description;
+  std::string version;
+  std::vector<InputGroup> groups;
+  std::vector<InputSpec> inputs; ///< the task's own, then the shared ones
+
+  /// The input called `name`, or nullptr.
+  const InputSpec* find(std::string_view name) const;
+};
+
+/// Parses a task manifest and appends the inputs of `common_yaml` (task-manifests/common.yml).
+/// Throws std::runtime_error naming the manifest and the problem (a bug in the manifest,
+/// caught by the tests).
+Manifest parse_manifest(std::string_view task_yaml, std::string_view common_yaml);
+
+/// "camelCase name" → "camel-case-name".
+std::string kebab_case(std::string_view name);
+
+} // namespace shared::task
