@@ -28,7 +28,9 @@ PartFile::PartFile(std::string final_path)
   }
 }
 
-PartFile::~PartFile() { discard(); }
+PartFile::~PartFile() {
+  discard();
+}
 
 void PartFile::write(const void* data, std::size_t size) {
   const char* bytes = static_cast<const char*>(data);
@@ -62,7 +64,8 @@ void PartFile::commit() {
   if (std::rename(m_part_path.c_str(), m_final_path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(m_part_path.c_str());
-    throw error::IoError(error::system_message("cannot rename " + m_part_path + " to " + m_final_path, saved));
+    throw error::IoError(
+        error::system_message("cannot rename " + m_part_path + " to " + m_final_path, saved));
   }
   // Make the rename itself durable; a failure here loses nothing already visible.
   const int dir = ::open(parent_of(m_final_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -26,8 +26,8 @@ std::optional<std::string> relative_path_problem(std::string_view path) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t slash = path.find('/', start);
-    const std::string_view segment =
-        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view segment = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (segment.empty()) {
       return "empty segment in path \"" + std::string(path) + "\"";
     }

@@ -47,8 +47,8 @@ bool is_inside(const std::string& path, const std::string& root) {
   if (root == "/") {
     return true;
   }
-  return path == root ||
-         (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                          path[root.size()] == '/');
 }
 
 void fill_from_stat(TreeEntry& entry, const struct stat& st) {
@@ -137,7 +137,8 @@ private:
     ::closedir(handle);
   }
 
-  void visit_item(int dir_fd, const char* name, const PendingDir& dir, std::vector<PendingDir>& stack) {
+  void visit_item(int dir_fd, const char* name, const PendingDir& dir,
+                  std::vector<PendingDir>& stack) {
     TreeEntry entry;
     entry.path = join(dir.path, name);
     struct stat st {};

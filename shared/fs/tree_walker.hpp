@@ -26,16 +26,16 @@ enum class LinkStatus {
 
 /// One entry of the tree.
 struct TreeEntry {
-  std::string path;              ///< relative to the root, '/' separators, bytes as on disk
+  std::string path; ///< relative to the root, '/' separators, bytes as on disk
   EntryKind kind = EntryKind::other;
-  std::uint64_t size = 0;        ///< bytes, for files
-  std::int64_t mtime_ns = 0;     ///< modification time, nanoseconds since the Unix epoch
-  std::uint32_t mode = 0;        ///< permission bits (st_mode & 07777)
-  std::uint64_t device = 0;      ///< st_dev: with inode, identifies the file
-  std::uint64_t inode = 0;       ///< st_ino
-  bool via_link = false;         ///< reached by following a symlink inside the root
+  std::uint64_t size = 0;    ///< bytes, for files
+  std::int64_t mtime_ns = 0; ///< modification time, nanoseconds since the Unix epoch
+  std::uint32_t mode = 0;    ///< permission bits (st_mode & 07777)
+  std::uint64_t device = 0;  ///< st_dev: with inode, identifies the file
+  std::uint64_t inode = 0;   ///< st_ino
+  bool via_link = false;     ///< reached by following a symlink inside the root
   LinkStatus link_status = LinkStatus::none;
-  std::string link_target;       ///< for symlinks: the link's text as stored
+  std::string link_target; ///< for symlinks: the link's text as stored
 };
 
 /// Walk options.

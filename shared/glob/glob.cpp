@@ -107,15 +107,18 @@ bool run(const std::vector<Token>& tokens, std::string_view path) {
   const std::size_t n = tokens.size();
   std::vector<char> current(n + 1, 0);
   std::vector<char> next(n + 1, 0);
-  auto close = [&](std::vector<char>& states) { // tokens that can match nothing
+  // Tokens that can match nothing; "**/" only where a segment starts.
+  auto close = [&](std::vector<char>& states, bool segment_start) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (states[i] && tokens[i].kind != Token::literal && tokens[i].kind != Token::any_char) {
+      const Token::Kind kind = tokens[i].kind;
+      if (states[i] && (kind == Token::star || kind == Token::globstar ||
+                        (kind == Token::globstar_slash && segment_start))) {
         states[i + 1] = 1;
       }
     }
   };
   current[0] = 1;
-  close(current);
+  close(current, true);
   for (const char c : path) {
     std::fill(next.begin(), next.end(), 0);
     bool alive = false;
@@ -154,7 +157,7 @@ bool run(const std::vector<Token>& tokens, std::string_view path) {
     if (!alive) {
       return false;
     }
-    close(next);
+    close(next, c == '/');
     current.swap(next);
   }
   return current[n] != 0;

@@ -22,14 +22,14 @@ int open_for_reading(const std::string& path) {
 
 FileHasher::FileHasher() : m_buffer(new char[k_buffer_size]) {}
 
-FileHash FileHasher::hash_file(const std::string& path) {
+FileHash FileHasher::hash_file(const std::string& path, const OnRead& on_read) {
   const int fd = open_for_reading(path);
   if (fd < 0) {
     throw error::IoError(error::system_message("cannot open " + path, errno));
   }
   try {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    FileHash result = hash_fd(fd, path);
+    FileHash result = hash_fd(fd, path, on_read);
     ::close(fd);
     return result;
   } catch (...) {
@@ -38,7 +38,7 @@ FileHash FileHasher::hash_file(const std::string& path) {
   }
 }
 
-FileHash FileHasher::hash_fd(int fd, const std::string& name) {
+FileHash FileHasher::hash_fd(int fd, const std::string& name, const OnRead& on_read) {
   std::uint64_t size = 0;
   for (;;) {
     const ssize_t n = ::read(fd, m_buffer.get(), k_buffer_size);
@@ -55,6 +55,14 @@ FileHash FileHasher::hash_fd(int fd, const std::string& name) {
     }
     m_sha256.update(m_buffer.get(), static_cast<std::size_t>(n));
     size += static_cast<std::uint64_t>(n);
+    if (on_read) {
+      try {
+        on_read(static_cast<std::size_t>(n));
+      } catch (...) {
+        m_sha256.finish();
+        throw;
+      }
+    }
   }
   return FileHash{m_sha256.finish(), size};
 }

@@ -4,6 +4,7 @@
 #include "shared/hash/sha256.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,13 +25,17 @@ public:
 
   FileHasher();
 
+  /// Called after each read with its size in bytes; may throw to stop (e.g. on SIGINT).
+  using OnRead = std::function<void(std::size_t bytes)>;
+
   /// Hashes the file at `path` (absolute or relative to the working directory); symlinks
-  /// are followed. Throws error::IoError naming the path when it cannot be opened or read.
-  FileHash hash_file(const std::string& path);
+  /// are followed. Throws error::IoError naming the path when it cannot be opened or read,
+  /// and whatever `on_read` throws.
+  FileHash hash_file(const std::string& path, const OnRead& on_read = {});
 
   /// Hashes what remains of an open descriptor, reading to end of file. `name` is used in
-  /// error messages. Throws error::IoError.
-  FileHash hash_fd(int fd, const std::string& name);
+  /// error messages. Throws as hash_file.
+  FileHash hash_fd(int fd, const std::string& name, const OnRead& on_read = {});
 
 private:
   Sha256 m_sha256;

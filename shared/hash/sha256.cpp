@@ -39,7 +39,9 @@ Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
   reset();
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(m_ctx); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(m_ctx);
+}
 
 void Sha256::reset() {
   if (EVP_DigestInit_ex(m_ctx, sha256_md(), nullptr) != 1) {

@@ -91,12 +91,17 @@ Dialect parse_dialect(std::string_view name, const EnvLookup& env) {
   if (name == "github") {
     return Dialect::github;
   }
-  throw std::invalid_argument("expected auto, plain, azure or github, got \"" + std::string(name) + "\"");
+  throw std::invalid_argument("expected auto, plain, azure or github, got \"" + std::string(name) +
+                              "\"");
 }
 
-std::string escape_azure_data(std::string_view text) { return escape(text, "%AZP25"); }
+std::string escape_azure_data(std::string_view text) {
+  return escape(text, "%AZP25");
+}
 
-std::string escape_github_data(std::string_view text) { return escape(text, "%25"); }
+std::string escape_github_data(std::string_view text) {
+  return escape(text, "%25");
+}
 
 Logger::Logger(Dialect dialect, std::ostream& out, std::ostream& err)
     : m_dialect(dialect), m_out(out), m_err(err) {}

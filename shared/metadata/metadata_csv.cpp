@@ -29,7 +29,9 @@ void append_field(std::string& out, std::string_view field) {
   out.push_back('"');
 }
 
-bool less_by_path(const Entry& a, const Entry& b) { return a.path < b.path; }
+bool less_by_path(const Entry& a, const Entry& b) {
+  return a.path < b.path;
+}
 
 // A record as read: its fields and the line it starts on.
 struct Record {
@@ -189,15 +191,17 @@ Metadata parse_csv(std::string_view text) {
   }
   std::stable_sort(parsed.begin(), parsed.end(),
                    [](const Parsed& a, const Parsed& b) { return a.entry.path < b.entry.path; });
+  for (std::size_t i = 1; i < parsed.size(); ++i) {
+    if (parsed[i - 1].entry.path == parsed[i].entry.path) { // stable: i - 1 came first
+      throw ParseError(parsed[i].line, "duplicate path \"" + parsed[i].entry.path +
+                                           "\" (first on line " +
+                                           std::to_string(parsed[i - 1].line) + ")");
+    }
+  }
   Metadata metadata;
   metadata.entries.reserve(parsed.size());
-  for (std::size_t i = 0; i < parsed.size(); ++i) {
-    if (i > 0 && parsed[i - 1].entry.path == parsed[i].entry.path) {
-      const auto [first, second] = std::minmax(parsed[i - 1].line, parsed[i].line);
-      throw ParseError(second, "duplicate path \"" + parsed[i].entry.path + "\" (first on line " +
-                                   std::to_string(first) + ")");
-    }
-    metadata.entries.push_back(std::move(parsed[i].entry));
+  for (auto& item : parsed) {
+    metadata.entries.push_back(std::move(item.entry));
   }
   return metadata;
 }

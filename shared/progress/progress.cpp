@@ -19,7 +19,8 @@ std::string describe(const std::string& operation, const std::string& noun, cons
   if (s.seconds > 0 && s.bytes_total > s.bytes_done && s.bytes_done > 0) {
     const double remaining = static_cast<double>(s.bytes_total - s.bytes_done);
     text += ", ETA " + format::duration(remaining * s.seconds / static_cast<double>(s.bytes_done));
-  } else if (s.seconds > 0 && s.bytes_total == 0 && s.items_total > s.items_done && s.items_done > 0) {
+  } else if (s.seconds > 0 && s.bytes_total == 0 && s.items_total > s.items_done &&
+             s.items_done > 0) {
     const double remaining = static_cast<double>(s.items_total - s.items_done);
     text += ", ETA " + format::duration(remaining * s.seconds / static_cast<double>(s.items_done));
   }
@@ -56,7 +57,9 @@ Reporter::Reporter(log::Logger& logger, Mode mode, std::string operation, std::s
   }
 }
 
-Reporter::~Reporter() { stop(); }
+Reporter::~Reporter() {
+  stop();
+}
 
 Snapshot Reporter::snapshot() const {
   Snapshot s;
@@ -86,9 +89,10 @@ void Reporter::stop() {
 }
 
 void Reporter::run() {
-  const auto interval = m_mode == Mode::terminal
-                            ? std::chrono::duration_cast<std::chrono::milliseconds>(k_terminal_interval)
-                            : std::chrono::duration_cast<std::chrono::milliseconds>(k_log_interval);
+  const auto interval =
+      m_mode == Mode::terminal
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(k_terminal_interval)
+          : std::chrono::duration_cast<std::chrono::milliseconds>(k_log_interval);
   std::unique_lock<std::mutex> lock(m_mutex);
   while (!m_wake.wait_for(lock, interval, [this] { return m_stopping; })) {
     lock.unlock();

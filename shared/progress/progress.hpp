@@ -25,7 +25,8 @@ struct Snapshot {
 
 /// "Hashing: 1,234/5,000 files, 512.0 MB/1.2 GB, 850.3 MB/s, ETA 3.00 s". `noun` names
 /// the items ("files").
-std::string describe(const std::string& operation, const std::string& noun, const Snapshot& snapshot);
+std::string describe(const std::string& operation, const std::string& noun,
+                     const Snapshot& snapshot);
 
 /// Percent done, by bytes when their total is known, else by items; 0 when neither is.
 int percent(const Snapshot& snapshot);

@@ -128,13 +128,13 @@ po::variables_map parse_argv(const Manifest& manifest, int argc, const char* con
   }
   po::variables_map map;
   try {
-    po::store(po::command_line_parser(argc, argv)
-                  .options(options)
-                  .positional(positional)
-                  .style(po::command_line_style::default_style &
-                         ~po::command_line_style::allow_guessing)
-                  .run(),
-              map);
+    po::store(
+        po::command_line_parser(argc, argv)
+            .options(options)
+            .positional(positional)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        map);
     po::notify(map);
   } catch (const po::too_many_positional_options_error&) {
     throw error::UsageError("too many arguments (see --help)");
@@ -165,7 +165,9 @@ const Inputs::Value& Inputs::value(const std::string& name) const {
   return it->second;
 }
 
-const std::string& Inputs::text(const std::string& name) const { return value(name).text; }
+const std::string& Inputs::text(const std::string& name) const {
+  return value(name).text;
+}
 
 bool Inputs::boolean(const std::string& name) const {
   return parse_boolean(text(name)).value_or(false);

@@ -23,7 +23,7 @@ public:
     std::string text;               ///< as given (multiLine: lines joined by '\n')
     std::vector<std::string> lines; ///< multiLine: the non-empty lines
     InputSource source = InputSource::none;
-    std::string origin;             ///< "--parallel", "INPUT_PARALLEL" or "default"
+    std::string origin; ///< "--parallel", "INPUT_PARALLEL" or "default"
   };
 
   Inputs() = default;

@@ -9,7 +9,9 @@ namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
-extern "C" void on_signal(int) { g_interrupted = 1; }
+extern "C" void on_signal(int) {
+  g_interrupted = 1;
+}
 
 } // namespace
 
@@ -21,7 +23,9 @@ void install_interrupt_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-bool interrupted() noexcept { return g_interrupted != 0; }
+bool interrupted() noexcept {
+  return g_interrupted != 0;
+}
 
 void throw_if_interrupted() {
   if (interrupted()) {
@@ -29,8 +33,12 @@ void throw_if_interrupted() {
   }
 }
 
-void request_interrupt() noexcept { g_interrupted = 1; }
+void request_interrupt() noexcept {
+  g_interrupted = 1;
+}
 
-void clear_interrupt() noexcept { g_interrupted = 0; }
+void clear_interrupt() noexcept {
+  g_interrupted = 0;
+}
 
 } // namespace shared::task

@@ -120,12 +120,16 @@ std::string kebab_case(std::string_view name) {
   return out;
 }
 
-std::string InputSpec::flag() const { return "--" + kebab_case(name); }
+std::string InputSpec::flag() const {
+  return "--" + kebab_case(name);
+}
 
 std::string InputSpec::environment_variable() const {
   std::string out = "INPUT_";
   for (char c : name) {
-    out.push_back(c == ' ' || c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    out.push_back(c == ' ' || c == '-'
+                      ? '_'
+                      : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   return out;
 }

@@ -18,19 +18,19 @@ enum class InputType { string, boolean, integer, path, multi_line, pick_list };
 
 /// One input of a task.
 struct InputSpec {
-  std::string name;          ///< camelCase, e.g. "rootPath"
+  std::string name; ///< camelCase, e.g. "rootPath"
   InputType type = InputType::string;
   std::string label;         ///< short human name
   std::string default_value; ///< as text; empty = no default
   bool required = false;
-  std::string group;         ///< e.g. "advanced"; empty = the main group
+  std::string group; ///< e.g. "advanced"; empty = the main group
   std::string help;
   std::vector<std::string> options; ///< pickList choices
-  bool secret = false;       ///< masked in every log line
-  bool positional = false;   ///< may also be given as the first bare argument
-  std::optional<std::int64_t> min; ///< integers: smallest allowed value
-  std::optional<std::int64_t> max; ///< integers: largest allowed value
-  std::string short_flag;    ///< one letter, e.g. "P" for -P; empty = none
+  bool secret = false;              ///< masked in every log line
+  bool positional = false;          ///< may also be given as the first bare argument
+  std::optional<std::int64_t> min;  ///< integers: smallest allowed value
+  std::optional<std::int64_t> max;  ///< integers: largest allowed value
+  std::string short_flag;           ///< one letter, e.g. "P" for -P; empty = none
 
   /// "--root-path": the name in kebab case.
   std::string flag() const;
@@ -46,7 +46,7 @@ struct InputGroup {
 
 /// A task's description and inputs.
 struct Manifest {
-  std::string name;          ///< executable name, e.g. "generate-metadata"
+  std::string name; ///< executable name, e.g. "generate-metadata"
   std::string friendly_name;
   std::string description;
   std::string version;

@@ -85,7 +85,8 @@ int run(int argc, char** argv, const char* task_manifest, const char* common_man
 
   install_interrupt_handlers();
   try {
-    const error::ExitCode code = body(TaskContext{inputs, logger, progress::choose_mode(logger, quiet)});
+    const error::ExitCode code =
+        body(TaskContext{inputs, logger, progress::choose_mode(logger, quiet)});
     return finish(logger, code, code == error::ExitCode::success ? "" : "some items failed");
   } catch (const error::Error& e) {
     logger.error(e.what());

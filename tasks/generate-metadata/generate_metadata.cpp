@@ -110,7 +110,8 @@ std::vector<Item> list_files(const Options& options, const std::vector<FileId>& 
 
 // Hashes every item on `parallel` threads, largest files first so that no thread is left
 // alone with a big file at the end. Results land at the item's index.
-std::vector<shared::metadata::Entry> hash_items(const Options& options, const std::vector<Item>& items,
+std::vector<shared::metadata::Entry> hash_items(const Options& options,
+                                                const std::vector<Item>& items,
                                                 shared::progress::Reporter& progress,
                                                 std::uint64_t& bytes) {
   std::vector<std::size_t> order(items.size());
@@ -130,6 +131,10 @@ std::vector<shared::metadata::Entry> hash_items(const Options& options, const st
   const auto worker = [&] {
     try {
       shared::hash::FileHasher hasher;
+      const auto on_read = [&progress](std::size_t bytes) {
+        progress.add_bytes(bytes);
+        shared::task::throw_if_interrupted();
+      };
       for (;;) {
         const std::size_t k = next.fetch_add(1, std::memory_order_relaxed);
         if (k >= order.size() || failed.load(std::memory_order_relaxed)) {
@@ -137,10 +142,9 @@ std::vector<shared::metadata::Entry> hash_items(const Options& options, const st
         }
         shared::task::throw_if_interrupted();
         const Item& item = items[order[k]];
-        const auto result = hasher.hash_file(options.root_path + "/" + item.path);
+        const auto result = hasher.hash_file(options.root_path + "/" + item.path, on_read);
         entries[order[k]] = {item.path, result.sha256};
         total_bytes.fetch_add(result.size, std::memory_order_relaxed);
-        progress.add_bytes(result.size);
         progress.add_item();
       }
     } catch (...) {
@@ -152,7 +156,8 @@ std::vector<shared::metadata::Entry> hash_items(const Options& options, const st
     }
   };
 
-  const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(options.parallel, items.size()));
+  const unsigned threads =
+      static_cast<unsigned>(std::min<std::size_t>(options.parallel, items.size()));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) {
     pool.emplace_back(worker);
@@ -222,7 +227,8 @@ Summary generate(const Options& options, shared::log::Logger& logger, shared::pr
 
   std::vector<shared::metadata::Entry> entries;
   {
-    shared::progress::Reporter progress(logger, mode, "Hashing", "files", items.size(), listed_bytes);
+    shared::progress::Reporter progress(logger, mode, "Hashing", "files", items.size(),
+                                        listed_bytes);
     entries = hash_items(options, items, progress, summary.bytes);
   }
   shared::task::throw_if_interrupted();

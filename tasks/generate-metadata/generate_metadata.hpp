@@ -15,11 +15,11 @@ namespace tasks::generate_metadata {
 
 /// What to hash and where to write it.
 struct Options {
-  std::string root_path;           ///< the artifact folder
-  std::string output;              ///< the CSV's final path
+  std::string root_path;             ///< the artifact folder
+  std::string output;                ///< the CSV's final path
   shared::glob::PatternSet patterns; ///< which relative paths to list
-  unsigned parallel = 1;           ///< files hashed at once, at least 1
-  bool follow_symlinks = false;    ///< follow links that stay inside root_path
+  unsigned parallel = 1;             ///< files hashed at once, at least 1
+  bool follow_symlinks = false;      ///< follow links that stay inside root_path
 };
 
 /// What a run did.
@@ -38,7 +38,8 @@ Options options_from_inputs(const shared::task::Inputs& inputs);
 /// part file, or an artifact-metadata.csv at the root. Throws shared::error::IoError (an
 /// unreadable file or folder, an unwritable output) or shared::error::Interrupted; then no
 /// CSV is left under the final name and an existing one is untouched.
-Summary generate(const Options& options, shared::log::Logger& logger, shared::progress::Mode progress);
+Summary generate(const Options& options, shared::log::Logger& logger,
+                 shared::progress::Mode progress);
 
 /// The task body for shared::task::run.
 shared::error::ExitCode run(const shared::task::TaskContext& context);

@@ -1,0 +1,36 @@
+// The real manifests in task-manifests/ parse, and their defaults pass their own checks.
+#include "shared/task/inputs.hpp"
+#include "shared/task/manifest.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace shared::task;
+
+TEST_CASE("every task manifest parses and its defaults are valid", "[task]") {
+  const std::string common = tests::support::read_file(std::string(MANIFEST_DIR) + "/common.yml");
+  for (const char* task : {"generate-metadata"}) {
+    INFO(task);
+    const std::string text =
+        tests::support::read_file(std::string(MANIFEST_DIR) + "/" + task + ".yml");
+    const Manifest manifest = parse_manifest(text, common);
+    CHECK(manifest.name == task);
+    CHECK_FALSE(manifest.version.empty());
+    CHECK_FALSE(manifest.description.empty());
+    for (const auto& input : manifest.inputs) {
+      INFO(input.name);
+      CHECK_FALSE(input.help.empty());
+    }
+    // Satisfy required inputs through the environment, then resolve every default.
+    const shared::log::EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
+      for (const auto& input : manifest.inputs) {
+        if (input.required && input.environment_variable() == name) {
+          return std::string("x");
+        }
+      }
+      return std::nullopt;
+    };
+    const char* argv[] = {task};
+    CHECK_NOTHROW(parse_command_line(manifest, 1, argv, env));
+  }
+}
