@@ -28,7 +28,6 @@ FileHash FileHasher::hash_file(const std::string& path, const OnRead& on_read) {
     throw error::IoError(error::system_message("cannot open " + path, errno));
   }
   try {
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     FileHash result = hash_fd(fd, path, on_read);
     ::close(fd);
     return result;
@@ -52,6 +51,10 @@ FileHash FileHasher::hash_fd(int fd, const std::string& name, const OnRead& on_r
       const int saved = errno;
       m_sha256.finish(); // leave the hasher clean for the next file
       throw error::IoError(error::system_message("cannot read " + name, saved));
+    }
+    if (size == 0 && static_cast<std::size_t>(n) == k_buffer_size) {
+      // Larger than one read: ask for a bigger readahead window. Small files skip the call.
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     m_sha256.update(m_buffer.get(), static_cast<std::size_t>(n));
     size += static_cast<std::uint64_t>(n);
