@@ -36,6 +36,7 @@ demo: release
 bench: release
 	@scripts/install-deps.sh bench
 	@bench/generate-metadata.sh
+	@bench/download-artifact.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

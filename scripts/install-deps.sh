@@ -10,10 +10,12 @@ set -euo pipefail
 packages=(
   g++ make cmake ninja-build pkg-config
   libpoco-dev libyaml-cpp-dev libboost-program-options-dev catch2 libssl-dev zlib1g-dev
+  # test (always): servers the tests start privately on loopback (/usr/sbin/nginx, autoindex)
+  nginx
 )
 for profile in "$@"; do
   case "$profile" in
-    bench) packages+=(hashdeep time coreutils findutils) ;;
+    bench) packages+=(hashdeep time coreutils findutils aria2 curl) ;;
     *) echo "install-deps.sh: unknown profile '$profile' (known: bench)" >&2; exit 2 ;;
   esac
 done

@@ -54,6 +54,8 @@ public:
   Reporter& operator=(const Reporter&) = delete;
 
   void add_bytes(std::uint64_t count) { m_bytes.fetch_add(count, std::memory_order_relaxed); }
+  /// Takes back bytes counted for an attempt that will be made again.
+  void remove_bytes(std::uint64_t count) { m_bytes.fetch_sub(count, std::memory_order_relaxed); }
   void add_item() { m_items.fetch_add(1, std::memory_order_relaxed); }
 
   Snapshot snapshot() const;

@@ -13,6 +13,8 @@ std::string type_hint(const InputSpec& spec) {
     return "[=true|false]";
   case InputType::integer:
     return " <int>";
+  case InputType::number:
+    return " <number>";
   case InputType::path:
     return " <path>";
   case InputType::multi_line:

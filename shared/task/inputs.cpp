@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 
 namespace po = boost::program_options;
 
@@ -51,6 +53,35 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return out;
 }
 
+std::optional<double> parse_integer(const std::string& text) {
+  std::int64_t number = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, number);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return std::nullopt;
+  }
+  return static_cast<double>(number);
+}
+
+// A decimal number: digits with an optional sign, point and exponent; no hex, inf or nan.
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("+-0123456789.eE") != std::string::npos) {
+    return std::nullopt;
+  }
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size()) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+std::string format_number(double number) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", number);
+  return text;
+}
+
 // Throws UsageError when `value` does not fit the input's type.
 void check_type(const InputSpec& spec, const Inputs::Value& value) {
   const std::string& text = value.text;
@@ -61,19 +92,19 @@ void check_type(const InputSpec& spec, const Inputs::Value& value) {
       throw error::UsageError(value.origin + ": expected true or false, got " + quoted);
     }
     break;
-  case InputType::integer: {
-    std::int64_t number = 0;
-    const char* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, number);
-    if (text.empty() || ec != std::errc() || ptr != end) {
-      throw error::UsageError(value.origin + ": expected an integer, got " + quoted);
+  case InputType::integer:
+  case InputType::number: {
+    const auto number = spec.type == InputType::integer ? parse_integer(text) : parse_number(text);
+    if (!number) {
+      const char* expected = spec.type == InputType::integer ? "an integer" : "a number";
+      throw error::UsageError(value.origin + ": expected " + expected + ", got " + quoted);
     }
-    if (spec.min && number < *spec.min) {
-      throw error::UsageError(value.origin + ": must be at least " + std::to_string(*spec.min) +
+    if (spec.min && *number < *spec.min) {
+      throw error::UsageError(value.origin + ": must be at least " + format_number(*spec.min) +
                               ", got " + text);
     }
-    if (spec.max && number > *spec.max) {
-      throw error::UsageError(value.origin + ": must be at most " + std::to_string(*spec.max) +
+    if (spec.max && *number > *spec.max) {
+      throw error::UsageError(value.origin + ": must be at most " + format_number(*spec.max) +
                               ", got " + text);
     }
     break;
@@ -178,6 +209,10 @@ std::int64_t Inputs::integer(const std::string& name) const {
   std::int64_t number = 0;
   std::from_chars(value.data(), value.data() + value.size(), number);
   return number;
+}
+
+double Inputs::number(const std::string& name) const {
+  return parse_number(text(name)).value_or(0.0);
 }
 
 const std::vector<std::string>& Inputs::lines(const std::string& name) const {

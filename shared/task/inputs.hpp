@@ -36,6 +36,8 @@ public:
   bool boolean(const std::string& name) const;
   /// An int input (checked when resolved, within the manifest's min/max).
   std::int64_t integer(const std::string& name) const;
+  /// A number input, e.g. seconds (checked when resolved, within the manifest's min/max).
+  double number(const std::string& name) const;
   /// A multiLine input's non-empty lines.
   const std::vector<std::string>& lines(const std::string& name) const;
   /// Whether input `name` has a non-empty value.

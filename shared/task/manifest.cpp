@@ -19,6 +19,9 @@ InputType parse_type(const std::string& type, const std::string& input) {
   if (type == "int") {
     return InputType::integer;
   }
+  if (type == "number") {
+    return InputType::number;
+  }
   if (type == "path") {
     return InputType::path;
   }
@@ -52,10 +55,10 @@ InputSpec parse_input(const YAML::Node& node) {
   input.positional = node["positional"] && node["positional"].as<bool>();
   input.short_flag = scalar(node, "short");
   if (node["min"]) {
-    input.min = node["min"].as<std::int64_t>();
+    input.min = node["min"].as<double>();
   }
   if (node["max"]) {
-    input.max = node["max"].as<std::int64_t>();
+    input.max = node["max"].as<double>();
   }
   if (const YAML::Node options = node["options"]) {
     for (const auto& option : options) {

@@ -51,7 +51,13 @@ int finish(log::Logger& logger, error::ExitCode code, const std::string& message
 int run(int argc, char** argv, const char* task_manifest, const char* common_manifest,
         const TaskBody& body) {
   const log::EnvLookup env = log::process_environment();
-  const Manifest manifest = parse_manifest(task_manifest, common_manifest);
+  Manifest manifest;
+  try {
+    manifest = parse_manifest(task_manifest, common_manifest);
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << '\n';
+    return static_cast<int>(error::ExitCode::internal);
+  }
 
   CommandLine command_line;
   try {

@@ -46,6 +46,10 @@ inputs:
   - name: port
     type: int
     short: P
+  - name: delay
+    type: number
+    default: "1"
+    min: 0
 )";
 
 const char* const k_common = R"(
@@ -143,6 +147,11 @@ TEST_CASE("typed values are checked, and errors name the input", "[task]") {
         "INPUT_PARALLEL: expected an integer, got \"1.5\"");
   CHECK(usage_error({"/r", "--parallel", "0"}) == "--parallel: must be at least 1, got 0");
   CHECK(usage_error({"/r", "--parallel", "65"}) == "--parallel: must be at most 64, got 65");
+  CHECK(usage_error({"/r", "--delay", "1,5"}) == "--delay: expected a number, got \"1,5\"");
+  CHECK(usage_error({"/r", "--delay", "nan"}) == "--delay: expected a number, got \"nan\"");
+  CHECK(usage_error({"/r", "--delay", "-0.5"}) == "--delay: must be at least 0, got -0.5");
+  CHECK(parse({"/r", "--delay", "0.25"}).inputs.number("delay") == 0.25);
+  CHECK(parse({"/r"}).inputs.number("delay") == 1.0);
   CHECK(usage_error({"/r", "--follow-symlinks=maybe"}) ==
         "--follow-symlinks: expected true or false, got \"maybe\"");
   CHECK(usage_error({"/r", "--mode", "reckless"}) ==

@@ -9,7 +9,7 @@ using namespace shared::task;
 
 TEST_CASE("every task manifest parses and its defaults are valid", "[task]") {
   const std::string common = tests::support::read_file(std::string(MANIFEST_DIR) + "/common.yml");
-  for (const char* task : {"generate-metadata"}) {
+  for (const char* task : {"generate-metadata", "download-artifact"}) {
     INFO(task);
     const std::string text =
         tests::support::read_file(std::string(MANIFEST_DIR) + "/" + task + ".yml");

@@ -1,0 +1,31 @@
+// HTTP failures, as the transfer engine sees them.
+#pragma once
+
+#include "shared/error/error.hpp"
+
+#include <string>
+
+namespace shared::http {
+
+/// The server answered with a status that is not success and not retried (400, 401, 403,
+/// 404, …), or a retried status persisted past the retries. what() is
+/// "GET <redacted url>: <status> <reason>". Exit status: network.
+class HttpStatusError : public error::Error {
+public:
+  HttpStatusError(int status, const std::string& message)
+      : error::Error(error::ExitCode::network, message), m_status(status) {}
+  int status() const { return m_status; }
+
+private:
+  int m_status;
+};
+
+/// The exchange failed below HTTP, and retries did not cure it: refused, reset, timed out,
+/// a body shorter than its Content-Length, a broken gzip stream, too many redirects.
+/// Exit status: network.
+class NetworkError : public error::Error {
+public:
+  explicit NetworkError(const std::string& message) : error::Error(error::ExitCode::network, message) {}
+};
+
+} // namespace shared::http

@@ -1,0 +1,53 @@
+#include "shared/http/retry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+namespace shared::http {
+
+bool is_retryable_status(int status) {
+  return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+         status == 504;
+}
+
+double backoff_delay(const RetryPolicy& policy, int retry, std::mt19937_64& random) {
+  const double ceiling =
+      std::min(policy.max_delay, policy.base_delay * std::pow(policy.factor, std::max(0, retry - 1)));
+  if (!(ceiling > 0)) {
+    return 0;
+  }
+  return std::uniform_real_distribution<double>(0.0, ceiling)(random);
+}
+
+std::optional<double> parse_retry_after(const std::string& value,
+                                        std::chrono::system_clock::time_point now) {
+  if (value.empty()) {
+    return std::nullopt;
+  }
+  if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return value.size() > 9 ? 1e9 : std::stod(value);
+  }
+  // RFC 9110 §5.6.7: IMF-fixdate, then the obsolete RFC 850 and asctime forms, all in GMT.
+  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = ::strptime(value.c_str(), format, &tm);
+    if (end != nullptr && *end == '\0') {
+      const auto when = std::chrono::system_clock::from_time_t(::timegm(&tm));
+      return std::max(0.0, std::chrono::duration<double>(when - now).count());
+    }
+  }
+  return std::nullopt;
+}
+
+double retry_wait(const RetryPolicy& policy, int retry, const std::optional<double>& retry_after,
+                  std::mt19937_64& random) {
+  if (retry_after) {
+    return std::min(*retry_after, policy.max_retry_after);
+  }
+  return backoff_delay(policy, retry, random);
+}
+
+} // namespace shared::http

@@ -1,0 +1,134 @@
+#include "shared/http/url.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace shared::http {
+namespace {
+
+bool is_secret_parameter(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const char* const names[] = {"sig",           "signature",        "token",
+                                      "access_token",  "x-amz-signature",  "x-amz-credential",
+                                      "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+                                      "code",          "key",              "password",
+                                      "secret",        "se",               "skoid"};
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
+std::string redact_query(std::string_view query) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    std::size_t end = query.find('&', start);
+    if (end == std::string_view::npos) {
+      end = query.size();
+    }
+    const std::string_view pair = query.substr(start, end - start);
+    const std::size_t equals = pair.find('=');
+    if (!out.empty() || start > 0) {
+      out.push_back('&');
+    }
+    if (equals != std::string_view::npos && is_secret_parameter(std::string(pair.substr(0, equals)))) {
+      out.append(pair.substr(0, equals + 1)).append("***");
+    } else {
+      out.append(pair);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string redact(std::string_view url) {
+  std::string out(url);
+  const std::size_t scheme_end = out.find("://");
+  if (scheme_end != std::string::npos) {
+    const std::size_t authority = scheme_end + 3;
+    const std::size_t authority_end = out.find_first_of("/?#", authority);
+    const std::size_t at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
+    if (at != std::string::npos && at >= authority) {
+      const std::size_t colon = out.find(':', authority);
+      if (colon != std::string::npos && colon < at) {
+        out.replace(colon + 1, at - colon - 1, "***");
+      }
+    }
+  }
+  const std::size_t question = out.find('?');
+  if (question != std::string::npos) {
+    const std::size_t hash = out.find('#', question);
+    const std::string query = out.substr(question + 1, hash == std::string::npos ? std::string::npos : hash - question - 1);
+    const std::string rest = hash == std::string::npos ? "" : out.substr(hash);
+    out = out.substr(0, question + 1) + redact_query(query) + rest;
+  }
+  return out;
+}
+
+std::string encode_segment(std::string_view segment) {
+  static const char* const hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(segment.size());
+  for (const char c : segment) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '$' ||
+        c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == ',' ||
+        c == ';' || c == '=' || c == ':' || c == '@') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[u >> 4]);
+      out.push_back(hex[u & 0x0f]);
+    }
+  }
+  return out;
+}
+
+std::string decode_percent(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() + 0 && value(text[i + 1]) >= 0 && value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(value(text[i + 1]) << 4 | value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string join(std::string_view root, std::string_view path) {
+  std::string out(root);
+  if (out.empty() || out.back() != '/') {
+    out.push_back('/');
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      slash = path.size();
+    }
+    out += encode_segment(path.substr(start, slash - start));
+    if (slash < path.size()) {
+      out.push_back('/');
+    }
+    start = slash + 1;
+  }
+  return out;
+}
+
+} // namespace shared::http

@@ -1,0 +1,155 @@
+#include "shared/source/file_source.hpp"
+
+#include "shared/error/error.hpp"
+#include "shared/fs/tree_walker.hpp"
+#include "shared/http/url.hpp"
+#include "shared/log/limited_warnings.hpp"
+#include "shared/metadata/metadata_csv.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace shared::source {
+namespace {
+
+constexpr std::size_t k_read_size = 256 * 1024;
+
+class FileReader : public Reader {
+public:
+  FileReader() : m_buffer(new char[k_read_size]) {}
+
+  void fetch(const Item& item, http::BodySink& sink) override {
+    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      throw error::IoError(error::system_message("cannot open " + item.location, errno));
+    }
+    try {
+      http::Response response;
+      response.status = 200;
+      response.url = item.location;
+      sink.start(response);
+      for (;;) {
+        const ssize_t n = ::read(fd, m_buffer.get(), k_read_size);
+        if (n == 0) {
+          break;
+        }
+        if (n < 0) {
+          if (errno == EINTR) {
+            continue;
+          }
+          throw error::IoError(error::system_message("cannot read " + item.location, errno));
+        }
+        sink.write(m_buffer.get(), static_cast<std::size_t>(n));
+      }
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  }
+
+private:
+  std::unique_ptr<char[]> m_buffer;
+};
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+} // namespace
+
+std::string path_from_file_url(const std::string& location) {
+  const std::string prefix = "file://";
+  if (location.compare(0, prefix.size(), prefix) != 0) {
+    return location;
+  }
+  std::string rest = location.substr(prefix.size());
+  if (rest.compare(0, 9, "localhost") == 0) {
+    rest.erase(0, 9);
+  }
+  return http::decode_percent(rest);
+}
+
+FileSource::FileSource(std::string root, log::Logger& logger) : m_root(std::move(root)), m_logger(logger) {
+  while (m_root.size() > 1 && m_root.back() == '/') {
+    m_root.pop_back();
+  }
+}
+
+std::string FileSource::cache_key() const {
+  char* resolved = ::realpath(m_root.c_str(), nullptr);
+  if (resolved == nullptr) {
+    return m_root;
+  }
+  std::string key(resolved);
+  std::free(resolved);
+  return key;
+}
+
+Listing FileSource::list() {
+  Listing listing;
+  listing.method = "folder walk";
+  std::set<std::string> folders;
+  std::set<std::string> parents;
+  log::LimitedWarnings warnings(m_logger, 10);
+  fs::walk_tree(m_root, {}, [&](const fs::TreeEntry& entry) {
+    parents.insert(parent_of(entry.path));
+    switch (entry.kind) {
+    case fs::EntryKind::directory:
+      folders.insert(entry.path);
+      return;
+    case fs::EntryKind::file:
+      listing.items.push_back({entry.path, entry.size, std::nullopt, m_root + "/" + entry.path, false});
+      return;
+    case fs::EntryKind::symlink:
+      warnings.warn("skipped symlink " + entry.path + " -> " + entry.link_target + " in the source");
+      return;
+    case fs::EntryKind::other:
+      warnings.warn("skipped " + entry.path + " in the source: not a regular file");
+      return;
+    }
+  });
+  warnings.finish("source entries skipped");
+  for (const auto& folder : folders) {
+    if (parents.count(folder) == 0) {
+      listing.items.push_back({folder, std::nullopt, std::nullopt, m_root + "/" + folder, true});
+    }
+  }
+
+  const std::string csv_path = m_root + "/" + std::string(metadata::k_file_name);
+  struct stat st {};
+  if (::stat(csv_path.c_str(), &st) == 0) {
+    try {
+      const metadata::Metadata metadata = metadata::read_csv_file(csv_path);
+      for (Item& item : listing.items) {
+        if (const metadata::Entry* entry = metadata.find(item.path)) {
+          item.sha256 = entry->sha256;
+        }
+      }
+      std::set<std::string> on_disk;
+      for (const Item& item : listing.items) {
+        on_disk.insert(item.path);
+      }
+      for (const metadata::Entry& entry : metadata.entries) {
+        if (on_disk.count(entry.path) == 0) { // listed but missing: its fetch will say so
+          listing.items.push_back({entry.path, std::nullopt, entry.sha256, m_root + "/" + entry.path, false});
+        }
+      }
+      listing.has_metadata = true;
+      listing.method = "folder walk + artifact-metadata.csv";
+    } catch (const error::Error& e) {
+      m_logger.warning(std::string("hashes not used: ") + e.what());
+    }
+  }
+  return listing;
+}
+
+std::unique_ptr<Reader> FileSource::open_reader() { return std::make_unique<FileReader>(); }
+
+} // namespace shared::source

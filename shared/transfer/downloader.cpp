@@ -1,0 +1,411 @@
+#include "shared/transfer/downloader.hpp"
+
+#include "shared/fs/part_file.hpp"
+#include "shared/fs/relative_path.hpp"
+#include "shared/hash/sha256.hpp"
+#include "shared/metadata/metadata_csv.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <exception>
+#include <fcntl.h>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace shared::transfer {
+namespace {
+
+// An item the destination would not be safe to receive.
+class Refused : public error::Error {
+public:
+  explicit Refused(const std::string& message) : error::Error(error::ExitCode::items_failed, message) {}
+};
+
+void make_folders(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    throw error::IoError("cannot create " + path + ": " + ec.message());
+  }
+}
+
+// Opens (creating as needed) the folders of a relative path under the destination, one
+// segment at a time with O_NOFOLLOW: a symlink on the way refuses the item.
+class FolderOpener {
+public:
+  explicit FolderOpener(int root_fd) : m_root_fd(root_fd) {}
+  ~FolderOpener() { forget(); }
+  FolderOpener(const FolderOpener&) = delete;
+  FolderOpener& operator=(const FolderOpener&) = delete;
+
+  // The descriptor of `folder` ("" for the root). Valid until the next call.
+  int open(const std::string& folder) {
+    if (folder.empty()) {
+      return m_root_fd;
+    }
+    if (m_fd >= 0 && folder == m_folder) {
+      return m_fd;
+    }
+    forget();
+    int fd = ::dup(m_root_fd);
+    std::size_t start = 0;
+    while (start < folder.size()) {
+      std::size_t slash = folder.find('/', start);
+      if (slash == std::string::npos) {
+        slash = folder.size();
+      }
+      const std::string name = folder.substr(start, slash - start);
+      int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 && errno == ENOENT) {
+        if (::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
+          const int saved = errno;
+          ::close(fd);
+          throw error::IoError(error::system_message("cannot create folder " + folder.substr(0, slash), saved));
+        }
+        next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      }
+      if (next < 0) {
+        const int saved = errno;
+        ::close(fd);
+        if (saved == ELOOP || saved == ENOTDIR) {
+          throw Refused("refused: " + folder.substr(0, slash) +
+                        " in the destination is a symlink or a file, not a folder");
+        }
+        throw error::IoError(error::system_message("cannot open folder " + folder.substr(0, slash), saved));
+      }
+      ::close(fd);
+      fd = next;
+      start = slash + 1;
+    }
+    m_fd = fd;
+    m_folder = folder;
+    return m_fd;
+  }
+
+private:
+  void forget() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+    m_fd = -1;
+    m_folder.clear();
+  }
+
+  int m_root_fd;
+  int m_fd = -1;
+  std::string m_folder;
+};
+
+// Writes a body into "<name>.part", hashing and counting as it goes.
+class PartSink : public http::BodySink {
+public:
+  PartSink(int fd, const std::optional<hash::Digest>& expected, progress::Reporter& progress,
+           const std::function<bool()>& cancelled)
+      : m_fd(fd), m_hashing(expected.has_value()), m_progress(progress), m_cancelled(cancelled) {}
+
+  void write(const char* data, std::size_t size) override {
+    if (m_cancelled && m_cancelled()) {
+      throw error::Interrupted();
+    }
+    if (m_hashing) {
+      m_sha256.update(data, size);
+    }
+    while (size > 0) {
+      const ssize_t n = ::write(m_fd, data, size);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        throw error::IoError(error::system_message("cannot write", errno));
+      }
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      m_bytes += static_cast<std::uint64_t>(n);
+      m_progress.add_bytes(static_cast<std::uint64_t>(n));
+    }
+  }
+
+  void restart() override {
+    m_progress.remove_bytes(m_bytes);
+    m_bytes = 0;
+    if (m_hashing) {
+      m_sha256.finish();
+    }
+    if (::ftruncate(m_fd, 0) != 0 || ::lseek(m_fd, 0, SEEK_SET) != 0) {
+      throw error::IoError(error::system_message("cannot truncate", errno));
+    }
+  }
+
+  std::uint64_t bytes() const { return m_bytes; }
+  hash::Digest digest() { return m_sha256.finish(); }
+
+private:
+  int m_fd;
+  bool m_hashing;
+  hash::Sha256 m_sha256;
+  std::uint64_t m_bytes = 0;
+  progress::Reporter& m_progress;
+  const std::function<bool()>& m_cancelled;
+};
+
+struct SplitPath {
+  std::string folder;
+  std::string name;
+};
+
+SplitPath split(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return {"", path};
+  }
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// State shared by the workers of one run.
+struct Run {
+  Run(const std::vector<const source::Item*>& items, const DownloadOptions& options, source::Source& source,
+      log::Logger& logger, progress::Reporter& progress, int root_fd)
+      : items(items), options(options), source(source), logger(logger), progress(progress), root_fd(root_fd) {}
+
+  const std::vector<const source::Item*>& items;
+  const DownloadOptions& options;
+  source::Source& source;
+  log::Logger& logger;
+  progress::Reporter& progress;
+  int root_fd;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> downloaded{0};
+  std::atomic<std::uint64_t> folders{0};
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> retries{0};
+  std::mutex mutex;
+  std::vector<ItemFailure> failures;
+  std::exception_ptr fatal;
+};
+
+class Worker {
+public:
+  explicit Worker(Run& run)
+      : m_run(run), m_reader(run.source.open_reader()), m_folders(run.root_fd), m_random(std::random_device{}()) {}
+
+  void work() {
+    for (;;) {
+      const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
+      if (k >= m_run.items.size() || m_run.stop.load(std::memory_order_relaxed)) {
+        break;
+      }
+      const source::Item& item = *m_run.items[k];
+      try {
+        place(item);
+        m_run.progress.add_item();
+      } catch (const error::Interrupted&) {
+        throw;
+      } catch (const error::Error& e) {
+        fail(item, e.what(), e.code());
+      } catch (const std::exception& e) {
+        fail(item, e.what(), error::ExitCode::items_failed);
+      }
+    }
+    m_run.retries += m_reader->retries();
+  }
+
+private:
+  void fail(const source::Item& item, const std::string& message, error::ExitCode code) {
+    m_run.logger.error(item.path + ": " + message);
+    std::lock_guard<std::mutex> lock(m_run.mutex);
+    m_run.failures.push_back({item.path, message, code});
+    if (m_run.options.fail_fast) {
+      m_run.stop = true;
+    }
+  }
+
+  void place(const source::Item& item) {
+    if (auto problem = metadata::unwritable_path_problem(item.path)) {
+      throw Refused("refused: " + *problem);
+    }
+    if (item.is_directory) {
+      m_folders.open(item.path);
+      ++m_run.folders;
+      return;
+    }
+    const SplitPath parts = split(item.path);
+    const int dir = m_folders.open(parts.folder);
+    const std::string part_name = parts.name + std::string(fs::k_part_suffix);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        fetch_once(item, dir, parts.name, part_name);
+        return;
+      } catch (const error::IntegrityError& e) {
+        if (attempt >= m_run.options.retry.retries) {
+          throw;
+        }
+        ++m_run.retries;
+        const double delay = http::backoff_delay(m_run.options.retry, attempt + 1, m_random);
+        m_run.logger.info("retry " + std::to_string(attempt + 1) + "/" + std::to_string(m_run.options.retry.retries) +
+                          ": " + item.path + ": " + e.what());
+        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      }
+    }
+  }
+
+  void fetch_once(const source::Item& item, int dir, const std::string& name, const std::string& part_name) {
+    // A part file or symlink left at the part name by anyone is replaced, never followed.
+    ::unlinkat(dir, part_name.c_str(), 0);
+    const int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      throw error::IoError(error::system_message("cannot create " + item.path + std::string(fs::k_part_suffix), errno));
+    }
+    PartSink sink(fd, item.sha256, m_run.progress, m_run.options.cancelled);
+    try {
+      m_reader->fetch(item, sink);
+      if (item.size && sink.bytes() != *item.size) {
+        throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) + " bytes, got " +
+                                    std::to_string(sink.bytes()));
+      }
+      if (item.sha256) {
+        const hash::Digest got = sink.digest();
+        if (got != *item.sha256) {
+          throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*item.sha256) + ", got " +
+                                      hash::to_hex(got));
+        }
+      }
+      if (::close(fd) != 0) {
+        throw error::IoError(error::system_message("cannot write " + item.path, errno));
+      }
+    } catch (...) {
+      ::close(fd);
+      m_run.progress.remove_bytes(sink.bytes());
+      ::unlinkat(dir, part_name.c_str(), 0);
+      throw;
+    }
+    if (::renameat(dir, part_name.c_str(), dir, name.c_str()) != 0) {
+      const int saved = errno;
+      ::unlinkat(dir, part_name.c_str(), 0);
+      throw error::IoError(error::system_message("cannot rename " + item.path + ".part into place", saved));
+    }
+    ++m_run.downloaded;
+    m_run.bytes += sink.bytes();
+  }
+
+  Run& m_run;
+  std::unique_ptr<source::Reader> m_reader;
+  FolderOpener m_folders;
+  std::mt19937_64 m_random;
+};
+
+} // namespace
+
+error::ExitCode DownloadSummary::exit_code() const {
+  if (failures.empty()) {
+    return error::ExitCode::success;
+  }
+  for (const auto& failure : failures) {
+    if (failure.code == error::ExitCode::integrity) {
+      return error::ExitCode::integrity;
+    }
+  }
+  return error::ExitCode::items_failed;
+}
+
+void clean_folder(const std::string& folder) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::canonical(folder, ec);
+  if (ec) {
+    return; // nothing to clean
+  }
+  if (canonical == canonical.root_path()) {
+    throw error::UsageError("--clean-destination: refusing to clean " + canonical.string());
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(canonical, ec)) {
+    std::filesystem::remove_all(entry.path(), ec);
+    if (ec) {
+      throw error::IoError("cannot clean " + entry.path().string() + ": " + ec.message());
+    }
+  }
+  if (ec) {
+    throw error::IoError("cannot clean " + folder + ": " + ec.message());
+  }
+}
+
+DownloadSummary download(source::Source& source, const source::Listing& listing, const DownloadOptions& options,
+                         log::Logger& logger) {
+  const auto start = std::chrono::steady_clock::now();
+  DownloadSummary summary;
+
+  // Select, de-duplicate, and order: largest known sizes first, so no worker is left alone
+  // with a big file at the end.
+  std::vector<const source::Item*> items;
+  items.reserve(listing.items.size());
+  for (const auto& item : listing.items) {
+    if (options.patterns.matches(item.path)) {
+      items.push_back(&item);
+    } else {
+      ++summary.skipped;
+    }
+  }
+  std::sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) { return a->path < b->path; });
+  items.erase(std::unique(items.begin(), items.end(),
+                          [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
+              items.end());
+  std::stable_sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) {
+    return a->size.value_or(0) > b->size.value_or(0);
+  });
+  std::uint64_t total_bytes = 0;
+  for (const auto* item : items) {
+    total_bytes += item->size.value_or(0);
+  }
+
+  make_folders(options.destination);
+  const int root_fd = ::open(options.destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    throw error::IoError(error::system_message("cannot open " + options.destination, errno));
+  }
+  progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(), total_bytes);
+  Run run(items, options, source, logger, progress, root_fd);
+  const auto body = [&run] {
+    try {
+      Worker(run).work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(run.mutex);
+      if (!run.fatal) {
+        run.fatal = std::current_exception();
+      }
+      run.stop = true;
+    }
+  };
+  const unsigned threads = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, items.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) {
+    pool.emplace_back(body);
+  }
+  body();
+  for (auto& thread : pool) {
+    thread.join();
+  }
+  progress.stop();
+  ::close(root_fd);
+  if (run.fatal) {
+    std::rethrow_exception(run.fatal);
+  }
+
+  summary.downloaded = run.downloaded;
+  summary.folders = run.folders;
+  summary.bytes = run.bytes;
+  summary.retries = run.retries;
+  summary.failures = std::move(run.failures);
+  std::sort(summary.failures.begin(), summary.failures.end(),
+            [](const ItemFailure& a, const ItemFailure& b) { return a.path < b.path; });
+  const std::size_t done = summary.downloaded + summary.folders + summary.failures.size();
+  summary.not_attempted = items.size() > done ? items.size() - done : 0;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+} // namespace shared::transfer

@@ -1,0 +1,69 @@
+// The transfer engine: brings a listing's items from a source into a destination folder.
+//
+// Workers pull items from one queue (an atomic index: nothing scans the list per item). Each
+// file is written as "<name>.part" and renamed when complete and checked; a failed item's part
+// file is deleted; a leftover part file is replaced. Where the listing gives a SHA-256 it is
+// computed as the bytes stream, and where it gives a size the written size must match; a
+// mismatch deletes the file and fetches the item again, then fails it as an integrity error.
+// An item path that could land outside the destination (absolute, ".", "..", a drive letter, a
+// backslash, or through a symlink already in the destination) is refused and nothing is written.
+#pragma once
+
+#include "shared/error/error.hpp"
+#include "shared/glob/glob.hpp"
+#include "shared/http/retry.hpp"
+#include "shared/log/logger.hpp"
+#include "shared/progress/progress.hpp"
+#include "shared/source/source.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shared::transfer {
+
+/// How to download.
+struct DownloadOptions {
+  std::string destination = ".";       ///< created when missing
+  glob::PatternSet patterns;           ///< which item paths to download
+  unsigned parallel = 8;               ///< workers, each with its own reader (connection)
+  http::RetryPolicy retry;             ///< item retries after an integrity failure
+  bool fail_fast = false;              ///< stop at the first failed item
+  progress::Mode progress = progress::Mode::off;
+  std::function<bool()> cancelled;     ///< polled; true stops the run with error::Interrupted
+};
+
+/// One item that could not be downloaded.
+struct ItemFailure {
+  std::string path;
+  std::string message;
+  error::ExitCode code = error::ExitCode::items_failed;
+};
+
+/// What a download did.
+struct DownloadSummary {
+  std::uint64_t downloaded = 0;     ///< files placed
+  std::uint64_t folders = 0;        ///< empty folders created
+  std::uint64_t skipped = 0;        ///< items left out by the patterns
+  std::uint64_t not_attempted = 0;  ///< items left when fail_fast stopped the run
+  std::uint64_t bytes = 0;          ///< bytes written to placed files
+  std::uint64_t retries = 0;        ///< request and item retries
+  double seconds = 0;
+  std::vector<ItemFailure> failures;
+
+  /// success; integrity when an item failed its hash or size check; else items_failed.
+  error::ExitCode exit_code() const;
+};
+
+/// Downloads every item of `listing` that the patterns select. Item failures are collected in
+/// the summary (and logged); throws error::Interrupted when cancelled (part files removed) and
+/// error::IoError when the destination cannot be created.
+DownloadSummary download(source::Source& source, const source::Listing& listing,
+                         const DownloadOptions& options, log::Logger& logger);
+
+/// Deletes everything inside `folder` (not the folder itself; symlinks are removed, not
+/// followed). Throws error::UsageError for "/" and error::IoError when something stays.
+void clean_folder(const std::string& folder);
+
+} // namespace shared::transfer

@@ -1,0 +1,108 @@
+#include "tasks/download-artifact/download_artifact.hpp"
+
+#include "shared/format/units.hpp"
+#include "shared/http/client.hpp"
+#include "shared/task/interrupt.hpp"
+
+#include <stdexcept>
+
+namespace tasks::download_artifact {
+namespace {
+
+constexpr std::size_t k_failures_listed = 50;
+
+void log_summary(const Options& options, const shared::transfer::DownloadSummary& summary,
+                 shared::log::Logger& logger) {
+  namespace format = shared::format;
+  if (!summary.failures.empty()) {
+    logger.group_begin("Failed items (" + format::count(summary.failures.size()) + ")");
+    for (std::size_t i = 0; i < summary.failures.size() && i < k_failures_listed; ++i) {
+      logger.info("  " + summary.failures[i].path + ": " + summary.failures[i].message);
+    }
+    if (summary.failures.size() > k_failures_listed) {
+      logger.info("  … and " + format::count(summary.failures.size() - k_failures_listed) + " more");
+    }
+    logger.group_end();
+  }
+  std::string line = "Downloaded " + format::count(summary.downloaded) + " files (" + format::bytes(summary.bytes) +
+                     ") to " + options.download.destination + " in " + format::duration(summary.seconds) + " (" +
+                     format::rate(summary.bytes, summary.seconds) + "): " + format::count(summary.skipped) +
+                     " skipped, " + format::count(summary.failures.size()) + " failed, " +
+                     format::count(summary.retries) + " retries";
+  if (summary.folders > 0) {
+    line += ", " + format::count(summary.folders) + " empty folders";
+  }
+  if (summary.not_attempted > 0) {
+    line += ", " + format::count(summary.not_attempted) + " not attempted (failFast)";
+  }
+  logger.info(line);
+}
+
+} // namespace
+
+Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Logger& logger,
+                            shared::progress::Mode progress) {
+  Options options;
+  options.source = inputs.text("source");
+  options.provider = inputs.text("provider");
+  options.clean_destination = inputs.boolean("cleanDestination");
+
+  auto& download = options.download;
+  download.destination = inputs.text("destination");
+  try {
+    download.patterns = shared::glob::PatternSet::from_lines(inputs.lines("itemPattern"));
+  } catch (const std::invalid_argument& e) {
+    throw shared::error::UsageError(inputs.value("itemPattern").origin + ": " + e.what());
+  }
+  download.parallel = static_cast<unsigned>(inputs.integer("parallel"));
+  download.fail_fast = inputs.boolean("failFast");
+  download.progress = progress;
+  download.cancelled = shared::task::interrupted;
+  download.retry.retries = static_cast<int>(inputs.integer("retries"));
+  download.retry.base_delay = inputs.number("retryDelay");
+  download.retry.factor = inputs.number("retryFactor");
+  download.retry.max_delay = inputs.number("retryMaxDelay");
+  download.retry.max_retry_after = inputs.number("maxRetryWait");
+
+  auto& http = options.source_context.http;
+  http.retry = download.retry;
+  http.connect_timeout = inputs.number("connectTimeout");
+  http.read_timeout = inputs.number("readTimeout");
+  http.user_agent = "artifact-tasks/" + inputs.manifest().version;
+  http.bearer_token = inputs.text("token");
+  http.username = inputs.text("username");
+  http.password = inputs.text("password");
+  if (!http.bearer_token.empty() && !http.username.empty()) {
+    throw shared::error::UsageError("--token and --username: give one kind of authentication, not both");
+  }
+  http.proxies = shared::http::ProxySettings::from_environment(shared::log::process_environment());
+  http.cancelled = shared::task::interrupted;
+  const bool insecure = inputs.boolean("insecure");
+  if (insecure) {
+    logger.warning("--insecure: TLS certificates are not verified; anyone on the path can change the bytes");
+  }
+  if (insecure || inputs.has("caFile")) {
+    http.tls = shared::http::make_tls_context(inputs.text("caFile"), insecure);
+  }
+  options.source_context.logger = &logger;
+  return options;
+}
+
+shared::error::ExitCode run(const shared::task::TaskContext& context) {
+  shared::log::Logger& logger = context.logger;
+  const Options options = options_from_inputs(context.inputs, logger, context.progress_mode);
+  const auto source = shared::source::make_source(options.source, options.provider, options.source_context);
+
+  logger.info("Listing " + source->describe());
+  const shared::source::Listing listing = source->list();
+  logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" + listing.method +
+              (listing.has_metadata ? ", with SHA-256" : "") + ")");
+  if (options.clean_destination) {
+    shared::transfer::clean_folder(options.download.destination);
+  }
+  const auto summary = shared::transfer::download(*source, listing, options.download, logger);
+  log_summary(options, summary, logger);
+  return summary.exit_code();
+}
+
+} // namespace tasks::download_artifact

@@ -1,0 +1,33 @@
+// download-artifact: brings a build's artifact from a file share or web store into the
+// workspace (plain download; issue 4 adds the incremental cache, issue 5 batches by id).
+#pragma once
+
+#include "shared/error/error.hpp"
+#include "shared/source/source.hpp"
+#include "shared/task/inputs.hpp"
+#include "shared/task/run.hpp"
+#include "shared/transfer/downloader.hpp"
+
+#include <string>
+
+namespace tasks::download_artifact {
+
+/// Everything a run needs, from the inputs.
+struct Options {
+  std::string source;
+  std::string provider = "auto";
+  bool clean_destination = false;
+  shared::transfer::DownloadOptions download;
+  shared::source::SourceContext source_context;
+};
+
+/// Options from the task's inputs (task-manifests/download-artifact.yml) and the proxy
+/// variables of the environment. Throws shared::error::UsageError naming the input.
+Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Logger& logger,
+                            shared::progress::Mode progress);
+
+/// The task body for shared::task::run: list, download, summarise. Returns success,
+/// items_failed or integrity; throws for a source that cannot be listed.
+shared::error::ExitCode run(const shared::task::TaskContext& context);
+
+} // namespace tasks::download_artifact
