@@ -11,7 +11,7 @@ packages=(
   g++ make cmake ninja-build pkg-config
   libpoco-dev libyaml-cpp-dev libboost-program-options-dev catch2 libssl-dev zlib1g-dev
   # test (always): servers the tests start privately on loopback (/usr/sbin/nginx, autoindex)
-  nginx
+  nginx openssl
 )
 for profile in "$@"; do
   case "$profile" in

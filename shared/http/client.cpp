@@ -16,14 +16,13 @@
 #include <Poco/Net/SSLManager.h>
 #include <Poco/URI.h>
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <istream>
 #include <mutex>
 #include <thread>
+#include <zlib.h>
 
 namespace shared::http {
 namespace {
@@ -54,7 +53,8 @@ Poco::Timespan seconds(double value) {
 
 bool equals_ignoring_case(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -78,7 +78,9 @@ public:
       m_stream.avail_out = sizeof m_out;
       const int rc = inflate(&m_stream, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END) {
-        throw Transient("broken gzip stream (" + std::string(m_stream.msg ? m_stream.msg : "zlib error") + ")", false);
+        throw Transient("broken gzip stream (" +
+                            std::string(m_stream.msg ? m_stream.msg : "zlib error") + ")",
+                        false);
       }
       sink.write(m_out, sizeof m_out - m_stream.avail_out);
       m_done = rc == Z_STREAM_END;
@@ -111,7 +113,8 @@ public:
 Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file, bool insecure) {
   std::call_once(g_ssl_once, [] { Poco::Net::initializeSSL(); });
   Poco::Net::Context::Params params;
-  params.verificationMode = insecure ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
+  params.verificationMode =
+      insecure ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
   params.loadDefaultCAs = ca_file.empty();
   params.caLocation = ca_file;
   try {
@@ -164,8 +167,8 @@ void Client::drop_session() {
 
 void Client::wait(double duration) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point until =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
+  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(duration));
   for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
     if (m_options.cancelled && m_options.cancelled()) {
       throw error::Interrupted();
@@ -175,7 +178,8 @@ void Client::wait(double duration) {
   }
 }
 
-Client::Session& Client::session_for(const std::string& scheme, const std::string& host, std::uint16_t port) {
+Client::Session& Client::session_for(const std::string& scheme, const std::string& host,
+                                     std::uint16_t port) {
   const auto proxy = m_options.proxies.proxy_for(scheme, host, port);
   const std::string key = scheme + "://" + host + ":" + std::to_string(port) +
                           (proxy ? " via " + proxy->host + ":" + std::to_string(proxy->port) : "");
@@ -221,22 +225,25 @@ Response Client::request(const std::string& method, const std::string& url, Body
         return response;
       }
       reason = std::to_string(response.status) + " " + response.reason;
-      retry_after = parse_retry_after(response.header("Retry-After"), std::chrono::system_clock::now());
+      retry_after =
+          parse_retry_after(response.header("Retry-After"), std::chrono::system_clock::now());
       if (retry >= policy.retries) {
         throw HttpStatusError(response.status, method + " " + redact(response.url) + ": " + reason +
-                                                   " (after " + std::to_string(retry) + " retries)");
+                                                   " (after " + std::to_string(retry) +
+                                                   " retries)");
       }
     } catch (const Transient& e) {
       drop_session();
       reason = e.what();
       if (retry >= policy.retries) {
-        throw NetworkError(method + " " + redact(url) + ": " + reason + " (after " + std::to_string(retry) +
-                           " retries)");
+        throw NetworkError(method + " " + redact(url) + ": " + reason + " (after " +
+                           std::to_string(retry) + " retries)");
       }
     }
     const double delay = retry_wait(policy, retry + 1, retry_after, m_random);
-    m_logger.info("retry " + std::to_string(retry + 1) + "/" + std::to_string(policy.retries) + " in " +
-                  format::duration(delay) + ": " + method + " " + redact(url) + ": " + reason);
+    m_logger.info("retry " + std::to_string(retry + 1) + "/" + std::to_string(policy.retries) +
+                  " in " + format::duration(delay) + ": " + method + " " + redact(url) + ": " +
+                  reason);
     ++m_retries;
     wait(delay);
     if (sink != nullptr) {
@@ -271,15 +278,16 @@ Response Client::exchange(const std::string& method, const std::string& url, Bod
       return response;
     }
     if (hop + 1 > m_options.max_redirects) {
-      throw NetworkError(method + " " + redact(url) + ": more than " + std::to_string(m_options.max_redirects) +
-                         " redirects");
+      throw NetworkError(method + " " + redact(url) + ": more than " +
+                         std::to_string(m_options.max_redirects) + " redirects");
     }
     current = response.url;
   }
 }
 
-Response Client::exchange_once(const std::string& method, const std::string& url, const std::string& first_host,
-                               BodySink* sink, const Headers& headers, bool& redirect) {
+Response Client::exchange_once(const std::string& method, const std::string& url,
+                               const std::string& first_host, BodySink* sink,
+                               const Headers& headers, bool& redirect) {
   Poco::URI uri;
   try {
     uri = Poco::URI(url);
@@ -308,7 +316,8 @@ Response Client::exchange_once(const std::string& method, const std::string& url
       if (!m_options.bearer_token.empty()) {
         request.set("Authorization", "Bearer " + m_options.bearer_token);
       } else if (!m_options.username.empty()) {
-        Poco::Net::HTTPBasicCredentials(m_options.username, m_options.password).authenticate(request);
+        Poco::Net::HTTPBasicCredentials(m_options.username, m_options.password)
+            .authenticate(request);
       }
     }
     for (const auto& [name, value] : headers) {
@@ -357,7 +366,8 @@ Response Client::exchange_once(const std::string& method, const std::string& url
       }
       if (!success && !redirect && !is_retryable_status(response.status)) {
         throw HttpStatusError(response.status, method + " " + redact(url) + ": " +
-                                                   std::to_string(response.status) + " " + response.reason);
+                                                   std::to_string(response.status) + " " +
+                                                   response.reason);
       }
       return response;
     }
@@ -379,10 +389,12 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     if (response.content_length) {
       std::uint64_t remaining = *response.content_length;
       while (remaining > 0) {
-        const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
+        const auto want =
+            static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
         const int n = session->read_raw(buffer, want);
         if (n <= 0) {
-          throw Transient("body ended after " + std::to_string(*response.content_length - remaining) + " of " +
+          throw Transient("body ended after " +
+                              std::to_string(*response.content_length - remaining) + " of " +
                               std::to_string(*response.content_length) + " bytes (Content-Length)",
                           false);
         }

@@ -26,8 +26,8 @@ struct ClientOptions {
   double connect_timeout = 30; ///< seconds
   double read_timeout = 60;    ///< seconds a connection may stay silent
   std::string user_agent = "artifact-tasks";
-  std::string bearer_token;    ///< "Authorization: Bearer …" when not empty
-  std::string username;        ///< Basic authentication when not empty
+  std::string bearer_token; ///< "Authorization: Bearer …" when not empty
+  std::string username;     ///< Basic authentication when not empty
   std::string password;
   ProxySettings proxies;
   Poco::Net::Context::Ptr tls; ///< from make_tls_context(); created on first HTTPS use if null
@@ -109,10 +109,13 @@ public:
 
 private:
   class Session;
-  Response request(const std::string& method, const std::string& url, BodySink* sink, const Headers& headers);
-  Response exchange(const std::string& method, const std::string& url, BodySink* sink, const Headers& headers);
-  Response exchange_once(const std::string& method, const std::string& url, const std::string& first_host,
-                         BodySink* sink, const Headers& headers, bool& redirect);
+  Response request(const std::string& method, const std::string& url, BodySink* sink,
+                   const Headers& headers);
+  Response exchange(const std::string& method, const std::string& url, BodySink* sink,
+                    const Headers& headers);
+  Response exchange_once(const std::string& method, const std::string& url,
+                         const std::string& first_host, BodySink* sink, const Headers& headers,
+                         bool& redirect);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
   void wait(double seconds);

@@ -25,7 +25,8 @@ private:
 /// Exit status: network.
 class NetworkError : public error::Error {
 public:
-  explicit NetworkError(const std::string& message) : error::Error(error::ExitCode::network, message) {}
+  explicit NetworkError(const std::string& message)
+      : error::Error(error::ExitCode::network, message) {}
 };
 
 } // namespace shared::http

@@ -25,7 +25,8 @@ std::string trim(const std::string& text) {
   return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
-std::optional<std::string> first_set(const log::EnvLookup& env, const char* lower_name, const char* upper_name) {
+std::optional<std::string> first_set(const log::EnvLookup& env, const char* lower_name,
+                                     const char* upper_name) {
   for (const char* name : {lower_name, upper_name}) {
     if (auto value = env(name); value && !value->empty()) {
       return value;
@@ -34,7 +35,8 @@ std::optional<std::string> first_set(const log::EnvLookup& env, const char* lowe
   return std::nullopt;
 }
 
-std::optional<Proxy> parse_proxy(const log::EnvLookup& env, const char* lower_name, const char* upper_name) {
+std::optional<Proxy> parse_proxy(const log::EnvLookup& env, const char* lower_name,
+                                 const char* upper_name) {
   const auto value = first_set(env, lower_name, upper_name);
   if (!value) {
     return std::nullopt;
@@ -59,7 +61,8 @@ std::optional<Proxy> parse_proxy(const log::EnvLookup& env, const char* lower_na
     }
     return proxy;
   } catch (const Poco::Exception&) {
-    throw error::UsageError(std::string(upper_name) + ": cannot parse proxy URL \"" + *value + "\"");
+    throw error::UsageError(std::string(upper_name) + ": cannot parse proxy URL \"" + *value +
+                            "\"");
   }
 }
 
@@ -82,7 +85,8 @@ std::optional<Proxy> ProxySettings::proxy_for(const std::string& scheme, const s
   return proxy;
 }
 
-bool ProxySettings::bypasses(const std::string& no_proxy, const std::string& host_in, std::uint16_t port) {
+bool ProxySettings::bypasses(const std::string& no_proxy, const std::string& host_in,
+                             std::uint16_t port) {
   const std::string host = lower(host_in);
   std::size_t start = 0;
   while (start <= no_proxy.size()) {
@@ -113,9 +117,9 @@ bool ProxySettings::bypasses(const std::string& no_proxy, const std::string& hos
     if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']') {
       entry = entry.substr(1, entry.size() - 2);
     }
-    if (host == entry ||
-        (host.size() > entry.size() && host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
-         host[host.size() - entry.size() - 1] == '.')) {
+    if (host == entry || (host.size() > entry.size() &&
+                          host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+                          host[host.size() - entry.size() - 1] == '.')) {
       return true;
     }
   }

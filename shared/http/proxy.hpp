@@ -27,7 +27,8 @@ public:
   static ProxySettings from_environment(const log::EnvLookup& env);
 
   /// The proxy for a request to scheme://host:port, or nullopt for a direct connection.
-  std::optional<Proxy> proxy_for(const std::string& scheme, const std::string& host, std::uint16_t port) const;
+  std::optional<Proxy> proxy_for(const std::string& scheme, const std::string& host,
+                                 std::uint16_t port) const;
 
   /// Whether NO_PROXY exempts host:port: "*", a host name or domain suffix ("example.com"
   /// and ".example.com" both match "a.example.com"), an IP address, each optionally with

@@ -14,8 +14,8 @@ bool is_retryable_status(int status) {
 }
 
 double backoff_delay(const RetryPolicy& policy, int retry, std::mt19937_64& random) {
-  const double ceiling =
-      std::min(policy.max_delay, policy.base_delay * std::pow(policy.factor, std::max(0, retry - 1)));
+  const double ceiling = std::min(
+      policy.max_delay, policy.base_delay * std::pow(policy.factor, std::max(0, retry - 1)));
   if (!(ceiling > 0)) {
     return 0;
   }
@@ -31,7 +31,8 @@ std::optional<double> parse_retry_after(const std::string& value,
     return value.size() > 9 ? 1e9 : std::stod(value);
   }
   // RFC 9110 §5.6.7: IMF-fixdate, then the obsolete RFC 850 and asctime forms, all in GMT.
-  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
     std::tm tm{};
     const char* end = ::strptime(value.c_str(), format, &tm);
     if (end != nullptr && *end == '\0') {

@@ -12,10 +12,10 @@ namespace shared::http {
 
 /// Retry settings, from the task's inputs.
 struct RetryPolicy {
-  int retries = 5;              ///< retries after the first attempt
-  double base_delay = 1.0;      ///< seconds
-  double factor = 2.0;          ///< growth per retry
-  double max_delay = 60.0;      ///< seconds: cap of one backoff wait
+  int retries = 5;                ///< retries after the first attempt
+  double base_delay = 1.0;        ///< seconds
+  double factor = 2.0;            ///< growth per retry
+  double max_delay = 60.0;        ///< seconds: cap of one backoff wait
   double max_retry_after = 120.0; ///< seconds: cap of a server's Retry-After
 };
 

@@ -9,11 +9,21 @@ namespace {
 bool is_secret_parameter(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const char* const names[] = {"sig",           "signature",        "token",
-                                      "access_token",  "x-amz-signature",  "x-amz-credential",
-                                      "x-amz-security-token", "x-goog-signature", "x-goog-credential",
-                                      "code",          "key",              "password",
-                                      "secret",        "se",               "skoid"};
+  static const char* const names[] = {"sig",
+                                      "signature",
+                                      "token",
+                                      "access_token",
+                                      "x-amz-signature",
+                                      "x-amz-credential",
+                                      "x-amz-security-token",
+                                      "x-goog-signature",
+                                      "x-goog-credential",
+                                      "code",
+                                      "key",
+                                      "password",
+                                      "secret",
+                                      "se",
+                                      "skoid"};
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
@@ -30,7 +40,8 @@ std::string redact_query(std::string_view query) {
     if (!out.empty() || start > 0) {
       out.push_back('&');
     }
-    if (equals != std::string_view::npos && is_secret_parameter(std::string(pair.substr(0, equals)))) {
+    if (equals != std::string_view::npos &&
+        is_secret_parameter(std::string(pair.substr(0, equals)))) {
       out.append(pair.substr(0, equals + 1)).append("***");
     } else {
       out.append(pair);
@@ -48,7 +59,8 @@ std::string redact(std::string_view url) {
   if (scheme_end != std::string::npos) {
     const std::size_t authority = scheme_end + 3;
     const std::size_t authority_end = out.find_first_of("/?#", authority);
-    const std::size_t at = out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
+    const std::size_t at =
+        out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
     if (at != std::string::npos && at >= authority) {
       const std::size_t colon = out.find(':', authority);
       if (colon != std::string::npos && colon < at) {
@@ -59,7 +71,8 @@ std::string redact(std::string_view url) {
   const std::size_t question = out.find('?');
   if (question != std::string::npos) {
     const std::size_t hash = out.find('#', question);
-    const std::string query = out.substr(question + 1, hash == std::string::npos ? std::string::npos : hash - question - 1);
+    const std::string query = out.substr(
+        question + 1, hash == std::string::npos ? std::string::npos : hash - question - 1);
     const std::string rest = hash == std::string::npos ? "" : out.substr(hash);
     out = out.substr(0, question + 1) + redact_query(query) + rest;
   }
@@ -101,7 +114,8 @@ std::string decode_percent(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && value(text[i + 1]) >= 0 && value(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() + 0 && value(text[i + 1]) >= 0 &&
+        value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(value(text[i + 1]) << 4 | value(text[i + 2])));
       i += 2;
     } else {

@@ -76,7 +76,8 @@ std::string path_from_file_url(const std::string& location) {
   return http::decode_percent(rest);
 }
 
-FileSource::FileSource(std::string root, log::Logger& logger) : m_root(std::move(root)), m_logger(logger) {
+FileSource::FileSource(std::string root, log::Logger& logger)
+    : m_root(std::move(root)), m_logger(logger) {
   while (m_root.size() > 1 && m_root.back() == '/') {
     m_root.pop_back();
   }
@@ -105,10 +106,12 @@ Listing FileSource::list() {
       folders.insert(entry.path);
       return;
     case fs::EntryKind::file:
-      listing.items.push_back({entry.path, entry.size, std::nullopt, m_root + "/" + entry.path, false});
+      listing.items.push_back(
+          {entry.path, entry.size, std::nullopt, m_root + "/" + entry.path, false});
       return;
     case fs::EntryKind::symlink:
-      warnings.warn("skipped symlink " + entry.path + " -> " + entry.link_target + " in the source");
+      warnings.warn("skipped symlink " + entry.path + " -> " + entry.link_target +
+                    " in the source");
       return;
     case fs::EntryKind::other:
       warnings.warn("skipped " + entry.path + " in the source: not a regular file");
@@ -138,7 +141,8 @@ Listing FileSource::list() {
       }
       for (const metadata::Entry& entry : metadata.entries) {
         if (on_disk.count(entry.path) == 0) { // listed but missing: its fetch will say so
-          listing.items.push_back({entry.path, std::nullopt, entry.sha256, m_root + "/" + entry.path, false});
+          listing.items.push_back(
+              {entry.path, std::nullopt, entry.sha256, m_root + "/" + entry.path, false});
         }
       }
       listing.has_metadata = true;
@@ -150,6 +154,8 @@ Listing FileSource::list() {
   return listing;
 }
 
-std::unique_ptr<Reader> FileSource::open_reader() { return std::make_unique<FileReader>(); }
+std::unique_ptr<Reader> FileSource::open_reader() {
+  return std::make_unique<FileReader>();
+}
 
 } // namespace shared::source

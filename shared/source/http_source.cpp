@@ -30,8 +30,9 @@ std::string decode_entities(const std::string& text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '&') {
-      static const std::pair<const char*, char> entities[] = {
-          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}, {"&#x27;", '\''}};
+      static const std::pair<const char*, char> entities[] = {{"&amp;", '&'},  {"&lt;", '<'},
+                                                              {"&gt;", '>'},   {"&quot;", '"'},
+                                                              {"&#39;", '\''}, {"&#x27;", '\''}};
       bool replaced = false;
       for (const auto& [name, c] : entities) {
         const std::string entity(name);
@@ -156,7 +157,9 @@ HttpSource::HttpSource(std::string root_url, http::ClientOptions options, log::L
   }
 }
 
-std::string HttpSource::describe() const { return http::redact(m_root); }
+std::string HttpSource::describe() const {
+  return http::redact(m_root);
+}
 
 std::string HttpSource::cache_key() const {
   try {
@@ -183,9 +186,11 @@ Listing HttpSource::list() {
     try {
       const metadata::Metadata metadata = metadata::parse_csv(text);
       for (const auto& entry : metadata.entries) {
-        listing.items.push_back({entry.path, std::nullopt, entry.sha256, http::join(m_root, entry.path), false});
+        listing.items.push_back(
+            {entry.path, std::nullopt, entry.sha256, http::join(m_root, entry.path), false});
       }
-      listing.items.push_back({std::string(metadata::k_file_name), text.size(), std::nullopt, csv_url, false});
+      listing.items.push_back(
+          {std::string(metadata::k_file_name), text.size(), std::nullopt, csv_url, false});
       listing.method = "artifact-metadata.csv";
       listing.has_metadata = true;
       return listing;
@@ -225,7 +230,8 @@ bool HttpSource::list_from_index(Listing& listing, std::string& problem) {
       json = is_json_list(body);
     }
     std::size_t children = 0;
-    const auto add = [&](const std::string& name, bool is_directory, std::optional<std::uint64_t> size) {
+    const auto add = [&](const std::string& name, bool is_directory,
+                         std::optional<std::uint64_t> size) {
       ++children;
       const std::string path = folder.empty() ? name : folder + "/" + name;
       if (is_directory) {
@@ -260,6 +266,8 @@ bool HttpSource::list_from_index(Listing& listing, std::string& problem) {
   return true;
 }
 
-std::unique_ptr<Reader> HttpSource::open_reader() { return std::make_unique<HttpReader>(m_options, m_logger); }
+std::unique_ptr<Reader> HttpSource::open_reader() {
+  return std::make_unique<HttpReader>(m_options, m_logger);
+}
 
 } // namespace shared::source

@@ -31,12 +31,14 @@ std::unique_ptr<Source> make_source(const std::string& location, const std::stri
     } else if (scheme == "http" || scheme == "https") {
       kind = "http";
     } else {
-      throw error::UsageError("--source: unsupported URL scheme \"" + scheme + "\" (file, http, https)");
+      throw error::UsageError("--source: unsupported URL scheme \"" + scheme +
+                              "\" (file, http, https)");
     }
   }
   if (kind == "file") {
     if (!scheme.empty() && scheme != "file") {
-      throw error::UsageError("--source: provider file needs a path or file:// URL, got \"" + location + "\"");
+      throw error::UsageError("--source: provider file needs a path or file:// URL, got \"" +
+                              location + "\"");
     }
     const std::string root = path_from_file_url(location);
     struct stat st {};
@@ -50,7 +52,8 @@ std::unique_ptr<Source> make_source(const std::string& location, const std::stri
   }
   if (kind == "http") {
     if (scheme != "http" && scheme != "https") {
-      throw error::UsageError("--source: provider http needs an http:// or https:// URL, got \"" + location + "\"");
+      throw error::UsageError("--source: provider http needs an http:// or https:// URL, got \"" +
+                              location + "\"");
     }
     return std::make_unique<HttpSource>(location, context.http, *context.logger);
   }

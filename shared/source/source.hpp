@@ -18,18 +18,18 @@ namespace shared::source {
 
 /// One item of an artifact.
 struct Item {
-  std::string path;                    ///< relative to the artifact root, '/' separators, as listed
-  std::optional<std::uint64_t> size;   ///< bytes, when the listing says
-  std::optional<hash::Digest> sha256;  ///< when the listing says (artifact-metadata.csv)
-  std::string location;                ///< how the source finds it: a URL or an absolute file path
-  bool is_directory = false;           ///< an empty folder to create; nothing to fetch
+  std::string path;                   ///< relative to the artifact root, '/' separators, as listed
+  std::optional<std::uint64_t> size;  ///< bytes, when the listing says
+  std::optional<hash::Digest> sha256; ///< when the listing says (artifact-metadata.csv)
+  std::string location;               ///< how the source finds it: a URL or an absolute file path
+  bool is_directory = false;          ///< an empty folder to create; nothing to fetch
 };
 
 /// A listing and where its hashes came from.
 struct Listing {
   std::vector<Item> items;
-  std::string method;          ///< how it was listed, e.g. "artifact-metadata.csv", "nginx JSON index"
-  bool has_metadata = false;   ///< hashes come from the artifact's artifact-metadata.csv
+  std::string method; ///< how it was listed, e.g. "artifact-metadata.csv", "nginx JSON index"
+  bool has_metadata = false; ///< hashes come from the artifact's artifact-metadata.csv
 };
 
 /// Fetches items; one per worker (it may hold a connection). Not thread-safe.
@@ -65,7 +65,7 @@ public:
 
 /// What a source may need from the run.
 struct SourceContext {
-  http::ClientOptions http;    ///< for web stores
+  http::ClientOptions http; ///< for web stores
   log::Logger* logger = nullptr;
 };
 

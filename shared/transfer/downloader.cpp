@@ -24,7 +24,8 @@ namespace {
 // An item the destination would not be safe to receive.
 class Refused : public error::Error {
 public:
-  explicit Refused(const std::string& message) : error::Error(error::ExitCode::items_failed, message) {}
+  explicit Refused(const std::string& message)
+      : error::Error(error::ExitCode::items_failed, message) {}
 };
 
 void make_folders(const std::string& path) {
@@ -66,7 +67,8 @@ public:
         if (::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
           const int saved = errno;
           ::close(fd);
-          throw error::IoError(error::system_message("cannot create folder " + folder.substr(0, slash), saved));
+          throw error::IoError(
+              error::system_message("cannot create folder " + folder.substr(0, slash), saved));
         }
         next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
@@ -77,7 +79,8 @@ public:
           throw Refused("refused: " + folder.substr(0, slash) +
                         " in the destination is a symlink or a file, not a folder");
         }
-        throw error::IoError(error::system_message("cannot open folder " + folder.substr(0, slash), saved));
+        throw error::IoError(
+            error::system_message("cannot open folder " + folder.substr(0, slash), saved));
       }
       ::close(fd);
       fd = next;
@@ -169,9 +172,10 @@ SplitPath split(const std::string& path) {
 
 // State shared by the workers of one run.
 struct Run {
-  Run(const std::vector<const source::Item*>& items, const DownloadOptions& options, source::Source& source,
-      log::Logger& logger, progress::Reporter& progress, int root_fd)
-      : items(items), options(options), source(source), logger(logger), progress(progress), root_fd(root_fd) {}
+  Run(const std::vector<const source::Item*>& items, const DownloadOptions& options,
+      source::Source& source, log::Logger& logger, progress::Reporter& progress, int root_fd)
+      : items(items), options(options), source(source), logger(logger), progress(progress),
+        root_fd(root_fd) {}
 
   const std::vector<const source::Item*>& items;
   const DownloadOptions& options;
@@ -193,7 +197,8 @@ struct Run {
 class Worker {
 public:
   explicit Worker(Run& run)
-      : m_run(run), m_reader(run.source.open_reader()), m_folders(run.root_fd), m_random(std::random_device{}()) {}
+      : m_run(run), m_reader(run.source.open_reader()), m_folders(run.root_fd),
+        m_random(std::random_device{}()) {}
 
   void work() {
     for (;;) {
@@ -248,32 +253,36 @@ private:
         }
         ++m_run.retries;
         const double delay = http::backoff_delay(m_run.options.retry, attempt + 1, m_random);
-        m_run.logger.info("retry " + std::to_string(attempt + 1) + "/" + std::to_string(m_run.options.retry.retries) +
-                          ": " + item.path + ": " + e.what());
+        m_run.logger.info("retry " + std::to_string(attempt + 1) + "/" +
+                          std::to_string(m_run.options.retry.retries) + ": " + item.path + ": " +
+                          e.what());
         std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       }
     }
   }
 
-  void fetch_once(const source::Item& item, int dir, const std::string& name, const std::string& part_name) {
+  void fetch_once(const source::Item& item, int dir, const std::string& name,
+                  const std::string& part_name) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
     ::unlinkat(dir, part_name.c_str(), 0);
-    const int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    const int fd = ::openat(dir, part_name.c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-      throw error::IoError(error::system_message("cannot create " + item.path + std::string(fs::k_part_suffix), errno));
+      throw error::IoError(error::system_message(
+          "cannot create " + item.path + std::string(fs::k_part_suffix), errno));
     }
     PartSink sink(fd, item.sha256, m_run.progress, m_run.options.cancelled);
     try {
       m_reader->fetch(item, sink);
       if (item.size && sink.bytes() != *item.size) {
-        throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) + " bytes, got " +
-                                    std::to_string(sink.bytes()));
+        throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) +
+                                    " bytes, got " + std::to_string(sink.bytes()));
       }
       if (item.sha256) {
         const hash::Digest got = sink.digest();
         if (got != *item.sha256) {
-          throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*item.sha256) + ", got " +
-                                      hash::to_hex(got));
+          throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*item.sha256) +
+                                      ", got " + hash::to_hex(got));
         }
       }
       if (::close(fd) != 0) {
@@ -288,7 +297,8 @@ private:
     if (::renameat(dir, part_name.c_str(), dir, name.c_str()) != 0) {
       const int saved = errno;
       ::unlinkat(dir, part_name.c_str(), 0);
-      throw error::IoError(error::system_message("cannot rename " + item.path + ".part into place", saved));
+      throw error::IoError(
+          error::system_message("cannot rename " + item.path + ".part into place", saved));
     }
     ++m_run.downloaded;
     m_run.bytes += sink.bytes();
@@ -334,8 +344,8 @@ void clean_folder(const std::string& folder) {
   }
 }
 
-DownloadSummary download(source::Source& source, const source::Listing& listing, const DownloadOptions& options,
-                         log::Logger& logger) {
+DownloadSummary download(source::Source& source, const source::Listing& listing,
+                         const DownloadOptions& options, log::Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
   DownloadSummary summary;
 
@@ -350,10 +360,12 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       ++summary.skipped;
     }
   }
-  std::sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) { return a->path < b->path; });
-  items.erase(std::unique(items.begin(), items.end(),
-                          [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
-              items.end());
+  std::sort(items.begin(), items.end(),
+            [](const source::Item* a, const source::Item* b) { return a->path < b->path; });
+  items.erase(
+      std::unique(items.begin(), items.end(),
+                  [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
+      items.end());
   std::stable_sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) {
     return a->size.value_or(0) > b->size.value_or(0);
   });
@@ -367,7 +379,8 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   if (root_fd < 0) {
     throw error::IoError(error::system_message("cannot open " + options.destination, errno));
   }
-  progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(), total_bytes);
+  progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
+                              total_bytes);
   Run run(items, options, source, logger, progress, root_fd);
   const auto body = [&run] {
     try {
@@ -380,7 +393,8 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       run.stop = true;
     }
   };
-  const unsigned threads = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, items.size())));
+  const unsigned threads = static_cast<unsigned>(
+      std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, items.size())));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) {
     pool.emplace_back(body);

@@ -25,13 +25,13 @@ namespace shared::transfer {
 
 /// How to download.
 struct DownloadOptions {
-  std::string destination = ".";       ///< created when missing
-  glob::PatternSet patterns;           ///< which item paths to download
-  unsigned parallel = 8;               ///< workers, each with its own reader (connection)
-  http::RetryPolicy retry;             ///< item retries after an integrity failure
-  bool fail_fast = false;              ///< stop at the first failed item
+  std::string destination = "."; ///< created when missing
+  glob::PatternSet patterns;     ///< which item paths to download
+  unsigned parallel = 8;         ///< workers, each with its own reader (connection)
+  http::RetryPolicy retry;       ///< item retries after an integrity failure
+  bool fail_fast = false;        ///< stop at the first failed item
   progress::Mode progress = progress::Mode::off;
-  std::function<bool()> cancelled;     ///< polled; true stops the run with error::Interrupted
+  std::function<bool()> cancelled; ///< polled; true stops the run with error::Interrupted
 };
 
 /// One item that could not be downloaded.
@@ -43,12 +43,12 @@ struct ItemFailure {
 
 /// What a download did.
 struct DownloadSummary {
-  std::uint64_t downloaded = 0;     ///< files placed
-  std::uint64_t folders = 0;        ///< empty folders created
-  std::uint64_t skipped = 0;        ///< items left out by the patterns
-  std::uint64_t not_attempted = 0;  ///< items left when fail_fast stopped the run
-  std::uint64_t bytes = 0;          ///< bytes written to placed files
-  std::uint64_t retries = 0;        ///< request and item retries
+  std::uint64_t downloaded = 0;    ///< files placed
+  std::uint64_t folders = 0;       ///< empty folders created
+  std::uint64_t skipped = 0;       ///< items left out by the patterns
+  std::uint64_t not_attempted = 0; ///< items left when fail_fast stopped the run
+  std::uint64_t bytes = 0;         ///< bytes written to placed files
+  std::uint64_t retries = 0;       ///< request and item retries
   double seconds = 0;
   std::vector<ItemFailure> failures;
 

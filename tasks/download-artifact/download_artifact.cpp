@@ -20,14 +20,17 @@ void log_summary(const Options& options, const shared::transfer::DownloadSummary
       logger.info("  " + summary.failures[i].path + ": " + summary.failures[i].message);
     }
     if (summary.failures.size() > k_failures_listed) {
-      logger.info("  … and " + format::count(summary.failures.size() - k_failures_listed) + " more");
+      logger.info("  … and " + format::count(summary.failures.size() - k_failures_listed) +
+                  " more");
     }
     logger.group_end();
   }
-  std::string line = "Downloaded " + format::count(summary.downloaded) + " files (" + format::bytes(summary.bytes) +
-                     ") to " + options.download.destination + " in " + format::duration(summary.seconds) + " (" +
-                     format::rate(summary.bytes, summary.seconds) + "): " + format::count(summary.skipped) +
-                     " skipped, " + format::count(summary.failures.size()) + " failed, " +
+  std::string line = "Downloaded " + format::count(summary.downloaded) + " files (" +
+                     format::bytes(summary.bytes) + ") to " + options.download.destination +
+                     " in " + format::duration(summary.seconds) + " (" +
+                     format::rate(summary.bytes, summary.seconds) +
+                     "): " + format::count(summary.skipped) + " skipped, " +
+                     format::count(summary.failures.size()) + " failed, " +
                      format::count(summary.retries) + " retries";
   if (summary.folders > 0) {
     line += ", " + format::count(summary.folders) + " empty folders";
@@ -73,13 +76,15 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   http.username = inputs.text("username");
   http.password = inputs.text("password");
   if (!http.bearer_token.empty() && !http.username.empty()) {
-    throw shared::error::UsageError("--token and --username: give one kind of authentication, not both");
+    throw shared::error::UsageError(
+        "--token and --username: give one kind of authentication, not both");
   }
   http.proxies = shared::http::ProxySettings::from_environment(shared::log::process_environment());
   http.cancelled = shared::task::interrupted;
   const bool insecure = inputs.boolean("insecure");
   if (insecure) {
-    logger.warning("--insecure: TLS certificates are not verified; anyone on the path can change the bytes");
+    logger.warning(
+        "--insecure: TLS certificates are not verified; anyone on the path can change the bytes");
   }
   if (insecure || inputs.has("caFile")) {
     http.tls = shared::http::make_tls_context(inputs.text("caFile"), insecure);
@@ -91,12 +96,13 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
 shared::error::ExitCode run(const shared::task::TaskContext& context) {
   shared::log::Logger& logger = context.logger;
   const Options options = options_from_inputs(context.inputs, logger, context.progress_mode);
-  const auto source = shared::source::make_source(options.source, options.provider, options.source_context);
+  const auto source =
+      shared::source::make_source(options.source, options.provider, options.source_context);
 
   logger.info("Listing " + source->describe());
   const shared::source::Listing listing = source->list();
-  logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" + listing.method +
-              (listing.has_metadata ? ", with SHA-256" : "") + ")");
+  logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" +
+              listing.method + (listing.has_metadata ? ", with SHA-256" : "") + ")");
   if (options.clean_destination) {
     shared::transfer::clean_folder(options.download.destination);
   }

@@ -6,5 +6,6 @@ extern const char k_task_manifest[];
 extern const char k_common_manifest[];
 
 int main(int argc, char** argv) {
-  return shared::task::run(argc, argv, k_task_manifest, k_common_manifest, tasks::download_artifact::run);
+  return shared::task::run(argc, argv, k_task_manifest, k_common_manifest,
+                           tasks::download_artifact::run);
 }

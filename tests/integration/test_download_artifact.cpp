@@ -25,8 +25,8 @@ const std::string k_download = DOWNLOAD_ARTIFACT_EXE;
 const std::string k_generate = GENERATE_METADATA_EXE;
 
 // Fast retries so fault tests take milliseconds, not the default seconds.
-const std::vector<std::string> k_fast_retries = {"--retries", "3", "--retry-delay", "0.01", "--retry-max-delay",
-                                                 "0.05"};
+const std::vector<std::string> k_fast_retries = {
+    "--retries", "3", "--retry-delay", "0.01", "--retry-max-delay", "0.05"};
 
 ProcessResult download(std::vector<std::string> args, ProcessOptions options = {}) {
   args.insert(args.begin(), k_download);
@@ -41,23 +41,34 @@ ProcessResult download_fast(const std::string& source, const std::string& destin
   return download(args);
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // Every regular file under `root`, by relative path, with its content.
 std::map<std::string, std::string> tree(const std::string& root) {
   std::map<std::string, std::string> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
     if (entry.is_regular_file()) {
-      files[std::filesystem::relative(entry.path(), root).string()] = read_file(entry.path().string());
+      files[std::filesystem::relative(entry.path(), root).string()] =
+          read_file(entry.path().string());
     }
   }
   return files;
 }
 
 std::vector<std::string> make_hostile_tree(const std::string& root) {
-  const std::vector<std::string> names = {"plain.txt",   "comma,name.txt", "quote\"name.txt", "spaces in name",
-                                          "-rf",         "percent%41.txt", "q?mark#hash.txt", "\xc3\xa9t\xc3\xa9/\xe6\x97\xa5.bin",
-                                          "deep/a/b/c.txt", "empty-file",  "dir with space/x,y\"z"};
+  const std::vector<std::string> names = {"plain.txt",
+                                          "comma,name.txt",
+                                          "quote\"name.txt",
+                                          "spaces in name",
+                                          "-rf",
+                                          "percent%41.txt",
+                                          "q?mark#hash.txt",
+                                          "\xc3\xa9t\xc3\xa9/\xe6\x97\xa5.bin",
+                                          "deep/a/b/c.txt",
+                                          "empty-file",
+                                          "dir with space/x,y\"z"};
   for (std::size_t i = 0; i < names.size(); ++i) {
     std::string content = names[i] == "empty-file" ? "" : "content of " + names[i];
     content.append(i * 50000, static_cast<char>('a' + i));
@@ -85,7 +96,8 @@ FaultReply reply(std::string body, Fault fault = Fault::none, int status = 200) 
 
 } // namespace
 
-TEST_CASE("file share: a folder or file:// URL, hostile names, empty folders", "[download-artifact]") {
+TEST_CASE("file share: a folder or file:// URL, hostile names, empty folders",
+          "[download-artifact]") {
   TempDir dir;
   const auto names = make_hostile_tree(dir / "drop");
   std::filesystem::create_directories(dir / "drop/empty/inner");
@@ -108,7 +120,8 @@ TEST_CASE("file share: a folder or file:// URL, hostile names, empty folders", "
   }
 }
 
-TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index", "[download-artifact]") {
+TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index",
+          "[download-artifact]") {
   TempDir dir;
   make_hostile_tree(dir / "www/artifact");
   std::filesystem::create_directories(dir / "www/artifact/empty-folder");
@@ -134,7 +147,8 @@ TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index"
   SECTION("artifact-metadata.csv: hashes checked, the CSV itself downloaded") {
     REQUIRE(run_process({k_generate, dir / "www/artifact"}).exit_code == 0);
     NginxServer nginx(dir / "www");
-    const ProcessResult r = download_fast(nginx.url("/artifact/"), dir / "out", {"--parallel", "3"});
+    const ProcessResult r =
+        download_fast(nginx.url("/artifact/"), dir / "out", {"--parallel", "3"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "(artifact-metadata.csv, with SHA-256)"));
@@ -143,14 +157,15 @@ TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index"
   SECTION("itemPattern selects, ! excludes") {
     NginxServer nginx(dir / "www");
     const ProcessResult r =
-        download_fast(nginx.url("/artifact/"), dir / "out", {"--item-pattern", "**/*.txt", "--item-pattern", "!deep/**"});
+        download_fast(nginx.url("/artifact/"), dir / "out",
+                      {"--item-pattern", "**/*.txt", "--item-pattern", "!deep/**"});
     REQUIRE(r.exit_code == 0);
     std::vector<std::string> got;
     for (const auto& [path, content] : tree(dir / "out")) {
       got.push_back(path);
     }
-    CHECK(got == std::vector<std::string>{"comma,name.txt", "percent%41.txt", "plain.txt", "q?mark#hash.txt",
-                                          "quote\"name.txt"});
+    CHECK(got == std::vector<std::string>{"comma,name.txt", "percent%41.txt", "plain.txt",
+                                          "q?mark#hash.txt", "quote\"name.txt"});
   }
   SECTION("a missing artifact: a clear error saying what was tried") {
     NginxServer nginx(dir / "www");
@@ -167,7 +182,9 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
   FaultServer server;
   const std::string good = std::string(300000, 'g') + "end";
   serve_artifact(server, {{"f.bin", good}});
-  auto run = [&](std::vector<std::string> extra = {}) { return download_fast(server.url("/"), dir / "out", extra); };
+  auto run = [&](std::vector<std::string> extra = {}) {
+    return download_fast(server.url("/"), dir / "out", extra);
+  };
   auto check_ok = [&](const ProcessResult& r, std::size_t requests) {
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
@@ -305,7 +322,8 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
   }
 }
 
-TEST_CASE("authentication: Bearer token sent, masked, and dropped on another host", "[download-artifact]") {
+TEST_CASE("authentication: Bearer token sent, masked, and dropped on another host",
+          "[download-artifact]") {
   TempDir dir;
   FaultServer store;
   FaultServer elsewhere;
@@ -315,9 +333,9 @@ TEST_CASE("authentication: Bearer token sent, masked, and dropped on another hos
   elsewhere.serve("/b.txt", "B");
   ProcessOptions github;
   github.set_env = {{"GITHUB_ACTIONS", "true"}};
-  const ProcessResult r = download({store.url("/"), "--destination", dir / "out", "--token", "s3cr3t-t0ken",
-                                    "--verbose"},
-                                   github);
+  const ProcessResult r = download(
+      {store.url("/"), "--destination", dir / "out", "--token", "s3cr3t-t0ken", "--verbose"},
+      github);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   for (const auto& request : store.requests()) {
@@ -327,7 +345,8 @@ TEST_CASE("authentication: Bearer token sent, masked, and dropped on another hos
   REQUIRE(elsewhere.requests().size() == 1);
   CHECK(elsewhere.requests()[0].headers.count("authorization") == 0);
   std::string shown = r.out + r.err;
-  shown.erase(shown.find("::add-mask::s3cr3t-t0ken\n"), std::string("::add-mask::s3cr3t-t0ken\n").size());
+  shown.erase(shown.find("::add-mask::s3cr3t-t0ken\n"),
+              std::string("::add-mask::s3cr3t-t0ken\n").size());
   CHECK_FALSE(contains(shown, "s3cr3t-t0ken"));
   CHECK(contains(shown, "token = ***"));
 }
@@ -336,9 +355,10 @@ TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[downlo
   TempDir dir;
   FaultServer server;
   SECTION("in a JSON listing") {
-    FaultReply index = reply(R"([{"name":"../x","type":"file","size":1},{"name":"/etc/x","type":"file","size":1},)"
-                             R"({"name":"a/../../x","type":"file","size":1},{"name":"C:\\x","type":"file","size":1},)"
-                             R"({"name":"ok","type":"file","size":2}])");
+    FaultReply index = reply(
+        R"([{"name":"../x","type":"file","size":1},{"name":"/etc/x","type":"file","size":1},)"
+        R"({"name":"a/../../x","type":"file","size":1},{"name":"C:\\x","type":"file","size":1},)"
+        R"({"name":"ok","type":"file","size":2}])");
     index.headers = {{"Content-Type", "application/json"}};
     server.on("/", {index});
     server.serve("/ok", "ok");
@@ -354,7 +374,8 @@ TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[downlo
     CHECK_FALSE(exists(dir / "x"));
     CHECK(server.request_count("/x") == 0);
   }
-  SECTION("in artifact-metadata.csv: the file is rejected with its line, nothing is fetched by it") {
+  SECTION(
+      "in artifact-metadata.csv: the file is rejected with its line, nothing is fetched by it") {
     const std::string h = shared::hash::to_hex(shared::hash::sha256("x"));
     for (const std::string bad : {"../x", "/etc/x", "a/../../x", "C:\\x"}) {
       server.serve("/artifact-metadata.csv", "ok," + h + "\n" + bad + "," + h + "\n");
@@ -379,7 +400,8 @@ TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[downlo
   }
 }
 
-TEST_CASE("SIGKILL midway: no final name ever holds partial content; a rerun completes", "[download-artifact]") {
+TEST_CASE("SIGKILL midway: no final name ever holds partial content; a rerun completes",
+          "[download-artifact]") {
   TempDir dir;
   std::string big(24 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); i += 4096) {
@@ -428,7 +450,8 @@ TEST_CASE("bad input: clear errors and exit status 2", "[download-artifact]") {
   CHECK(both.exit_code == 2);
 }
 
-TEST_CASE("cleanDestination empties the folder first; failFast stops early", "[download-artifact]") {
+TEST_CASE("cleanDestination empties the folder first; failFast stops early",
+          "[download-artifact]") {
   TempDir dir;
   write_file(dir / "src/a", "a");
   write_file(dir / "out/stale", "old");
@@ -442,8 +465,91 @@ TEST_CASE("cleanDestination empties the folder first; failFast stops early", "[d
     files["f" + std::to_string(i)] = "x";
   }
   serve_artifact(server, files); // none of the files is served: every item 404s
-  const ProcessResult r = download_fast(server.url("/"), dir / "ff", {"--fail-fast", "--parallel", "1"});
+  const ProcessResult r =
+      download_fast(server.url("/"), dir / "ff", {"--fail-fast", "--parallel", "1"});
   CHECK(r.exit_code == 1);
   CHECK(contains(r.out, "1 failed"));
   CHECK(contains(r.out, "not attempted (failFast)"));
+}
+
+TEST_CASE("HTTPS: verified against caFile, refused without it, --insecure warns",
+          "[download-artifact]") {
+  TempDir dir;
+  write_file(dir / "www/a.txt", "over tls");
+  // A self-signed certificate for 127.0.0.1, made by the openssl command line tool.
+  const ProcessResult made =
+      run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                   dir / "key.pem", "-out", dir / "cert.pem", "-days", "2", "-subj",
+                   "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+  REQUIRE(made.exit_code == 0);
+  NginxOptions options;
+  options.tls_certificate = dir / "cert.pem";
+  options.tls_key = dir / "key.pem";
+  NginxServer nginx(dir / "www", options);
+  REQUIRE(nginx.url().rfind("https://", 0) == 0);
+
+  const ProcessResult trusted =
+      download_fast(nginx.url("/"), dir / "ok", {"--ca-file", dir / "cert.pem"});
+  INFO(trusted.out << trusted.err);
+  CHECK(trusted.exit_code == 0);
+  CHECK(read_file(dir / "ok/a.txt") == "over tls");
+
+  const ProcessResult untrusted = download_fast(nginx.url("/"), dir / "no");
+  CHECK(untrusted.exit_code == 3);
+  CHECK(contains(untrusted.err, "TLS"));
+  CHECK_FALSE(exists(dir / "no/a.txt"));
+
+  const ProcessResult insecure = download_fast(nginx.url("/"), dir / "insecure", {"--insecure"});
+  CHECK(insecure.exit_code == 0);
+  CHECK(contains(insecure.err, "warning: --insecure: TLS certificates are not verified"));
+
+  const ProcessResult bad_ca =
+      download_fast(nginx.url("/"), dir / "x", {"--ca-file", dir / "missing.pem"});
+  CHECK(bad_ca.exit_code == 2);
+  CHECK(contains(bad_ca.err, "--ca-file: cannot load"));
+}
+
+TEST_CASE("proxies: HTTP_PROXY is used, NO_PROXY bypasses it", "[download-artifact]") {
+  TempDir dir;
+  FaultServer proxy;  // records the absolute-form request a proxy receives
+  FaultServer direct; // the store, reached without the proxy
+  serve_artifact(direct, {{"a.txt", "A"}});
+  direct.serve("/a.txt", "A");
+  SECTION("through the proxy") {
+    ProcessOptions env;
+    env.set_env = {{"HTTP_PROXY", proxy.url("")}, {"NO_PROXY", "example.org"}};
+    const ProcessResult r = download({"http://artifacts.example.invalid/build/1/", "--destination",
+                                      dir / "out", "--retries", "0"},
+                                     env);
+    CHECK(r.exit_code == 3); // the proxy (a FaultServer) knows no such route
+    REQUIRE_FALSE(proxy.requests().empty());
+    CHECK(proxy.requests()[0].target ==
+          "http://artifacts.example.invalid:80/build/1/artifact-metadata.csv");
+  }
+  SECTION("bypassed by NO_PROXY") {
+    ProcessOptions env;
+    env.set_env = {{"http_proxy", proxy.url("")}, {"no_proxy", "localhost,127.0.0.1"}};
+    const ProcessResult r = download({direct.url("/"), "--destination", dir / "out"}, env);
+    CHECK(r.exit_code == 0);
+    CHECK(proxy.requests().empty());
+    CHECK(read_file(dir / "out/a.txt") == "A");
+  }
+}
+
+TEST_CASE("SIGINT: exit status 130, no part file left", "[download-artifact]") {
+  TempDir dir;
+  FaultServer server;
+  const std::string body(200000, 'z');
+  serve_artifact(server, {{"slow.bin", body}});
+  FaultReply drip = reply(body, Fault::drip);
+  drip.drip_interval_ms = 50;
+  server.on("/slow.bin", {drip});
+  ProcessOptions interrupt;
+  interrupt.signal = SIGINT;
+  interrupt.signal_after_ms = 500;
+  const ProcessResult r = download({server.url("/"), "--destination", dir / "out"}, interrupt);
+  CHECK(r.exit_code == 130);
+  CHECK(contains(r.err, "interrupted"));
+  CHECK_FALSE(exists(dir / "out/slow.bin"));
+  CHECK_FALSE(exists(dir / "out/slow.bin.part"));
 }

@@ -127,13 +127,18 @@ std::string make_config(int port, const std::string& root, const NginxOptions& o
        << "  uwsgi_temp_path tmp/u;\n"
        << "  scgi_temp_path tmp/s;\n"
        << "  server {\n"
-       << "    listen 127.0.0.1:" << port << ";\n"
+       << "    listen 127.0.0.1:" << port << (options.tls_certificate.empty() ? "" : " ssl")
+       << ";\n"
        << "    root \"" << root << "\";\n"
        << "    location / {\n"
        << "      autoindex on;\n"
        << "      autoindex_format "
        << (options.autoindex_format == AutoindexFormat::json ? "json" : "html") << ";\n"
        << "    }\n";
+  if (!options.tls_certificate.empty()) {
+    conf << "    ssl_certificate \"" << options.tls_certificate << "\";\n"
+         << "    ssl_certificate_key \"" << options.tls_key << "\";\n";
+  }
   for (const auto& line : options.extra_server_lines) {
     conf << "    " << line << "\n";
   }
@@ -206,12 +211,13 @@ NginxServer::~NginxServer() {
 }
 
 std::string NginxServer::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(m_port) + path;
+  return std::string(m_tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(m_port) + path;
 }
 
 bool NginxServer::try_start(const std::string& nginx, const std::string& root,
                             const NginxOptions& options) {
   m_port = free_port();
+  m_tls = !options.tls_certificate.empty();
   const std::string error_log = m_prefix + "/logs/error.log";
   const std::string stderr_log = m_prefix + "/logs/stderr.log";
   const std::string pid_file = m_prefix + "/logs/nginx.pid";

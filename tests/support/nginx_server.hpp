@@ -18,6 +18,10 @@ struct NginxOptions {
   /// Raw config lines added inside `server {}`, after `root` and `location /`
   /// (e.g. "location /dav/ { dav_methods PUT; }"); each must be complete (`;` or `}`).
   std::vector<std::string> extra_server_lines;
+  /// PEM certificate and key files: when both are set the server speaks HTTPS only, and url()
+  /// says https.
+  std::string tls_certificate;
+  std::string tls_key;
 };
 
 /// Starts nginx in its constructor (own temp prefix folder, free loopback port, `daemon off`,
@@ -56,6 +60,7 @@ private:
   std::string m_prefix;
   int m_port = 0;
   pid_t m_pid = -1;
+  bool m_tls = false;
 };
 
 } // namespace tests::support

@@ -33,10 +33,11 @@ TEST_CASE("NO_PROXY matches hosts, domain suffixes, ports and *", "[http]") {
 }
 
 TEST_CASE("proxies come from the environment, lower case first", "[http]") {
-  const auto settings = ProxySettings::from_environment(env({{"HTTPS_PROXY", "http://user:p%40ss@proxy:3128"},
-                                                             {"http_proxy", "plainproxy:8080"},
-                                                             {"HTTP_PROXY", "ignored:1"},
-                                                             {"NO_PROXY", "internal.example"}}));
+  const auto settings =
+      ProxySettings::from_environment(env({{"HTTPS_PROXY", "http://user:p%40ss@proxy:3128"},
+                                           {"http_proxy", "plainproxy:8080"},
+                                           {"HTTP_PROXY", "ignored:1"},
+                                           {"NO_PROXY", "internal.example"}}));
   const auto https = settings.proxy_for("https", "example.com", 443);
   REQUIRE(https);
   CHECK(https->host == "proxy");

@@ -31,7 +31,7 @@ TEST_CASE("backoff has full jitter under an exponential, capped ceiling", "[http
       max_seen[retry - 1] = std::max(max_seen[retry - 1], d);
     }
   }
-  CHECK(max_seen[0] > 0.9);  // the whole range is used
+  CHECK(max_seen[0] > 0.9); // the whole range is used
   CHECK(max_seen[3] > 7.0);
   CHECK(max_seen[7] > 55.0); // capped at 60, not 128
   policy.base_delay = 0;

@@ -20,12 +20,13 @@ TEST_CASE("nginx's JSON index gives names, kinds and sizes", "[source]") {
 
 TEST_CASE("HTML index pages give their children's links", "[source]") {
   SECTION("nginx autoindex") {
-    const auto links = parse_html_index(R"(<html><body><h1>Index of /r/</h1><hr><pre><a href="../">../</a>
+    const auto links =
+        parse_html_index(R"(<html><body><h1>Index of /r/</h1><hr><pre><a href="../">../</a>
 <a href="sub%20dir/">sub dir/</a>                                           22-Nov-2026 04:00       -
 <a href="a%2Cb.txt">a,b.txt</a>                                             22-Nov-2026 04:00      10
 <a href="x&amp;y.txt">x&amp;y.txt</a>
 </pre><hr></body></html>)",
-                                        "http://h/r/");
+                         "http://h/r/");
     REQUIRE(links.size() == 3);
     CHECK(links[0].name == "sub dir");
     CHECK(links[0].is_directory);
@@ -47,7 +48,8 @@ TEST_CASE("HTML index pages give their children's links", "[source]") {
     CHECK(links[1].is_directory);
   }
   SECTION("no traversal through links") {
-    const auto links = parse_html_index(R"(<a href="../../etc/passwd">x</a><a href="a/../../b">y</a>)", "http://h/r/");
+    const auto links = parse_html_index(
+        R"(<a href="../../etc/passwd">x</a><a href="a/../../b">y</a>)", "http://h/r/");
     CHECK(links.empty());
   }
 }
