@@ -1,6 +1,7 @@
 #include "shared/hash/file_hasher.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/read_loop.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -38,36 +39,26 @@ FileHash FileHasher::hash_file(const std::string& path, const OnRead& on_read) {
 }
 
 FileHash FileHasher::hash_fd(int fd, const std::string& name, const OnRead& on_read) {
-  std::uint64_t size = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, m_buffer.get(), k_buffer_size);
-    if (n == 0) {
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int saved = errno;
-      m_sha256.finish(); // leave the hasher clean for the next file
-      throw error::IoError(error::system_message("cannot read " + name, saved));
-    }
-    if (size == 0 && static_cast<std::size_t>(n) == k_buffer_size) {
-      // Larger than one read: ask for a bigger readahead window. Small files skip the call.
-      ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    }
-    m_sha256.update(m_buffer.get(), static_cast<std::size_t>(n));
-    size += static_cast<std::uint64_t>(n);
-    if (on_read) {
-      try {
-        on_read(static_cast<std::size_t>(n));
-      } catch (...) {
-        m_sha256.finish();
-        throw;
-      }
-    }
+  bool first = true;
+  try {
+    const std::uint64_t size = fs::read_to_end(fd, m_buffer.get(), k_buffer_size, name,
+                                               [&](const char* data, std::size_t n) {
+                                                 if (first && n == k_buffer_size) {
+                                                   // More than one read: a bigger readahead window
+                                                   // helps.
+                                                   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                                                 }
+                                                 first = false;
+                                                 m_sha256.update(data, n);
+                                                 if (on_read) {
+                                                   on_read(n);
+                                                 }
+                                               });
+    return FileHash{m_sha256.finish(), size};
+  } catch (...) {
+    m_sha256.finish(); // leave the hasher clean for the next file
+    throw;
   }
-  return FileHash{m_sha256.finish(), size};
 }
 
 } // namespace shared::hash

@@ -1,5 +1,7 @@
 #include "shared/hash/sha256.hpp"
 
+#include "shared/format/hex.hpp"
+
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -15,19 +17,6 @@ const EVP_MD* sha256_md() {
     throw std::runtime_error("OpenSSL has no SHA256 implementation");
   }
   return md;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 } // namespace
@@ -87,8 +76,8 @@ std::optional<Digest> from_hex(std::string_view hex) {
     return std::nullopt;
   }
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
+    const int high = format::hex_digit_value(hex[2 * i]);
+    const int low = format::hex_digit_value(hex[2 * i + 1]);
     if (high < 0 || low < 0) {
       return std::nullopt;
     }

@@ -21,7 +21,6 @@
 #include <cstring>
 #include <istream>
 #include <mutex>
-#include <thread>
 #include <zlib.h>
 
 namespace shared::http {
@@ -165,19 +164,6 @@ void Client::drop_session() {
   m_session_key.clear();
 }
 
-void Client::wait(double duration) {
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                     std::chrono::duration<double>(duration));
-  for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
-    if (m_options.cancelled && m_options.cancelled()) {
-      throw error::Interrupted();
-    }
-    const Clock::duration slice = std::chrono::milliseconds(50);
-    std::this_thread::sleep_for(std::min(slice, until - now));
-  }
-}
-
 Client::Session& Client::session_for(const std::string& scheme, const std::string& host,
                                      std::uint16_t port) {
   const auto proxy = m_options.proxies.proxy_for(scheme, host, port);
@@ -245,7 +231,7 @@ Response Client::request(const std::string& method, const std::string& url, Body
                   " in " + format::duration(delay) + ": " + method + " " + redact(url) + ": " +
                   reason);
     ++m_retries;
-    wait(delay);
+    sleep_unless_cancelled(delay, m_options.cancelled);
     if (sink != nullptr) {
       sink->restart();
     }

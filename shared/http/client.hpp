@@ -118,7 +118,6 @@ private:
                          bool& redirect);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
-  void wait(double seconds);
 
   ClientOptions m_options;
   log::Logger& m_logger;

@@ -1,10 +1,13 @@
 #include "shared/http/retry.hpp"
 
+#include "shared/error/error.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 namespace shared::http {
 
@@ -49,6 +52,19 @@ double retry_wait(const RetryPolicy& policy, int retry, const std::optional<doub
     return std::min(*retry_after, policy.max_retry_after);
   }
   return backoff_delay(policy, retry, random);
+}
+
+void sleep_unless_cancelled(double seconds, const std::function<bool()>& cancelled) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(seconds));
+  for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
+    if (cancelled && cancelled()) {
+      throw error::Interrupted();
+    }
+    const Clock::duration slice = std::chrono::milliseconds(50);
+    std::this_thread::sleep_for(std::min(slice, until - now));
+  }
 }
 
 } // namespace shared::http

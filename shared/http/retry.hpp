@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -36,5 +37,9 @@ std::optional<double> parse_retry_after(const std::string& value,
 /// max_retry_after), else the backoff.
 double retry_wait(const RetryPolicy& policy, int retry, const std::optional<double>& retry_after,
                   std::mt19937_64& random);
+
+/// Sleeps `seconds`, polling `cancelled` (when set) every 50 ms; throws error::Interrupted
+/// as soon as it returns true.
+void sleep_unless_cancelled(double seconds, const std::function<bool()>& cancelled);
 
 } // namespace shared::http

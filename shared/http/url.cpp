@@ -1,5 +1,7 @@
 #include "shared/http/url.hpp"
 
+#include "shared/format/hex.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -99,22 +101,11 @@ std::string encode_segment(std::string_view segment) {
 }
 
 std::string decode_percent(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  };
+  const auto value = format::hex_digit_value;
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && value(text[i + 1]) >= 0 &&
+    if (text[i] == '%' && i + 2 < text.size() && value(text[i + 1]) >= 0 &&
         value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(value(text[i + 1]) << 4 | value(text[i + 2])));
       i += 2;

@@ -1,6 +1,7 @@
 #include "shared/source/file_source.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/read_loop.hpp"
 #include "shared/fs/tree_walker.hpp"
 #include "shared/http/url.hpp"
 #include "shared/log/limited_warnings.hpp"
@@ -33,19 +34,8 @@ public:
       response.status = 200;
       response.url = item.location;
       sink.start(response);
-      for (;;) {
-        const ssize_t n = ::read(fd, m_buffer.get(), k_read_size);
-        if (n == 0) {
-          break;
-        }
-        if (n < 0) {
-          if (errno == EINTR) {
-            continue;
-          }
-          throw error::IoError(error::system_message("cannot read " + item.location, errno));
-        }
-        sink.write(m_buffer.get(), static_cast<std::size_t>(n));
-      }
+      fs::read_to_end(fd, m_buffer.get(), k_read_size, item.location,
+                      [&sink](const char* data, std::size_t size) { sink.write(data, size); });
     } catch (...) {
       ::close(fd);
       throw;

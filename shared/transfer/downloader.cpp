@@ -256,7 +256,7 @@ private:
         m_run.logger.info("retry " + std::to_string(attempt + 1) + "/" +
                           std::to_string(m_run.options.retry.retries) + ": " + item.path + ": " +
                           e.what());
-        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        http::sleep_unless_cancelled(delay, m_run.options.cancelled);
       }
     }
   }
