@@ -14,10 +14,12 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <istream>
 #include <mutex>
@@ -97,6 +99,97 @@ private:
   char m_out[64 * 1024];
   bool m_done = false;
 };
+
+// Reads a chunked body (RFC 9112 §7.1) straight from the connection, so that a body cut off
+// before its last chunk is an error: Poco 1.11's chunked stream takes it for the end.
+class ChunkedDecoder {
+public:
+  ChunkedDecoder(const std::function<int(char*, std::streamsize)>& read, char* buffer,
+                 std::size_t size)
+      : m_read(read), m_buffer(buffer), m_size(size) {}
+
+  template <class Deliver>
+  void run(const Deliver& deliver) {
+    for (;;) {
+      const std::string line = read_line();
+      const std::string digits = line.substr(0, line.find(';'));
+      char* end = nullptr;
+      const unsigned long long size = std::strtoull(digits.c_str(), &end, 16);
+      if (digits.empty() || end == digits.c_str() ||
+          (*end != '\0' && *end != ' ' && *end != '\t')) {
+        throw Transient("malformed chunk size \"" + digits.substr(0, 40) + "\"", false);
+      }
+      if (size == 0) {
+        while (!read_line().empty()) { // trailer fields, then the empty line
+        }
+        return;
+      }
+      for (unsigned long long left = size; left > 0;) {
+        if (m_pos == m_end) {
+          fill();
+        }
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<unsigned long long>(left, m_end - m_pos));
+        deliver(m_buffer + m_pos, n);
+        m_pos += n;
+        left -= n;
+      }
+      if (!read_line().empty()) {
+        throw Transient("malformed chunked body (no CRLF after a chunk)", false);
+      }
+    }
+  }
+
+private:
+  void fill() {
+    const int n = m_read(m_buffer, static_cast<std::streamsize>(m_size));
+    if (n <= 0) {
+      throw Transient("chunked body ended before its last chunk", false);
+    }
+    m_pos = 0;
+    m_end = static_cast<std::size_t>(n);
+  }
+
+  std::string read_line() {
+    std::string line;
+    for (;;) {
+      if (m_pos == m_end) {
+        fill();
+      }
+      const char c = m_buffer[m_pos++];
+      if (c == '\n') {
+        if (!line.empty() && line.back() == '\r') {
+          line.pop_back();
+        }
+        return line;
+      }
+      if (line.size() > 8192) {
+        throw Transient("chunk header line too long", false);
+      }
+      line.push_back(c);
+    }
+  }
+
+  const std::function<int(char*, std::streamsize)>& m_read;
+  char* m_buffer;
+  std::size_t m_size;
+  std::size_t m_pos = 0;
+  std::size_t m_end = 0;
+};
+
+// "scheme://host:port" with the host in lower case: credentials stay within one origin.
+std::string origin_of(const Poco::URI& uri) {
+  return uri.getScheme() + "://" + Poco::toLower(uri.getHost()) + ":" +
+         std::to_string(uri.getPort());
+}
+
+// Whether a failure happened on a reused connection before any of the response arrived,
+// the way a keep-alive connection the server has closed fails.
+bool is_stale_connection(const Poco::Exception& e) {
+  return dynamic_cast<const Poco::Net::NoMessageException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Net::ConnectionResetException*>(&e) != nullptr ||
+         dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&e) != nullptr;
+}
 
 std::once_flag g_ssl_once;
 
@@ -243,7 +336,7 @@ Response Client::exchange(const std::string& method, const std::string& url, Bod
   std::string current = url;
   std::string first_host;
   try {
-    first_host = Poco::URI(url).getHost();
+    first_host = origin_of(Poco::URI(url));
   } catch (const Poco::Exception& e) {
     throw NetworkError("bad URL \"" + redact(url) + "\": " + e.message());
   }
@@ -254,7 +347,7 @@ Response Client::exchange(const std::string& method, const std::string& url, Bod
       response = exchange_once(method, current, first_host, sink, headers, redirect);
     } catch (const Transient& e) {
       // A reused keep-alive connection the server had closed: one fresh try, not a retry.
-      if (!e.before_response || !m_session || m_session->requests <= 1) {
+      if (!e.before_response) {
         throw;
       }
       drop_session();
@@ -298,7 +391,7 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     request.set("User-Agent", m_options.user_agent);
     request.set("Accept-Encoding", "gzip");
     request.setKeepAlive(true);
-    if (uri.getHost() == first_host) { // credentials never follow a redirect to another host
+    if (origin_of(uri) == first_host) { // credentials never follow a redirect to another origin
       if (!m_options.bearer_token.empty()) {
         request.set("Authorization", "Bearer " + m_options.bearer_token);
       } else if (!m_options.username.empty()) {
@@ -325,7 +418,12 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     }
     const bool chunked = poco_response.getChunkedTransferEncoding();
     if (poco_response.hasContentLength() && !chunked) {
-      response.content_length = static_cast<std::uint64_t>(poco_response.getContentLength64());
+      const auto length = poco_response.getContentLength64();
+      if (length < 0) {
+        throw Transient(
+            "invalid Content-Length \"" + poco_response.get("Content-Length", "") + "\"", false);
+      }
+      response.content_length = static_cast<std::uint64_t>(length);
     }
     const bool has_body = method != Poco::Net::HTTPRequest::HTTP_HEAD && response.status != 204 &&
                           response.status != 304;
@@ -348,7 +446,10 @@ Response Client::exchange_once(const std::string& method, const std::string& url
       if (has_body && (!response.content_length || *response.content_length > k_max_drain)) {
         drop_session();
       } else if (has_body) {
-        body.ignore(static_cast<std::streamsize>(*response.content_length));
+        const auto length = static_cast<std::streamsize>(*response.content_length);
+        if (body.ignore(length).gcount() != length) {
+          drop_session(); // the body was cut short: the connection is not at a message boundary
+        }
       }
       if (!success && !redirect && !is_retryable_status(response.status)) {
         throw HttpStatusError(response.status, method + " " + redact(url) + ": " +
@@ -359,7 +460,14 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     }
 
     sink->start(response);
-    const bool gzip = poco_response.get("Content-Encoding", "").find("gzip") != std::string::npos;
+    const std::string encoding =
+        Poco::toLower(Poco::trim(poco_response.get("Content-Encoding", "")));
+    const bool gzip = encoding == "gzip" || encoding == "x-gzip";
+    if (!gzip && !encoding.empty() && encoding != "identity") {
+      drop_session();
+      throw NetworkError(method + " " + redact(url) + ": unsupported Content-Encoding \"" +
+                         encoding + "\"");
+    }
     std::optional<GzipDecoder> decoder;
     if (gzip) {
       decoder.emplace();
@@ -387,13 +495,13 @@ Response Client::exchange_once(const std::string& method, const std::string& url
         remaining -= static_cast<std::uint64_t>(n);
         deliver(buffer, static_cast<std::size_t>(n));
       }
-    } else {
-      while (body.read(buffer, k_buffer_size) || body.gcount() > 0) {
-        deliver(buffer, static_cast<std::size_t>(body.gcount()));
+    } else if (chunked) {
+      ChunkedDecoder(session->read_raw, buffer, k_buffer_size).run(deliver);
+    } else { // delimited by the server closing the connection
+      for (int n; (n = session->read_raw(buffer, k_buffer_size)) > 0;) {
+        deliver(buffer, static_cast<std::size_t>(n));
       }
-      if (body.bad()) {
-        throw Transient("body could not be read to its end", false);
-      }
+      drop_session();
     }
     if (decoder) {
       decoder->finish();
@@ -404,10 +512,15 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     throw NetworkError(method + " " + redact(url) + ": TLS: " + e.displayText());
   } catch (const Poco::Exception& e) {
     drop_session();
-    throw Transient(e.displayText(), !received && reused);
+    throw Transient(e.displayText(), !received && reused && is_stale_connection(e));
   } catch (const std::ios_base::failure& e) {
     drop_session();
-    throw Transient(e.what(), !received && reused);
+    throw Transient(e.what(), false);
+  } catch (const HttpStatusError&) {
+    throw; // its body was drained: the connection stays usable
+  } catch (...) {
+    drop_session(); // a sink gave up mid-body: the rest of it is still on the connection
+    throw;
   }
 }
 

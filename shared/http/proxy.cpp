@@ -1,6 +1,7 @@
 #include "shared/http/proxy.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/http/url.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
@@ -49,6 +50,11 @@ std::optional<Proxy> parse_proxy(const log::EnvLookup& env, const char* lower_na
     const Poco::URI uri(text);
     if (uri.getHost().empty()) {
       throw Poco::SyntaxException("no host");
+    }
+    if (uri.getScheme() != "http") {
+      throw error::UsageError(std::string(upper_name) +
+                              ": only http:// proxies are supported, got \"" + redact(*value) +
+                              "\"");
     }
     Proxy proxy;
     proxy.host = uri.getHost();

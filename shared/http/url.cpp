@@ -66,7 +66,9 @@ std::string redact(std::string_view url) {
     if (at != std::string::npos && at >= authority) {
       const std::size_t colon = out.find(':', authority);
       if (colon != std::string::npos && colon < at) {
-        out.replace(colon + 1, at - colon - 1, "***");
+        out.replace(colon + 1, at - colon - 1, "***"); // user:password@ → user:***@
+      } else {
+        out.replace(authority, at - authority, "***"); // token@ → ***@
       }
     }
   }

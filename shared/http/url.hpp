@@ -6,9 +6,9 @@
 
 namespace shared::http {
 
-/// `url` with credentials hidden: the password of user:password@ and the values of query
-/// parameters that carry secrets (sig, signature, token, X-Amz-Signature, X-Amz-Credential,
-/// X-Goog-Signature, code, key, password, secret…) become "***".
+/// `url` with credentials hidden: the password of user:password@, a user-only token@, and the
+/// values of query parameters that carry secrets (sig, signature, token, X-Amz-Signature,
+/// X-Amz-Credential, X-Goog-Signature, code, key, password, secret…) become "***".
 std::string redact(std::string_view url);
 
 /// Percent-encodes one path segment (RFC 3986 §3.3: everything but unreserved characters and

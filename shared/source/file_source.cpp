@@ -25,9 +25,15 @@ public:
   FileReader() : m_buffer(new char[k_read_size]) {}
 
   void fetch(const Item& item, http::BodySink& sink) override {
-    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC);
+    // Never through a symlink in the last segment, never blocking on a FIFO: only regular files.
+    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
       throw error::IoError(error::system_message("cannot open " + item.location, errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw error::IoError("cannot read " + item.location + ": not a regular file");
     }
     try {
       http::Response response;

@@ -10,11 +10,14 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <deque>
 #include <stdexcept>
 
 namespace shared::source {
 namespace {
+
+constexpr long k_max_depth = 64; // folders deeper than this in an index are not walked
 
 class HttpReader : public Reader {
 public:

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -189,6 +190,18 @@ struct Run {
   std::atomic<std::uint64_t> folders{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> retries{0};
+  std::vector<std::string> paths; // every selected item path, sorted
+
+  // Whether `path` is "<another item>.part": writing both would let one clobber the other.
+  bool collides_with_part_file(const std::string& path) const {
+    const std::size_t suffix = fs::k_part_suffix.size();
+    if (path.size() <= suffix ||
+        path.compare(path.size() - suffix, suffix, fs::k_part_suffix) != 0) {
+      return false;
+    }
+    return std::binary_search(paths.begin(), paths.end(), path.substr(0, path.size() - suffix));
+  }
+
   std::mutex mutex;
   std::vector<ItemFailure> failures;
   std::exception_ptr fatal;
@@ -235,6 +248,11 @@ private:
     if (auto problem = metadata::unwritable_path_problem(item.path)) {
       throw Refused("refused: " + *problem);
     }
+    if (m_run.collides_with_part_file(item.path)) {
+      throw Refused("refused: " + item.path + " is the part-file name of " +
+                    item.path.substr(0, item.path.size() - fs::k_part_suffix.size()) +
+                    ", also in the artifact");
+    }
     if (item.is_directory) {
       m_folders.open(item.path);
       ++m_run.folders;
@@ -265,8 +283,8 @@ private:
                   const std::string& part_name) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
     ::unlinkat(dir, part_name.c_str(), 0);
-    const int fd = ::openat(dir, part_name.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0644);
     if (fd < 0) {
       throw error::IoError(error::system_message(
           "cannot create " + item.path + std::string(fs::k_part_suffix), errno));
@@ -285,11 +303,15 @@ private:
                                       ", got " + hash::to_hex(got));
         }
       }
-      if (::close(fd) != 0) {
+      const int closing = fd;
+      fd = -1; // closed even when close() fails: never close it twice
+      if (::close(closing) != 0) {
         throw error::IoError(error::system_message("cannot write " + item.path, errno));
       }
     } catch (...) {
-      ::close(fd);
+      if (fd >= 0) {
+        ::close(fd);
+      }
       m_run.progress.remove_bytes(sink.bytes());
       ::unlinkat(dir, part_name.c_str(), 0);
       throw;
@@ -382,6 +404,10 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
                               total_bytes);
   Run run(items, options, source, logger, progress, root_fd);
+  for (const auto* item : items) {
+    run.paths.push_back(item->path);
+  }
+  std::sort(run.paths.begin(), run.paths.end());
   const auto body = [&run] {
     try {
       Worker(run).work();
@@ -396,8 +422,13 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   const unsigned threads = static_cast<unsigned>(
       std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, items.size())));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) {
-    pool.emplace_back(body);
+  try {
+    for (unsigned t = 1; t < threads; ++t) {
+      pool.emplace_back(body);
+    }
+  } catch (const std::system_error& e) { // fewer threads than asked: go on with those we have
+    logger.warning(std::string("started ") + std::to_string(pool.size() + 1) + " of " +
+                   std::to_string(threads) + " workers: " + e.what());
   }
   body();
   for (auto& thread : pool) {

@@ -258,9 +258,27 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     CHECK(contains(r.out, "broken gzip stream"));
     CHECK(server.requests().back().headers.at("accept-encoding") == "gzip");
   }
-  SECTION("chunked and close-delimited bodies") {
+  SECTION("chunked bodies; one cut before its last chunk is retried, not accepted") {
     server.on("/f.bin", {reply(good, Fault::chunked)});
     check_ok(run(), 1);
+    server.on("/f.bin", {reply(good, Fault::chunked_truncated), reply(good, Fault::chunked)});
+    const ProcessResult r =
+        download_fast(server.url("/"), dir / "again", {"--item-pattern", "f.bin"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(read_file(dir / "again/f.bin") == good);
+    CHECK(contains(r.out, "chunked body ended before its last chunk"));
+  }
+  SECTION("a keep-alive connection the server closed gets a fresh try, not a retry") {
+    serve_artifact(server, {{"f.bin", good}, {"g.bin", "g"}});
+    server.on("/f.bin", {reply(good, Fault::drop_keep_alive)});
+    server.serve("/g.bin", "g");
+    const ProcessResult r = download(
+        {server.url("/"), "--destination", dir / "out", "--retries", "0", "--parallel", "1"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(read_file(dir / "out/g.bin") == "g");
+    CHECK(contains(r.out, "0 retries"));
   }
   SECTION("wrong bytes: the hash mismatch deletes the file and fetches again") {
     std::string bad = good;
@@ -322,14 +340,14 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
   }
 }
 
-TEST_CASE("authentication: Bearer token sent, masked, and dropped on another host",
+TEST_CASE("authentication: Bearer token sent, masked, and dropped on another origin",
           "[download-artifact]") {
   TempDir dir;
   FaultServer store;
   FaultServer elsewhere;
   serve_artifact(store, {{"a.txt", "A"}, {"b.txt", "B"}});
   store.serve("/a.txt", "A");
-  store.redirect("/b.txt", "http://localhost:" + std::to_string(elsewhere.port()) + "/b.txt");
+  store.redirect("/b.txt", elsewhere.url("/b.txt")); // same host, another port: another origin
   elsewhere.serve("/b.txt", "B");
   ProcessOptions github;
   github.set_env = {{"GITHUB_ACTIONS", "true"}};
@@ -432,6 +450,17 @@ TEST_CASE("SIGKILL midway: no final name ever holds partial content; a rerun com
   REQUIRE(rerun.exit_code == 0);
   auto got = tree(dir / "out");
   CHECK(got == tree(dir / "www"));
+}
+
+TEST_CASE("an item named like another item's part file is refused", "[download-artifact]") {
+  TempDir dir;
+  write_file(dir / "src/x", "small");
+  write_file(dir / "src/x.part", std::string(100000, 'p'));
+  const ProcessResult r = download_fast(dir / "src", dir / "out");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "x.part: refused: x.part is the part-file name of x"));
+  CHECK(read_file(dir / "out/x") == "small");
+  CHECK_FALSE(exists(dir / "out/x.part"));
 }
 
 TEST_CASE("bad input: clear errors and exit status 2", "[download-artifact]") {

@@ -465,7 +465,7 @@ bool FaultServer::answer(Poco::Net::StreamSocket& socket, const Request& request
       fault == Fault::close_after || fault == Fault::no_content_length || !request.keep_alive;
   if (no_body_status) {
     body.clear();
-  } else if (fault == Fault::chunked) {
+  } else if (fault == Fault::chunked || fault == Fault::chunked_truncated) {
     headers.emplace_back("Transfer-Encoding", "chunked");
   } else if (fault != Fault::no_content_length) {
     headers.emplace_back("Content-Length", std::to_string(body.size()));
@@ -510,14 +510,23 @@ bool FaultServer::answer(Poco::Net::StreamSocket& socket, const Request& request
       }
     }
     break;
-  case Fault::chunked:
-    for (std::size_t offset = 0; offset < body.size(); offset += k_chunk_bytes) {
-      const std::size_t size = std::min(k_chunk_bytes, body.size() - offset);
+  case Fault::chunked_truncated:
+  case Fault::chunked: {
+    const bool truncated = reply.fault == Fault::chunked_truncated;
+    const std::size_t sent = truncated ? body.size() / 2 : body.size();
+    for (std::size_t offset = 0; offset < sent; offset += k_chunk_bytes) {
+      const std::size_t size = std::min(k_chunk_bytes, sent - offset);
       char size_line[32];
       std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
       wire += size_line;
       wire.append(body, offset, size);
       wire += "\r\n";
+    }
+    if (truncated) {
+      if (send_all(socket, wire.data(), wire.size())) {
+        close_cleanly(socket);
+      }
+      return false;
     }
     if (!head && !no_body_status) {
       wire += "0\r\n\r\n";
@@ -526,6 +535,7 @@ bool FaultServer::answer(Poco::Net::StreamSocket& socket, const Request& request
       return false;
     }
     break;
+  }
   default:
     wire += body;
     if (!send_all(socket, wire.data(), wire.size())) {

@@ -42,6 +42,7 @@ struct FaultReply {
                        ///< sent; Content-Length matches what is sent (connection kept)
     drip,              ///< full Content-Length, body sent one byte every drip_interval_ms
     chunked,           ///< `Transfer-Encoding: chunked` instead of Content-Length
+    chunked_truncated, ///< chunked, but a clean close after half the body, before the last chunk
     close_after,       ///< a correct reply with `Connection: close`, then a clean close
     no_content_length, ///< no Content-Length: the body ends when the connection is closed
     drop_keep_alive,   ///< a correct reply announcing `Connection: keep-alive`, then a clean

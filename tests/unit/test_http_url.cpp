@@ -6,7 +6,7 @@ using namespace shared::http;
 
 TEST_CASE("credentials are redacted from URLs", "[http]") {
   CHECK(redact("https://user:hunter2@example.com/a") == "https://user:***@example.com/a");
-  CHECK(redact("https://user@example.com/a") == "https://user@example.com/a");
+  CHECK(redact("https://ghp_TOKEN@example.com/a") == "https://***@example.com/a");
   CHECK(redact("https://s3.example.com/b/k?X-Amz-Signature=abc&X-Amz-Credential=AK%2F1&x=1") ==
         "https://s3.example.com/b/k?X-Amz-Signature=***&X-Amz-Credential=***&x=1");
   CHECK(redact("https://acct.blob.core.windows.net/c/b?sv=2021&sig=XYZ&se=2026") ==
