@@ -4,6 +4,7 @@
 #include "shared/http/url.hpp"
 
 #include <Poco/Exception.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -11,12 +12,6 @@
 
 namespace shared::http {
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 std::string trim(const std::string& text) {
   const auto first = text.find_first_not_of(" \t");
@@ -93,14 +88,14 @@ std::optional<Proxy> ProxySettings::proxy_for(const std::string& scheme, const s
 
 bool ProxySettings::bypasses(const std::string& no_proxy, const std::string& host_in,
                              std::uint16_t port) {
-  const std::string host = lower(host_in);
+  const std::string host = Poco::toLower(host_in);
   std::size_t start = 0;
   while (start <= no_proxy.size()) {
     std::size_t comma = no_proxy.find(',', start);
     if (comma == std::string::npos) {
       comma = no_proxy.size();
     }
-    std::string entry = lower(trim(no_proxy.substr(start, comma - start)));
+    std::string entry = Poco::toLower(trim(no_proxy.substr(start, comma - start)));
     start = comma + 1;
     if (entry.empty()) {
       continue;
