@@ -1,6 +1,7 @@
 #include "shared/transfer/downloader.hpp"
 
 #include "shared/fs/part_file.hpp"
+#include "shared/fs/read_loop.hpp"
 #include "shared/fs/relative_path.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
@@ -187,6 +188,8 @@ struct Run {
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
+  std::atomic<std::uint64_t> from_cache{0};
+  std::atomic<std::uint64_t> bytes_saved{0};
   std::atomic<std::uint64_t> folders{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> retries{0};
@@ -261,9 +264,41 @@ private:
     const SplitPath parts = split(item.path);
     const int dir = m_folders.open(parts.folder);
     const std::string part_name = parts.name + std::string(fs::k_part_suffix);
+    if (item.sha256 && m_run.options.local_copy) {
+      if (const auto copy = m_run.options.local_copy(item)) {
+        try {
+          const std::uint64_t bytes =
+              fetch_once(item, dir, parts.name, part_name, [&](http::BodySink& sink) {
+                const int fd = ::open(copy->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0) {
+                  throw error::IoError(error::system_message("cannot open " + *copy, errno));
+                }
+                try {
+                  fs::read_to_end(
+                      fd, m_copy_buffer.get(), k_copy_buffer, *copy,
+                      [&sink](const char* data, std::size_t size) { sink.write(data, size); });
+                } catch (...) {
+                  ::close(fd);
+                  throw;
+                }
+                ::close(fd);
+              });
+          ++m_run.from_cache;
+          m_run.bytes_saved += bytes;
+          return;
+        } catch (const error::Interrupted&) {
+          throw;
+        } catch (const error::Error& e) {
+          m_run.logger.warning("cached copy of " + item.path + " not used (" + e.what() +
+                               "): downloading it");
+        }
+      }
+    }
     for (int attempt = 0;; ++attempt) {
       try {
-        fetch_once(item, dir, parts.name, part_name);
+        m_run.bytes += fetch_once(item, dir, parts.name, part_name,
+                                  [&](http::BodySink& sink) { m_reader->fetch(item, sink); });
+        ++m_run.downloaded;
         return;
       } catch (const error::IntegrityError& e) {
         if (attempt >= m_run.options.retry.retries) {
@@ -279,8 +314,11 @@ private:
     }
   }
 
-  void fetch_once(const source::Item& item, int dir, const std::string& name,
-                  const std::string& part_name) {
+  // Writes one attempt at the item through its part file and renames it into place; returns
+  // the bytes placed.
+  std::uint64_t fetch_once(const source::Item& item, int dir, const std::string& name,
+                           const std::string& part_name,
+                           const std::function<void(http::BodySink&)>& fetch) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
     ::unlinkat(dir, part_name.c_str(), 0);
     int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -289,17 +327,19 @@ private:
       throw error::IoError(error::system_message(
           "cannot create " + item.path + std::string(fs::k_part_suffix), errno));
     }
-    PartSink sink(fd, item.sha256, m_run.progress, m_run.options.cancelled);
+    const std::optional<hash::Digest> expected =
+        m_run.options.skip_validation ? std::nullopt : item.sha256;
+    PartSink sink(fd, expected, m_run.progress, m_run.options.cancelled);
     try {
-      m_reader->fetch(item, sink);
+      fetch(sink);
       if (item.size && sink.bytes() != *item.size) {
         throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) +
                                     " bytes, got " + std::to_string(sink.bytes()));
       }
-      if (item.sha256) {
+      if (expected) {
         const hash::Digest got = sink.digest();
-        if (got != *item.sha256) {
-          throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*item.sha256) +
+        if (got != *expected) {
+          throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*expected) +
                                       ", got " + hash::to_hex(got));
         }
       }
@@ -322,12 +362,14 @@ private:
       throw error::IoError(
           error::system_message("cannot rename " + item.path + ".part into place", saved));
     }
-    ++m_run.downloaded;
-    m_run.bytes += sink.bytes();
+    return sink.bytes();
   }
+
+  static constexpr std::size_t k_copy_buffer = 256 * 1024;
 
   Run& m_run;
   std::unique_ptr<source::Reader> m_reader;
+  std::unique_ptr<char[]> m_copy_buffer{new char[k_copy_buffer]};
   FolderOpener m_folders;
   std::mt19937_64 m_random;
 };
@@ -441,13 +483,16 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   }
 
   summary.downloaded = run.downloaded;
+  summary.from_cache = run.from_cache;
+  summary.bytes_saved = run.bytes_saved;
   summary.folders = run.folders;
   summary.bytes = run.bytes;
   summary.retries = run.retries;
   summary.failures = std::move(run.failures);
   std::sort(summary.failures.begin(), summary.failures.end(),
             [](const ItemFailure& a, const ItemFailure& b) { return a.path < b.path; });
-  const std::size_t done = summary.downloaded + summary.folders + summary.failures.size();
+  const std::size_t done =
+      summary.downloaded + summary.from_cache + summary.folders + summary.failures.size();
   summary.not_attempted = items.size() > done ? items.size() - done : 0;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

@@ -32,6 +32,11 @@ struct DownloadOptions {
   bool fail_fast = false;        ///< stop at the first failed item
   progress::Mode progress = progress::Mode::off;
   std::function<bool()> cancelled; ///< polled; true stops the run with error::Interrupted
+  /// Where a file with an item's content already is on this machine (the incremental cache),
+  /// or nullopt. Tried before the source; a copy that fails its check is fetched instead.
+  std::function<std::optional<std::string>(const source::Item&)> local_copy;
+  /// Skip the SHA-256 checks (of downloads and of local copies); sizes are still checked.
+  bool skip_validation = false;
 };
 
 /// One item that could not be downloaded.
@@ -43,11 +48,13 @@ struct ItemFailure {
 
 /// What a download did.
 struct DownloadSummary {
-  std::uint64_t downloaded = 0;    ///< files placed
+  std::uint64_t downloaded = 0;    ///< files placed from the source
+  std::uint64_t from_cache = 0;    ///< files placed from local copies
+  std::uint64_t bytes_saved = 0;   ///< bytes placed from local copies
   std::uint64_t folders = 0;       ///< empty folders created
   std::uint64_t skipped = 0;       ///< items left out by the patterns
   std::uint64_t not_attempted = 0; ///< items left when fail_fast stopped the run
-  std::uint64_t bytes = 0;         ///< bytes written to placed files
+  std::uint64_t bytes = 0;         ///< bytes downloaded from the source into placed files
   std::uint64_t retries = 0;       ///< request and item retries
   double seconds = 0;
   std::vector<ItemFailure> failures;

@@ -1,9 +1,12 @@
 #include "tasks/download-artifact/download_artifact.hpp"
 
+#include "shared/cache/artifact_cache.hpp"
 #include "shared/format/units.hpp"
 #include "shared/http/client.hpp"
+#include "shared/metadata/metadata_csv.hpp"
 #include "shared/task/interrupt.hpp"
 
+#include <optional>
 #include <stdexcept>
 
 namespace tasks::download_artifact {
@@ -32,6 +35,10 @@ void log_summary(const Options& options, const shared::transfer::DownloadSummary
                      "): " + format::count(summary.skipped) + " skipped, " +
                      format::count(summary.failures.size()) + " failed, " +
                      format::count(summary.retries) + " retries";
+  if (summary.from_cache > 0) {
+    line += ", " + format::count(summary.from_cache) + " from cache (" +
+            format::bytes(summary.bytes_saved) + " not downloaded)";
+  }
   if (summary.folders > 0) {
     line += ", " + format::count(summary.folders) + " empty folders";
   }
@@ -43,12 +50,29 @@ void log_summary(const Options& options, const shared::transfer::DownloadSummary
 
 } // namespace
 
+std::string default_cache_directory(const shared::log::EnvLookup& env) {
+  for (const char* name : {"AGENT_WORKFOLDER", "RUNNER_TOOL_CACHE"}) {
+    if (auto value = env(name); value && !value->empty()) {
+      return *value;
+    }
+  }
+  if (auto xdg = env("XDG_CACHE_HOME"); xdg && !xdg->empty()) {
+    return *xdg + "/artifact-tasks";
+  }
+  return env("HOME").value_or("/tmp") + "/.cache/artifact-tasks";
+}
+
 Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Logger& logger,
                             shared::progress::Mode progress) {
   Options options;
   options.source = inputs.text("source");
   options.provider = inputs.text("provider");
   options.clean_destination = inputs.boolean("cleanDestination");
+  options.incremental = inputs.boolean("incremental");
+  options.cache_directory = inputs.has("cacheDirectory")
+                                ? inputs.text("cacheDirectory")
+                                : default_cache_directory(shared::log::process_environment());
+  options.cache_key = inputs.text("cacheKey");
 
   auto& download = options.download;
   download.destination = inputs.text("destination");
@@ -59,6 +83,7 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   }
   download.parallel = static_cast<unsigned>(inputs.integer("parallel"));
   download.fail_fast = inputs.boolean("failFast");
+  download.skip_validation = inputs.boolean("skipValidation");
   download.progress = progress;
   download.cancelled = shared::task::interrupted;
   download.retry.retries = static_cast<int>(inputs.integer("retries"));
@@ -106,8 +131,36 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   if (options.clean_destination) {
     shared::transfer::clean_folder(options.download.destination);
   }
-  const auto summary = shared::transfer::download(*source, listing, options.download, logger);
+
+  // Incremental: a trusted cache of this key lends the files whose hashes it already has.
+  std::optional<shared::cache::ArtifactCache> cache;
+  shared::transfer::DownloadOptions download = options.download;
+  if (options.incremental && !listing.has_metadata) {
+    logger.warning("incremental: no usable artifact-metadata.csv at the source; plain download, "
+                   "cache not touched");
+  } else if (options.incremental) {
+    const std::string key = options.cache_key.empty() ? source->cache_key() : options.cache_key;
+    cache.emplace(options.cache_directory, key);
+    std::string reason;
+    const auto state = cache->open(reason);
+    if (state == shared::cache::ArtifactCache::State::trusted) {
+      logger.info("Cache: " + cache->path() + " (trusted)");
+      download.local_copy = [&cache](const shared::source::Item& item) {
+        return cache->find(item.path, *item.sha256);
+      };
+    } else {
+      logger.info("Cache: " + cache->path() + " not used: " + reason);
+    }
+  }
+
+  const auto summary = shared::transfer::download(*source, listing, download, logger);
   log_summary(options, summary, logger);
+  if (cache && summary.failures.empty()) {
+    const std::string csv =
+        options.download.destination + "/" + std::string(shared::metadata::k_file_name);
+    cache->update(options.download.destination, csv);
+    logger.info("Cache updated: " + cache->path());
+  }
   return summary.exit_code();
 }
 

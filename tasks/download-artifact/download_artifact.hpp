@@ -17,9 +17,16 @@ struct Options {
   std::string source;
   std::string provider = "auto";
   bool clean_destination = false;
+  bool incremental = false;
+  std::string cache_directory; ///< holds ArtifactEngineCache/
+  std::string cache_key;       ///< empty: the source's own key
   shared::transfer::DownloadOptions download;
   shared::source::SourceContext source_context;
 };
+
+/// The default cache folder: $AGENT_WORKFOLDER (Azure Pipelines), $RUNNER_TOOL_CACHE (GitHub
+/// Actions), else $XDG_CACHE_HOME/artifact-tasks, else $HOME/.cache/artifact-tasks.
+std::string default_cache_directory(const shared::log::EnvLookup& env);
 
 /// Options from the task's inputs (task-manifests/download-artifact.yml) and the proxy
 /// variables of the environment. Throws shared::error::UsageError naming the input.
