@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
+#include <vector>
 
 namespace shared::cache {
 namespace {
@@ -58,7 +59,8 @@ std::string swap_into_place(const std::string& fresh, const std::string& current
   if (errno == ENOENT && ::rename(fresh.c_str(), current.c_str()) == 0) {
     return "";
   }
-  throw error::IoError(error::system_message("cannot put the new cache in place at " + current, errno));
+  throw error::IoError(
+      error::system_message("cannot put the new cache in place at " + current, errno));
 }
 
 } // namespace
@@ -71,14 +73,16 @@ ArtifactCache::State ArtifactCache::open(std::string& reason) {
   m_by_hash.clear();
   const auto marker = read_text(m_path + "/" + k_marker);
   if (!marker) {
-    reason = stdfs::exists(m_path) ? "no " + std::string(k_marker) + " marker (an update did not finish)"
-                                   : "no cache for this key yet";
+    reason = stdfs::exists(m_path)
+                 ? "no " + std::string(k_marker) + " marker (an update did not finish)"
+                 : "no cache for this key yet";
     return stdfs::exists(m_path) ? State::untrusted : State::missing;
   }
   const auto csv = read_text(m_path + "/" + std::string(metadata::k_file_name));
   try {
     const auto json = Poco::JSON::Parser().parse(*marker).extract<Poco::JSON::Object::Ptr>();
-    if (!csv || json->getValue<std::string>("metadataSha256") != hash::to_hex(hash::sha256(*csv), false)) {
+    if (!csv ||
+        json->getValue<std::string>("metadataSha256") != hash::to_hex(hash::sha256(*csv), false)) {
       reason = "its .verify marker does not match its metadata";
       return State::untrusted;
     }
@@ -93,7 +97,8 @@ ArtifactCache::State ArtifactCache::open(std::string& reason) {
   return State::trusted;
 }
 
-std::optional<std::string> ArtifactCache::find(const std::string& path, const hash::Digest& sha256) const {
+std::optional<std::string> ArtifactCache::find(const std::string& path,
+                                               const hash::Digest& sha256) const {
   const std::string base = m_path + "/" + k_files + "/";
   if (const auto* entry = m_metadata.find(path); entry != nullptr && entry->sha256 == sha256) {
     return base + path;
@@ -105,12 +110,7 @@ std::optional<std::string> ArtifactCache::find(const std::string& path, const ha
   return std::nullopt;
 }
 
-void ArtifactCache::update(const std::string& root, const std::string& metadata_csv_path) {
-  const auto csv = read_text(metadata_csv_path);
-  if (!csv) {
-    throw error::IoError("cannot read " + metadata_csv_path);
-  }
-  const metadata::Metadata metadata = metadata::parse_csv(*csv);
+void ArtifactCache::update(const std::string& root, const std::vector<metadata::Entry>& entries) {
   const std::string fresh = m_path + ".new-" + std::to_string(::getpid());
   std::error_code ec;
   stdfs::remove_all(fresh, ec);
@@ -119,16 +119,25 @@ void ArtifactCache::update(const std::string& root, const std::string& metadata_
     throw error::IoError("cannot create " + fresh + ": " + ec.message());
   }
   try {
-    for (const auto& entry : metadata.entries) {
+    // Only what is in `root` is cached (an item pattern may have left files out), and the
+    // cache's CSV lists exactly that.
+    std::vector<metadata::Entry> cached;
+    for (const auto& entry : entries) {
+      const stdfs::path from = stdfs::path(root) / entry.path;
+      if (!stdfs::is_regular_file(stdfs::symlink_status(from))) {
+        continue;
+      }
       const stdfs::path target = stdfs::path(fresh) / k_files / entry.path;
       stdfs::create_directories(target.parent_path());
-      stdfs::copy_file(stdfs::path(root) / entry.path, target, stdfs::copy_options::overwrite_existing);
+      stdfs::copy_file(from, target, stdfs::copy_options::overwrite_existing);
+      cached.push_back(entry);
     }
-    write_file_synced(fresh + "/" + std::string(metadata::k_file_name), *csv);
+    const std::string cached_csv = metadata::to_csv(std::move(cached));
+    write_file_synced(fresh + "/" + std::string(metadata::k_file_name), cached_csv);
     Poco::JSON::Object marker;
-    marker.set("lastUpdatedOn",
-               Poco::DateTimeFormatter::format(Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
-    marker.set("metadataSha256", hash::to_hex(hash::sha256(*csv), false));
+    marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(
+                                    Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
+    marker.set("metadataSha256", hash::to_hex(hash::sha256(cached_csv), false));
     std::ostringstream json;
     marker.stringify(json);
     write_file_synced(fresh + "/" + k_marker, json.str());

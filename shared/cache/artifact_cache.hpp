@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace shared::cache {
 
@@ -42,10 +43,10 @@ public:
   /// cached file with that hash (a moved or renamed file). nullopt when none.
   std::optional<std::string> find(const std::string& path, const hash::Digest& sha256) const;
 
-  /// Replaces the cache with the files of `root` listed in `metadata_csv_path` (the new
-  /// artifact-metadata.csv, already checked). Files are copied. Throws error::IoError; the
-  /// previous cache stays in place on any failure.
-  void update(const std::string& root, const std::string& metadata_csv_path);
+  /// Replaces the cache with the files of `root` named by `entries` (paths relative to `root`
+  /// with the hashes they were checked against); entries missing from `root` are left out.
+  /// Files are copied. Throws error::IoError; the previous cache stays in place on any failure.
+  void update(const std::string& root, const std::vector<metadata::Entry>& entries);
 
 private:
   std::string m_path;

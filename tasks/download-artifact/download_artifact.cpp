@@ -156,10 +156,19 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   const auto summary = shared::transfer::download(*source, listing, download, logger);
   log_summary(options, summary, logger);
   if (cache && summary.failures.empty()) {
-    const std::string csv =
-        options.download.destination + "/" + std::string(shared::metadata::k_file_name);
-    cache->update(options.download.destination, csv);
-    logger.info("Cache updated: " + cache->path());
+    std::vector<shared::metadata::Entry> entries;
+    for (const auto& item : listing.items) {
+      if (item.sha256 && options.download.patterns.matches(item.path)) {
+        entries.push_back({item.path, *item.sha256});
+      }
+    }
+    try {
+      cache->update(options.download.destination, entries);
+      logger.info("Cache updated: " + cache->path());
+    } catch (const shared::error::Error& e) {
+      logger.warning(std::string("cache not updated (the download itself is complete): ") +
+                     e.what());
+    }
   }
   return summary.exit_code();
 }

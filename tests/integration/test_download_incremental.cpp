@@ -17,7 +17,9 @@ namespace {
 
 const std::string k_download = DOWNLOAD_ARTIFACT_EXE;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // Serves `files` and an artifact-metadata.csv listing them.
 void publish(FaultServer& server, const std::map<std::string, std::string>& files) {
@@ -31,8 +33,9 @@ void publish(FaultServer& server, const std::map<std::string, std::string>& file
 
 ProcessResult incremental(const FaultServer& server, const TempDir& dir, const std::string& out,
                           std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {k_download, server.url("/"), "--destination", dir / out, "--incremental",
-                                   "--cache-directory", dir / "cache", "--retry-delay", "0.01"};
+  std::vector<std::string> args = {k_download,    server.url("/"), "--destination",
+                                   dir / out,     "--incremental", "--cache-directory",
+                                   dir / "cache", "--retry-delay", "0.01"};
   args.insert(args.end(), extra.begin(), extra.end());
   return run_process(args);
 }
@@ -100,6 +103,21 @@ TEST_CASE("a renamed file is served from the cache", "[incremental]") {
   CHECK(read_file(dir / "out2/new/place.bin") == "same bytes");
 }
 
+TEST_CASE("with an item pattern, the cache holds what was downloaded", "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"keep/a.txt", "A"}, {"skip/b.txt", "B"}});
+  const ProcessResult first = incremental(server, dir, "out1", {"--item-pattern", "keep/**"});
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.out, "Cache updated"));
+  const ProcessResult second = incremental(server, dir, "out2");
+  REQUIRE(second.exit_code == 0);
+  CHECK(server.request_count("/keep/a.txt") == 1);
+  CHECK(server.request_count("/skip/b.txt") == 1);
+  CHECK(read_file(dir / "out2/skip/b.txt") == "B");
+}
+
 TEST_CASE("a corrupted cached file is detected and downloaded again", "[incremental]") {
   TempDir dir;
   FaultServer server;
@@ -136,7 +154,8 @@ TEST_CASE("a cache without a matching .verify marker is not trusted", "[incremen
   CHECK(exists(std::filesystem::path(cache_files_dir(dir)).parent_path().string() + "/.verify"));
 }
 
-TEST_CASE("missing or malformed source metadata: warning, plain download, cache untouched", "[incremental]") {
+TEST_CASE("missing or malformed source metadata: warning, plain download, cache untouched",
+          "[incremental]") {
   TempDir dir;
   FaultServer server;
   SECTION("missing: listed from the index instead") {
