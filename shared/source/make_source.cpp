@@ -2,6 +2,8 @@
 #include "shared/source/file_source.hpp"
 #include "shared/source/http_source.hpp"
 
+#include <Poco/String.h>
+
 #include <sys/stat.h>
 
 namespace shared::source {
@@ -12,11 +14,7 @@ std::string scheme_of(const std::string& location) {
   if (colon == std::string::npos) {
     return {};
   }
-  std::string scheme = location.substr(0, colon);
-  for (char& c : scheme) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return scheme;
+  return Poco::toLower(location.substr(0, colon));
 }
 
 } // namespace

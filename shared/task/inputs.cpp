@@ -2,6 +2,7 @@
 
 #include "shared/error/error.hpp"
 
+#include <Poco/String.h>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -14,13 +15,6 @@ namespace po = boost::program_options;
 
 namespace shared::task {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -178,7 +172,7 @@ po::variables_map parse_argv(const Manifest& manifest, int argc, const char* con
 } // namespace
 
 std::optional<bool> parse_boolean(std::string_view text) {
-  const std::string value = lower(text);
+  const std::string value = Poco::toLower(std::string(text));
   if (value == "true" || value == "yes" || value == "on" || value == "1") {
     return true;
   }

@@ -49,6 +49,15 @@ std::map<std::string, std::string> make_files(int count) {
   return files;
 }
 
+// An nginx-style JSON index listing one file, a.txt, and no artifact-metadata.csv.
+void serve_json_index(FaultServer& server) {
+  FaultReply index;
+  index.body = R"([{"name":"a.txt","type":"file","size":1}])";
+  index.headers = {{"Content-Type", "application/json"}};
+  server.on("/", {index});
+  server.serve("/a.txt", "A");
+}
+
 std::string cache_files_dir(const TempDir& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir / "cache/ArtifactEngineCache")) {
     return entry.path().string() + "/files";
@@ -159,11 +168,7 @@ TEST_CASE("missing or malformed source metadata: warning, plain download, cache 
   TempDir dir;
   FaultServer server;
   SECTION("missing: listed from the index instead") {
-    FaultReply index;
-    index.body = R"([{"name":"a.txt","type":"file","size":1}])";
-    index.headers = {{"Content-Type", "application/json"}};
-    server.on("/", {index});
-    server.serve("/a.txt", "A");
+    serve_json_index(server);
     const ProcessResult r = incremental(server, dir, "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
@@ -171,11 +176,7 @@ TEST_CASE("missing or malformed source metadata: warning, plain download, cache 
     CHECK(read_file(dir / "out/a.txt") == "A");
   }
   SECTION("malformed: the line is named") {
-    FaultReply index;
-    index.body = R"([{"name":"a.txt","type":"file","size":1}])";
-    index.headers = {{"Content-Type", "application/json"}};
-    server.on("/", {index});
-    server.serve("/a.txt", "A");
+    serve_json_index(server);
     server.serve("/artifact-metadata.csv", "a.txt,not-a-hash\n");
     const ProcessResult r = incremental(server, dir, "out");
     INFO(r.out << r.err);
