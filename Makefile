@@ -37,6 +37,7 @@ bench: release
 	@scripts/install-deps.sh bench
 	@bench/generate-metadata.sh
 	@bench/download-artifact.sh
+	@bench/incremental.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -28,139 +28,47 @@
 set -euo pipefail
 export LC_ALL=C # '.' decimal point in EPOCHREALTIME and awk; byte-order sort
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh source-path=SCRIPTDIR/..
+. bench/lib.sh
 
 bin=build/release/tasks/download-artifact/download-artifact
 gm=build/release/tasks/generate-metadata/generate-metadata
 runs=${RUNS:-3}
 parallel=8
-if [ ! -x "$bin" ] || [ ! -x "$gm" ]; then
-  if ! { cmake --preset release >/dev/null && cmake --build --preset release; }; then
-    echo "download-artifact.sh: the release build failed (cmake --preset release &&" \
-      "cmake --build --preset release); cannot benchmark without $bin" >&2
-    exit 2
-  fi
-fi
-for need in "$bin" "$gm"; do
-  [ -x "$need" ] || { echo "download-artifact.sh: $need is missing after the release build" >&2; exit 2; }
-done
-nginx=/usr/sbin/nginx
-[ -x "$nginx" ] || nginx=$(command -v nginx || true)
-for need in "$nginx" aria2c curl sha256sum /usr/bin/time; do
-  command -v "$need" >/dev/null || { echo "missing ${need:-nginx}: run scripts/install-deps.sh bench" >&2; exit 2; }
-done
+bench_release_build "$bin" "$gm"
+bench_find_nginx
+bench_need aria2c curl sha256sum /usr/bin/time
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/bench-download-artifact.XXXXXX")
-data=$work/data     # what nginx serves: one dataset at a time
-out=$work/out       # each run's destination, emptied before every run
-prefix=$work/nginx  # nginx's prefix folder: nginx.conf, logs/, tmp/
-nginx_pid=
-stop_nginx() { # SIGTERM is nginx's fast shutdown: the master stops its workers, then exits
-  if [ -n "$nginx_pid" ]; then
-    kill "$nginx_pid" 2>/dev/null || true
-    wait "$nginx_pid" 2>/dev/null || true
-    nginx_pid=
-  fi
-}
-trap 'stop_nginx; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM # run the EXIT trap on Ctrl-C or kill too
-mkdir -p "$data" "$out" "$prefix/logs" "$prefix/tmp"
-
-make_small() { # 50 folders x 100 files x 4 KiB: one head | split per folder
-  local d
-  for d in $(seq -w 0 49); do
-    mkdir -p "$1/dir-$d"
-    head -c $((100 * 4096)) /dev/urandom | split -b 4096 -a 2 -d - "$1/dir-$d/file-"
-  done
-}
-make_large() { # 8 x 64 MiB
-  for i in 1 2 3 4 5 6 7 8; do head -c 64M /dev/urandom >"$1/large-$i.bin"; done
-}
-
-# start_nginx: sets port and nginx_pid. A random port below the ephemeral range that nothing
-# answers on; if nginx still cannot bind it (someone took it meanwhile), another one, 5 tries.
-start_nginx() {
-  local i user=
-  [ "$(id -u)" -ne 0 ] || user='user root;' # workers would run as nobody: 0700 temp dirs
-  for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 12000))
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
-    cat >"$prefix/nginx.conf" <<EOF
-daemon off; worker_processes 1; pid logs/nginx.pid; error_log logs/error.log warn;
-$user
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types; default_type application/octet-stream;
-  sendfile on; tcp_nopush on; keepalive_requests 100000; access_log off;
-  client_body_temp_path tmp/cb; proxy_temp_path tmp/p; fastcgi_temp_path tmp/f;
-  uwsgi_temp_path tmp/u; scgi_temp_path tmp/s;
-  server {
-    listen 127.0.0.1:$port;
-    root "$data";
-    location / { autoindex on; autoindex_format json; }
-  }
-}
-EOF
-    : >"$prefix/logs/error.log"
-    rm -f "$prefix/logs/nginx.pid"
-    "$nginx" -p "$prefix/" -c nginx.conf -e logs/error.log 2>"$prefix/logs/stderr.log" &
-    nginx_pid=$!
-    for ((i = 0; i < 500; i++)); do # 5 s
-      if grep -q 'Address already in use' "$prefix/logs/error.log"; then
-        stop_nginx
-        continue 2
-      fi
-      if ! kill -0 "$nginx_pid" 2>/dev/null; then
-        break
-      fi
-      # The pid file is written once nginx has bound its port: the connection reaches it.
-      if [ "$(cat "$prefix/logs/nginx.pid" 2>/dev/null)" = "$nginx_pid" ] &&
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        return 0
-      fi
-      sleep 0.01
-    done
-    stop_nginx
-    echo "download-artifact.sh: nginx did not start on 127.0.0.1:$port; its error log:" >&2
-    tail -n 20 "$prefix/logs/error.log" "$prefix/logs/stderr.log" >&2
-    exit 1
-  done
-  echo "download-artifact.sh: nginx found no free port in 5 tries" >&2
-  exit 1
-}
+bench_workdir download-artifact
+data=$work/data # what nginx serves: one dataset at a time
+out=$work/out   # each run's destination, emptied before every run
+mkdir -p "$data" "$out"
 
 # run_tool TOOL: downloads everything from nginx into a fresh $out; sets secs and kib (peak
 # RSS, KiB). Wall time from EPOCHREALTIME, peak RSS from GNU time %M.
 run_tool() {
-  local tool=$1 t0 t1 status=0
+  local tool=$1 status=0
   rm -rf "$out" && mkdir "$out" && sync # not timed; no earlier run's writeback during this one
-  t0=$EPOCHREALTIME
   case $tool in
     download-artifact)
-      /usr/bin/time -f %M -o "$work/rss" "$bin" --source "http://127.0.0.1:$port/" \
+      bench_timed "$bin" --source "http://127.0.0.1:$port/" \
         --destination "$out" --parallel "$parallel" --quiet >/dev/null 2>"$work/tool.err" || status=$? ;;
     aria2c)
-      /usr/bin/time -f %M -o "$work/rss" aria2c -j "$parallel" -x 1 --allow-overwrite=true \
+      bench_timed aria2c -j "$parallel" -x 1 --allow-overwrite=true \
         --auto-file-renaming=false -d "$out" -i "$work/aria2.list" >/dev/null 2>"$work/tool.err" || status=$? ;;
     curl)
-      /usr/bin/time -f %M -o "$work/rss" curl --parallel --parallel-max "$parallel" --create-dirs \
+      bench_timed curl --parallel --parallel-max "$parallel" --create-dirs \
         -sS --fail -K "$work/curl.conf" >/dev/null 2>"$work/tool.err" || status=$? ;;
   esac
-  t1=$EPOCHREALTIME
   if [ "$status" -ne 0 ]; then
     echo "FAIL: $tool exited with status $status:" >&2
     tail -n 20 "$work/tool.err" >&2
     exit 1
   fi
-  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-  kib=$(tail -n 1 "$work/rss")
-}
-
-sums() { # sums DIR: "hash  ./path" of every file but a top-level artifact-metadata.csv, sorted
-  (cd "$1" && find . -type f ! -path ./artifact-metadata.csv -print0 | xargs -0 -r sha256sum) | sort
 }
 
 verify() { # verify TOOL: the last run's output must be the source, file for file
-  sums "$out" >"$work/got"
+  tree_sums "$out" >"$work/got"
   if ! cmp -s "$work/got" "$work/want"; then
     echo "FAIL: $1's download differs from the source (< source, > $1):" >&2
     diff "$work/want" "$work/got" | head -n 10 >&2
@@ -180,35 +88,20 @@ make_lists() {
 }
 
 tools=(download-artifact aria2c curl)
-failures=0
-check() { # check LABEL VALUE OP LIMIT: prints a PASS/FAIL line
-  if awk -v v="$2" -v l="$4" -v op="$3" \
-    'BEGIN { exit !(op == ">" ? v > l : op == ">=" ? v >= l : v <= l) }'; then
-    printf '  PASS  %s: %s (target %s %s)\n' "$1" "$2" "$3" "$4"
-  else
-    printf '  FAIL  %s: %s (target %s %s)\n' "$1" "$2" "$3" "$4"
-    failures=$((failures + 1))
-  fi
-}
-
 bench() { # bench NAME: the dataset in $data; sets best[] and rss[] for the targets
   local name=$1 bytes files r tool
   best=() rss=()
   "$gm" "$data" --quiet >/dev/null
-  files=$(find "$data" -type f ! -path "$data/artifact-metadata.csv" | wc -l)
-  bytes=$(find "$data" -type f ! -path "$data/artifact-metadata.csv" -printf '%s\n' |
-    awk '{ s += $1 } END { print s }')
-  find "$data" -type f -exec cat {} + >/dev/null # warm the page cache
-  sums "$data" >"$work/want"
+  files=$(tree_files "$data")
+  bytes=$(tree_bytes "$data")
+  warm_cache "$data"
+  tree_sums "$data" >"$work/want"
   make_lists
   for ((r = 1; r <= runs; r++)); do
     for tool in "${tools[@]}"; do
       run_tool "$tool"
       [ "$r" -gt 1 ] || verify "$tool"
-      if [ -z "${best[$tool]:-}" ] || awk -v a="$secs" -v b="${best[$tool]}" 'BEGIN { exit !(a < b) }'; then
-        best[$tool]=$secs
-      fi
-      [ "${rss[$tool]:-0}" -ge "$kib" ] || rss[$tool]=$kib
+      bench_record "$tool"
     done
   done
   rm -rf "$out"
@@ -222,12 +115,12 @@ bench() { # bench NAME: the dataset in $data; sets best[] and rss[] for the targ
                t == "download-artifact" ? "-" : sprintf("%.2f", s / d) }'
   done
 }
-ratio() { awk -v p="${best[$1]}" -v d="${best[download-artifact]}" 'BEGIN { printf "%.2f", p / d }'; }
-rss_mib() { awk -v k="${rss[download-artifact]}" 'BEGIN { printf "%.1f", k / 1024 }'; }
+ratio() { ratio_of "${best[$1]}" "${best[download-artifact]}"; }
+rss_mib() { mib_of "${rss[download-artifact]}"; }
 
 declare -A best=() rss=()
 targets=() # "label|value|op|limit"
-start_nginx
+start_nginx "$data"
 echo "download-artifact benchmark: $(nproc) cores, $runs runs, $parallel at once," \
   "nginx $("$nginx" -v 2>&1 | sed 's|.*/||') on 127.0.0.1:$port, data in $work"
 
@@ -240,8 +133,7 @@ rm -rf "${data:?}"/*
 
 make_large "$data"
 bench "(b) 8 x 64 MiB"
-targets+=("(b) download-artifact seconds / curl seconds|$(awk -v d="${best[download-artifact]}" \
-  -v c="${best[curl]}" 'BEGIN { printf "%.2f", d / c }')|<=|1.10"
+targets+=("(b) download-artifact seconds / curl seconds|$(ratio_of "${best[download-artifact]}" "${best[curl]}")|<=|1.10"
   "(b) download-artifact peak RSS (MiB)|$(rss_mib)|<=|64")
 rm -rf "${data:?}"/*
 
@@ -251,5 +143,4 @@ for target in "${targets[@]}"; do
   IFS='|' read -r label value op limit <<<"$target"
   check "$label" "$value" "$op" "$limit"
 done
-if [ "$failures" -gt 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
-exit 0
+bench_exit

@@ -4,7 +4,9 @@
 #      argument chooses another), the CSV written under build/demo/;
 #   2. download-artifact from that tree as a file-share drop (an Azure Pipelines "file share"
 #      artifact), hashes checked against the CSV as the bytes stream, into build/demo/download;
-#   3. the result compared with the source.
+#   3. the result compared with the source;
+#   4. a few files of the drop changed, its CSV regenerated, and download-artifact run again,
+#      incremental: the unchanged files come from the local cache the first run filled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,17 +30,43 @@ copy_tree() { (cd "$root" && find . -type f -print0 | xargs -0 cp --parents "$@"
 copy_tree -l 2>/dev/null || copy_tree # hard links need one filesystem; else copy
 cp "$csv" "$drop/artifact-metadata.csv"
 
+cache=$out/cache
+download() { # <destination>: an incremental download of the drop, its log shortened
+  "$bin/download-artifact/download-artifact" --source "$drop" --destination "$1" \
+    --incremental --cache-directory "$cache" --log-format plain 2>&1 |
+    sed -e "s|$(realpath "$cache")/ArtifactEngineCache/||"
+}
+check() { # <destination>
+  local listed placed
+  listed=$(wc -l <"$drop/artifact-metadata.csv")
+  placed=$(find "$1" -type f ! -name artifact-metadata.csv | wc -l)
+  if ! diff -r -q "$drop" "$1" >/dev/null; then
+    echo "MISMATCH between $drop and $1" >&2
+    diff -r -q "$drop" "$1" | head >&2
+    exit 1
+  fi
+  echo "ok: $placed files placed, $listed listed in the CSV, every byte equal to the source"
+}
+
 echo
-echo "== 2. download-artifact from $drop (file share) into $out/download"
-"$bin/download-artifact/download-artifact" --source "$drop" --destination "$out/download" --quiet
+echo "== 2. download-artifact from $drop (file share) into $out/download (the cache is empty)"
+download "$out/download"
 
 echo
 echo "== 3. checking every file listed in the CSV"
-listed=$(wc -l <"$csv")
-placed=$(find "$out/download" -type f ! -name artifact-metadata.csv | wc -l)
-if ! diff -r -q "$drop" "$out/download" >/dev/null; then
-  echo "MISMATCH between $drop and $out/download" >&2
-  diff -r -q "$drop" "$out/download" | head >&2
-  exit 1
-fi
-echo "ok: $placed files placed, $listed listed in the CSV, every byte equal to the source"
+check "$out/download"
+
+echo
+echo "== 4. five files of the drop change; download-artifact --incremental into $out/download2"
+mapfile -t changed < <(cd "$drop" && find . -type f ! -name artifact-metadata.csv | LC_ALL=C sort |
+  awk 'NR % 400 == 1' | head -n 5)
+for file in "${changed[@]}"; do
+  rm -f "$drop/$file" # a new file, not a write through the hard link into $root
+  printf 'changed by make demo at %s\n' "$(date -u +%FT%TZ)" >"$drop/$file"
+  echo "  changed ${file#./}"
+done
+"$bin/generate-metadata/generate-metadata" --root-path "$drop" --output "$csv" \
+  --exclude artifact-metadata.csv --quiet
+cp "$csv" "$drop/artifact-metadata.csv"
+download "$out/download2"
+check "$out/download2"

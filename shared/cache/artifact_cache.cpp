@@ -1,6 +1,7 @@
 #include "shared/cache/artifact_cache.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
 
 #include <Poco/DateTime.h>
@@ -9,14 +10,15 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
-#include <vector>
 
 namespace shared::cache {
 namespace {
@@ -24,7 +26,10 @@ namespace {
 namespace stdfs = std::filesystem;
 
 const char* const k_marker = ".verify";
-const char* const k_files = "files";
+const char* const k_objects = "objects";
+const char* const k_current = "current";
+const char* const k_fresh_prefix = "new-";
+const char* const k_fingerprints = "fingerprints";
 
 std::optional<std::string> read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -42,12 +47,40 @@ void write_file_synced(const std::string& path, const std::string& content) {
   file.commit();
 }
 
-void sync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+void sync_folder(const std::string& path, bool whole_filesystem) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
-    ::fsync(fd);
+    whole_filesystem ? ::syncfs(fd) : ::fsync(fd);
     ::close(fd);
   }
+}
+
+std::string to_text(const std::vector<Fingerprint>& fingerprints) {
+  std::string text;
+  for (const auto& print : fingerprints) {
+    text += std::to_string(print.size) + ' ' + std::to_string(print.mtime_ns) + ' ' +
+            std::to_string(print.inode) + '\n';
+  }
+  return text;
+}
+
+std::optional<std::vector<Fingerprint>> parse_fingerprints(const std::string& text) {
+  std::vector<Fingerprint> fingerprints;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    Fingerprint print;
+    std::istringstream fields(line);
+    if (!(fields >> print.size >> print.mtime_ns >> print.inode)) {
+      return std::nullopt;
+    }
+    fingerprints.push_back(print);
+  }
+  return fingerprints;
+}
+
+std::string sha256_hex(const std::string& text) {
+  return hash::to_hex(hash::sha256(text), false);
 }
 
 // Atomically puts `fresh` where `current` is: exchanged when `current` exists, renamed
@@ -65,84 +98,171 @@ std::string swap_into_place(const std::string& fresh, const std::string& current
 
 } // namespace
 
+bool is_key_folder_name(std::string_view name) {
+  return name.size() == 64 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::optional<Fingerprint> Fingerprint::of(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    return std::nullopt;
+  }
+  Fingerprint print;
+  print.size = static_cast<std::uint64_t>(info.st_size);
+  print.mtime_ns =
+      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+  print.inode = static_cast<std::uint64_t>(info.st_ino);
+  return print;
+}
+
 ArtifactCache::ArtifactCache(const std::string& cache_directory, const std::string& key)
-    : m_path(cache_directory + "/ArtifactEngineCache/" + hash::to_hex(hash::sha256(key), false)) {}
+    : m_path(cache_directory + "/" + std::string(k_cache_folder) + "/" +
+             hash::to_hex(hash::sha256(key), false)) {}
+
+std::string ArtifactCache::object_path(const hash::Digest& sha256) const {
+  return m_path + "/" + k_objects + "/" + hash::to_hex(sha256, false);
+}
 
 ArtifactCache::State ArtifactCache::open(std::string& reason) {
-  m_metadata = {};
-  m_by_hash.clear();
-  const auto marker = read_text(m_path + "/" + k_marker);
+  m_objects.clear();
+  const std::string current = m_path + "/" + k_current;
+  const auto marker = read_text(current + "/" + k_marker);
   if (!marker) {
-    reason = stdfs::exists(m_path)
-                 ? "no " + std::string(k_marker) + " marker (an update did not finish)"
-                 : "no cache for this key yet";
-    return stdfs::exists(m_path) ? State::untrusted : State::missing;
+    const bool exists = stdfs::exists(m_path);
+    reason = exists ? "no " + std::string(k_marker) + " marker (an update did not finish)"
+                    : "no cache for this key yet";
+    return exists ? State::untrusted : State::missing;
   }
-  const auto csv = read_text(m_path + "/" + std::string(metadata::k_file_name));
+  const auto csv = read_text(current + "/" + std::string(metadata::k_file_name));
+  const auto prints = read_text(current + "/" + k_fingerprints);
   try {
     const auto json = Poco::JSON::Parser().parse(*marker).extract<Poco::JSON::Object::Ptr>();
-    if (!csv ||
-        json->getValue<std::string>("metadataSha256") != hash::to_hex(hash::sha256(*csv), false)) {
-      reason = "its .verify marker does not match its metadata";
+    if (!csv || !prints || json->optValue<std::string>("metadataSha256", "") != sha256_hex(*csv) ||
+        json->optValue<std::string>("fingerprintsSha256", "") != sha256_hex(*prints)) {
+      reason = "its .verify marker does not match its files";
       return State::untrusted;
     }
-    m_metadata = metadata::parse_csv(*csv);
+    const metadata::Metadata metadata = metadata::parse_csv(*csv);
+    const auto fingerprints = parse_fingerprints(*prints);
+    if (!fingerprints || fingerprints->size() != metadata.entries.size()) {
+      reason = "its fingerprints do not match its metadata";
+      return State::untrusted;
+    }
+    for (std::size_t i = 0; i < metadata.entries.size(); ++i) {
+      m_objects.emplace(metadata.entries[i].sha256, (*fingerprints)[i]);
+    }
+    reason = "last updated " + json->optValue<std::string>("lastUpdatedOn", "?");
   } catch (const std::exception& e) {
+    m_objects.clear();
     reason = std::string("unreadable cache: ") + e.what();
     return State::untrusted;
-  }
-  for (const auto& entry : m_metadata.entries) {
-    m_by_hash.emplace(hash::to_hex(entry.sha256, false), entry.path);
   }
   return State::trusted;
 }
 
-std::optional<std::string> ArtifactCache::find(const std::string& path,
-                                               const hash::Digest& sha256) const {
-  const std::string base = m_path + "/" + k_files + "/";
-  if (const auto* entry = m_metadata.find(path); entry != nullptr && entry->sha256 == sha256) {
-    return base + path;
+std::vector<std::string> ArtifactCache::leftovers() const {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(m_path, ec)) {
+    if (entry.path().filename().string().rfind(k_fresh_prefix, 0) == 0) {
+      found.push_back(entry.path().string());
+    }
   }
-  const auto it = m_by_hash.find(hash::to_hex(sha256, false));
-  if (it != m_by_hash.end()) {
-    return base + it->second;
+  const stdfs::path key(m_path);
+  const std::string sibling = key.filename().string() + ".";
+  for (const auto& entry : stdfs::directory_iterator(key.parent_path(), ec)) {
+    if (entry.path().filename().string().rfind(sibling, 0) == 0 && entry.is_directory(ec)) {
+      found.push_back(entry.path().string());
+    }
   }
-  return std::nullopt;
+  return found;
 }
 
-void ArtifactCache::update(const std::string& root, const std::vector<metadata::Entry>& entries) {
-  const std::string fresh = m_path + ".new-" + std::to_string(::getpid());
+std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const {
+  const auto recorded = m_objects.find(sha256);
+  if (recorded == m_objects.end()) {
+    return std::nullopt;
+  }
+  CachedFile file{object_path(sha256), false};
+  const auto now = Fingerprint::of(file.path);
+  if (!now) {
+    return std::nullopt;
+  }
+  file.unchanged = *now == recorded->second;
+  return file;
+}
+
+void ArtifactCache::reject(const std::string& path) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_rejected.insert(path);
+}
+
+std::size_t ArtifactCache::update(const std::string& root,
+                                  const std::vector<metadata::Entry>& entries, Link link) {
   std::error_code ec;
-  stdfs::remove_all(fresh, ec);
-  stdfs::create_directories(fresh + "/" + k_files, ec);
+  for (const auto& leftover : leftovers()) {
+    stdfs::remove_all(leftover, ec);
+  }
+  const std::string objects = m_path + "/" + k_objects;
+  const std::string fresh = m_path + "/" + k_fresh_prefix + std::to_string(::getpid());
+  stdfs::create_directories(objects, ec);
+  stdfs::create_directories(fresh, ec);
   if (ec) {
     throw error::IoError("cannot create " + fresh + ": " + ec.message());
   }
+  std::vector<metadata::Entry> cached = entries;
   try {
-    // Only what is in `root` is cached (an item pattern may have left files out), and the
-    // cache's CSV lists exactly that.
-    std::vector<metadata::Entry> cached;
-    for (const auto& entry : entries) {
-      const stdfs::path from = stdfs::path(root) / entry.path;
-      if (!stdfs::is_regular_file(stdfs::symlink_status(from))) {
-        continue;
+    // Each content once: kept when the cache holds it unchanged, else taken from `root`.
+    std::sort(cached.begin(), cached.end(),
+              [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
+    std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept;
+    fs::FilePlacer placer(link == Link::hardlink);
+    std::size_t count = 0;
+    for (const auto& entry : cached) {
+      if (kept.count(entry.sha256) == 0) {
+        const std::string object = object_path(entry.sha256);
+        const auto recorded = m_objects.find(entry.sha256);
+        const auto now = Fingerprint::of(object);
+        if (recorded != m_objects.end() && now && *now == recorded->second &&
+            m_rejected.count(object) == 0) {
+          kept.emplace(entry.sha256, *now);
+        } else {
+          const std::string from = root + "/" + entry.path;
+          if (!Fingerprint::of(from)) {
+            continue; // not in the root (left out by an item pattern)
+          }
+          placer.place(from, AT_FDCWD, object);
+          ::chmod(object.c_str(), 0444); // with a hard link, the destination's too
+          const auto print = Fingerprint::of(object);
+          if (!print) {
+            throw error::IoError("cannot cache " + entry.path + ": it went away");
+          }
+          kept.emplace(entry.sha256, *print);
+        }
       }
-      const stdfs::path target = stdfs::path(fresh) / k_files / entry.path;
-      stdfs::create_directories(target.parent_path());
-      stdfs::copy_file(from, target, stdfs::copy_options::overwrite_existing);
-      cached.push_back(entry);
+      cached[count++] = entry;
     }
-    const std::string cached_csv = metadata::to_csv(std::move(cached));
-    write_file_synced(fresh + "/" + std::string(metadata::k_file_name), cached_csv);
+    cached.resize(count);
+    std::vector<Fingerprint> fingerprints;
+    fingerprints.reserve(cached.size());
+    for (const auto& entry : cached) {
+      fingerprints.push_back(kept.at(entry.sha256));
+    }
+    const std::string csv = metadata::to_csv(cached);
+    const std::string prints = to_text(fingerprints);
+    write_file_synced(fresh + "/" + std::string(metadata::k_file_name), csv);
+    write_file_synced(fresh + "/" + k_fingerprints, prints);
+    sync_folder(objects, true); // every object reaches the disk before the marker says so
     Poco::JSON::Object marker;
     marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(
                                     Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
-    marker.set("metadataSha256", hash::to_hex(hash::sha256(cached_csv), false));
+    marker.set("metadataSha256", sha256_hex(csv));
+    marker.set("fingerprintsSha256", sha256_hex(prints));
     std::ostringstream json;
     marker.stringify(json);
     write_file_synced(fresh + "/" + k_marker, json.str());
-    ::sync(); // the copied files reach the disk before the swap makes them the cache
-    sync_path(fresh);
   } catch (const stdfs::filesystem_error& e) {
     stdfs::remove_all(fresh, ec);
     throw error::IoError(std::string("cannot update the cache: ") + e.what());
@@ -150,11 +270,23 @@ void ArtifactCache::update(const std::string& root, const std::vector<metadata::
     stdfs::remove_all(fresh, ec);
     throw;
   }
-  const std::string old = swap_into_place(fresh, m_path);
-  sync_path(stdfs::path(m_path).parent_path().string());
+  const std::string old = swap_into_place(fresh, m_path + "/" + k_current);
+  sync_folder(m_path, false);
   if (!old.empty()) {
     stdfs::remove_all(old, ec);
   }
+  // Only now may objects go: those the new generation does not name (including any an
+  // interrupted update left).
+  std::unordered_set<std::string> named;
+  for (const auto& entry : cached) {
+    named.insert(hash::to_hex(entry.sha256, false));
+  }
+  for (const auto& entry : stdfs::directory_iterator(objects, ec)) {
+    if (named.count(entry.path().filename().string()) == 0) {
+      stdfs::remove(entry.path(), ec);
+    }
+  }
+  return cached.size();
 }
 
 } // namespace shared::cache

@@ -1,32 +1,78 @@
 // The local artifact cache of incremental downloads (seed 002).
 //
 // The cache of one key lives in <cacheDirectory>/ArtifactEngineCache/<SHA-256 hex of the key>/:
-//   files/<relative path>    the files of the last good download
-//   artifact-metadata.csv    the metadata they came with
-//   .verify                  written last: {"lastUpdatedOn": "<UTC ISO 8601>",
-//                            "metadataSha256": "<SHA-256 of that CSV>"}
-// A cache is trusted only when .verify is present and names the SHA-256 of the CSV beside it.
-// An update builds the new cache beside the old one and swaps the two folders with one
-// renameat2(RENAME_EXCHANGE), so a crash at any point leaves either the old good cache or the
-// new one, never a half-written one that looks good.
+//   objects/<sha256 hex>     the files of the last good download, named by their content's
+//                            SHA-256 (lowercase hex), read-only (0444); one file per content
+//   current/                 the generation that says what the cache holds:
+//     artifact-metadata.csv  the metadata the files came with (RFC 4180, sorted by path)
+//     fingerprints           one line "<size> <mtime ns> <inode>" per CSV row, same order:
+//                            each row's object as it was when cached
+//     .verify                written last: {"lastUpdatedOn": "<UTC ISO 8601>",
+//                            "metadataSha256": "…", "fingerprintsSha256": "…"}
+// and beside the key folder "<hex>.lock" (see CacheLock). A cache is trusted only when
+// current/.verify is present and names the SHA-256 of both files beside it. Objects are never
+// changed in place: an update adds the objects it needs, builds the next generation in
+// new-<pid>/ and swaps it with current/ in one renameat2(RENAME_EXCHANGE); only then are the
+// objects the new generation does not name deleted. A crash at any point leaves either the old
+// good cache or the new one (with at most some unreferenced objects and a new-<pid>/ folder,
+// removed by the next update), never a half-written one that looks good.
 #pragma once
 
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
+#include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace shared::cache {
 
-/// One key's cache. Not thread-safe for updates; find() may be called from many threads
-/// after open().
+/// The folder under the cache directory that holds every key's cache.
+inline constexpr std::string_view k_cache_folder = "ArtifactEngineCache";
+/// Appended to a key folder's path to name its lock file.
+inline constexpr std::string_view k_lock_suffix = ".lock";
+
+/// Whether `name` is a key folder's or an object's name (64 lowercase hex digits).
+bool is_key_folder_name(std::string_view name);
+
+/// What identifies a file's content without reading it: a write changes the modification
+/// time, a replacement the inode (as git's index and ccache's inode cache do).
+struct Fingerprint {
+  std::uint64_t size = 0;    ///< bytes
+  std::int64_t mtime_ns = 0; ///< modification time, ns since the epoch
+  std::uint64_t inode = 0;
+  bool operator==(const Fingerprint& other) const {
+    return size == other.size && mtime_ns == other.mtime_ns && inode == other.inode;
+  }
+  /// The fingerprint of the file at `path` (not following a symlink), nullopt when there is
+  /// no regular file there.
+  static std::optional<Fingerprint> of(const std::string& path);
+};
+
+/// A cached file with an item's content.
+struct CachedFile {
+  std::string path;       ///< absolute, or relative to the working directory
+  bool unchanged = false; ///< its fingerprint is the one recorded when it was cached
+};
+
+/// One key's cache. open() and find() read it; update() replaces it (hold the key's
+/// CacheLock exclusive for that). find() may be called from many threads after open().
 class ArtifactCache {
 public:
   /// What open() found.
   enum class State { missing, untrusted, trusted };
+
+  /// How update() takes files from the destination.
+  enum class Link {
+    hardlink, ///< reflink, else hard link (the destination's file becomes read-only), else copy
+    copy,     ///< reflink, else copy: the cache never shares a file with the destination
+  };
 
   /// `cache_directory`: the folder holding ArtifactEngineCache/ (created on update).
   /// `key`: the source's cache key; only its SHA-256 names the folder.
@@ -34,24 +80,51 @@ public:
 
   /// The key's folder.
   const std::string& path() const { return m_path; }
+  /// The key's lock file.
+  std::string lock_path() const { return m_path + std::string(k_lock_suffix); }
 
   /// Loads the cache's metadata when it can be trusted. `reason` says why not otherwise
-  /// (no marker, marker for another CSV, unreadable CSV). Never throws for a bad cache.
+  /// (no marker, marker for other files, unreadable files) or, when trusted, when it was
+  /// last updated. Never throws for a bad cache.
   State open(std::string& reason);
 
-  /// A cached file with this content: the same path with the same hash first, else any
-  /// cached file with that hash (a moved or renamed file). nullopt when none.
-  std::optional<std::string> find(const std::string& path, const hash::Digest& sha256) const;
+  /// Leftovers of interrupted updates (in the key folder) or evictions (beside it).
+  std::vector<std::string> leftovers() const;
+
+  /// Whether the cache lists a file with this content (no disk access).
+  bool has(const hash::Digest& sha256) const { return m_objects.count(sha256) != 0; }
+
+  /// The cached file with this content, whatever path it had (so a moved or renamed file is
+  /// found too); nullopt when none.
+  std::optional<CachedFile> find(const hash::Digest& sha256) const;
+
+  /// Marks a cached file (a path find() returned) as bad: update() will not keep it.
+  /// Thread-safe.
+  void reject(const std::string& path);
 
   /// Replaces the cache with the files of `root` named by `entries` (paths relative to `root`
   /// with the hashes they were checked against); entries missing from `root` are left out.
-  /// Files are copied. Throws error::IoError; the previous cache stays in place on any failure.
-  void update(const std::string& root, const std::vector<metadata::Entry>& entries);
+  /// A content this cache already holds unchanged is kept as it is (no I/O but a stat); others
+  /// are taken from `root` as `link` says. Removes leftovers first. Throws error::IoError; the
+  /// previous cache stays in place on any failure. Returns the number of entries cached.
+  std::size_t update(const std::string& root, const std::vector<metadata::Entry>& entries,
+                     Link link);
 
 private:
+  struct DigestHash {
+    std::size_t operator()(const hash::Digest& digest) const {
+      std::size_t value = 0;
+      std::memcpy(&value, digest.data(), sizeof value);
+      return value;
+    }
+  };
+
+  std::string object_path(const hash::Digest& sha256) const;
+
   std::string m_path;
-  metadata::Metadata m_metadata;
-  std::unordered_map<std::string, std::string> m_by_hash; // hex digest → relative path
+  std::unordered_map<hash::Digest, Fingerprint, DigestHash> m_objects; // as recorded
+  std::mutex m_mutex;                                                  // guards m_rejected
+  std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
 };
 
 } // namespace shared::cache

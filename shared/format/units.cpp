@@ -1,7 +1,10 @@
 #include "shared/format/units.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace shared::format {
 
@@ -52,6 +55,51 @@ std::string count(std::uint64_t value) {
     digits.insert(static_cast<std::size_t>(i), ",");
   }
   return digits;
+}
+
+} // namespace shared::format
+
+namespace shared::format {
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() &&
+         ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) {
+    ++digits;
+  }
+  if (digits == 0) {
+    return std::nullopt;
+  }
+  const std::string number(text.substr(0, digits));
+  char* end = nullptr;
+  const double value = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size()) {
+    return std::nullopt;
+  }
+  std::string suffix;
+  for (char c : text.substr(digits)) {
+    if (c != ' ') {
+      suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  if (!suffix.empty() && suffix.back() == 'b') {
+    suffix.pop_back();
+  }
+  static const char* const prefixes = "kmgtp";
+  double scale = 1;
+  if (!suffix.empty()) {
+    const char* at = std::strchr(prefixes, suffix[0]);
+    const bool binary = suffix.size() == 2 && suffix[1] == 'i';
+    if (at == nullptr || *at == '\0' || (suffix.size() != 1 && !binary)) {
+      return std::nullopt;
+    }
+    scale = std::pow(binary ? 1024.0 : 1000.0, static_cast<double>(at - prefixes + 1));
+  }
+  const double bytes = std::round(value * scale);
+  if (!(bytes < 18446744073709551616.0)) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(bytes);
 }
 
 } // namespace shared::format

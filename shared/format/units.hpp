@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace shared::format {
 
@@ -18,5 +20,11 @@ std::string duration(double seconds);
 
 /// Digits grouped by thousands: 1234567 → "1,234,567".
 std::string count(std::uint64_t value);
+
+/// A size in bytes from "4096", "512k", "1.5MB", "10GiB", "2 TB": SI suffixes (k, M, G, T,
+/// with or without B) are powers of 1000, binary ones (Ki, Mi, Gi, Ti, with or without B) powers
+/// of 1024; case-insensitive. nullopt for anything else (negative, empty, unknown suffix,
+/// more than 2^64 - 1 bytes).
+std::optional<std::uint64_t> parse_size(std::string_view text);
 
 } // namespace shared::format

@@ -103,7 +103,7 @@ Listing FileSource::list() {
       return;
     case fs::EntryKind::file:
       listing.items.push_back(
-          {entry.path, entry.size, std::nullopt, m_root + "/" + entry.path, false});
+          {entry.path, entry.size, std::nullopt, m_root + "/" + entry.path, false, nullptr});
       return;
     case fs::EntryKind::symlink:
       warnings.warn("skipped symlink " + entry.path + " -> " + entry.link_target +
@@ -117,7 +117,8 @@ Listing FileSource::list() {
   warnings.finish("source entries skipped");
   for (const auto& folder : folders) {
     if (parents.count(folder) == 0) {
-      listing.items.push_back({folder, std::nullopt, std::nullopt, m_root + "/" + folder, true});
+      listing.items.push_back(
+          {folder, std::nullopt, std::nullopt, m_root + "/" + folder, true, nullptr});
     }
   }
 
@@ -138,7 +139,7 @@ Listing FileSource::list() {
       for (const metadata::Entry& entry : metadata.entries) {
         if (on_disk.count(entry.path) == 0) { // listed but missing: its fetch will say so
           listing.items.push_back(
-              {entry.path, std::nullopt, entry.sha256, m_root + "/" + entry.path, false});
+              {entry.path, std::nullopt, entry.sha256, m_root + "/" + entry.path, false, nullptr});
         }
       }
       listing.has_metadata = true;

@@ -189,11 +189,11 @@ Listing HttpSource::list() {
     try {
       const metadata::Metadata metadata = metadata::parse_csv(text);
       for (const auto& entry : metadata.entries) {
-        listing.items.push_back(
-            {entry.path, std::nullopt, entry.sha256, http::join(m_root, entry.path), false});
+        listing.items.push_back({entry.path, std::nullopt, entry.sha256,
+                                 http::join(m_root, entry.path), false, nullptr});
       }
-      listing.items.push_back(
-          {std::string(metadata::k_file_name), text.size(), std::nullopt, csv_url, false});
+      listing.items.push_back({std::string(metadata::k_file_name), text.size(), std::nullopt,
+                               csv_url, false, std::make_shared<const std::string>(text)});
       listing.method = "artifact-metadata.csv";
       listing.has_metadata = true;
       return listing;
@@ -240,7 +240,8 @@ bool HttpSource::list_from_index(Listing& listing, std::string& problem) {
       if (is_directory) {
         folders.push_back(path);
       } else {
-        listing.items.push_back({path, size, std::nullopt, http::join(m_root, path), false});
+        listing.items.push_back(
+            {path, size, std::nullopt, http::join(m_root, path), false, nullptr});
       }
     };
     if (json) {
@@ -258,7 +259,7 @@ bool HttpSource::list_from_index(Listing& listing, std::string& problem) {
       }
     }
     if (children == 0 && !folder.empty()) {
-      listing.items.push_back({folder, std::nullopt, std::nullopt, url, true});
+      listing.items.push_back({folder, std::nullopt, std::nullopt, url, true, nullptr});
     }
   }
   listing.method = json ? "nginx JSON index" : "HTML index";

@@ -23,6 +23,8 @@ struct Item {
   std::optional<hash::Digest> sha256; ///< when the listing says (artifact-metadata.csv)
   std::string location;               ///< how the source finds it: a URL or an absolute file path
   bool is_directory = false;          ///< an empty folder to create; nothing to fetch
+  /// The bytes, when listing already fetched them (the metadata file): placed with no request.
+  std::shared_ptr<const std::string> content;
 };
 
 /// A listing and where its hashes came from.

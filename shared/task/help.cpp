@@ -15,6 +15,8 @@ std::string type_hint(const InputSpec& spec) {
     return " <int>";
   case InputType::number:
     return " <number>";
+  case InputType::size:
+    return " <size>";
   case InputType::path:
     return " <path>";
   case InputType::multi_line:

@@ -1,6 +1,7 @@
 #include "shared/task/inputs.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/format/units.hpp"
 
 #include <Poco/String.h>
 #include <boost/program_options.hpp>
@@ -103,6 +104,12 @@ void check_type(const InputSpec& spec, const Inputs::Value& value) {
     }
     break;
   }
+  case InputType::size:
+    if (!format::parse_size(text)) {
+      throw error::UsageError(value.origin +
+                              ": expected a size such as 0, 4096, 500MB or 10GiB, got " + quoted);
+    }
+    break;
   case InputType::pick_list:
     if (std::find(spec.options.begin(), spec.options.end(), text) == spec.options.end()) {
       std::string choices;
@@ -203,6 +210,10 @@ std::int64_t Inputs::integer(const std::string& name) const {
   std::int64_t number = 0;
   std::from_chars(value.data(), value.data() + value.size(), number);
   return number;
+}
+
+std::uint64_t Inputs::size(const std::string& name) const {
+  return format::parse_size(text(name)).value_or(0);
 }
 
 double Inputs::number(const std::string& name) const {

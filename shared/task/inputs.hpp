@@ -38,6 +38,8 @@ public:
   std::int64_t integer(const std::string& name) const;
   /// A number input, e.g. seconds (checked when resolved, within the manifest's min/max).
   double number(const std::string& name) const;
+  /// A size input in bytes (checked when resolved; see format::parse_size).
+  std::uint64_t size(const std::string& name) const;
   /// A multiLine input's non-empty lines.
   const std::vector<std::string>& lines(const std::string& name) const;
   /// Whether input `name` has a non-empty value.

@@ -22,6 +22,9 @@ InputType parse_type(const std::string& type, const std::string& input) {
   if (type == "number") {
     return InputType::number;
   }
+  if (type == "size") {
+    return InputType::size;
+  }
   if (type == "path") {
     return InputType::path;
   }

@@ -14,7 +14,7 @@
 namespace shared::task {
 
 /// The value types an input may have.
-enum class InputType { string, boolean, integer, number, path, multi_line, pick_list };
+enum class InputType { string, boolean, integer, number, size, path, multi_line, pick_list };
 
 /// One input of a task.
 struct InputSpec {

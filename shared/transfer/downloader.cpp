@@ -1,8 +1,9 @@
 #include "shared/transfer/downloader.hpp"
 
+#include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
-#include "shared/fs/read_loop.hpp"
 #include "shared/fs/relative_path.hpp"
+#include "shared/hash/file_hasher.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
@@ -177,7 +178,7 @@ struct Run {
   Run(const std::vector<const source::Item*>& items, const DownloadOptions& options,
       source::Source& source, log::Logger& logger, progress::Reporter& progress, int root_fd)
       : items(items), options(options), source(source), logger(logger), progress(progress),
-        root_fd(root_fd) {}
+        root_fd(root_fd), placer(options.link_local_copies) {}
 
   const std::vector<const source::Item*>& items;
   const DownloadOptions& options;
@@ -185,6 +186,7 @@ struct Run {
   log::Logger& logger;
   progress::Reporter& progress;
   int root_fd;
+  fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
@@ -264,40 +266,31 @@ private:
     const SplitPath parts = split(item.path);
     const int dir = m_folders.open(parts.folder);
     const std::string part_name = parts.name + std::string(fs::k_part_suffix);
-    if (item.sha256 && m_run.options.local_copy) {
-      if (const auto copy = m_run.options.local_copy(item)) {
+    LocalCopies* local = m_run.options.local_copies;
+    if (item.sha256 && local != nullptr) {
+      if (const auto copy = local->find(item)) {
         try {
-          const std::uint64_t bytes =
-              fetch_once(item, dir, parts.name, part_name, [&](http::BodySink& sink) {
-                const int fd = ::open(copy->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0) {
-                  throw error::IoError(error::system_message("cannot open " + *copy, errno));
-                }
-                try {
-                  fs::read_to_end(
-                      fd, m_copy_buffer.get(), k_copy_buffer, *copy,
-                      [&sink](const char* data, std::size_t size) { sink.write(data, size); });
-                } catch (...) {
-                  ::close(fd);
-                  throw;
-                }
-                ::close(fd);
-              });
+          m_run.bytes_saved += place_local_copy(item, dir, parts.name, *copy);
           ++m_run.from_cache;
-          m_run.bytes_saved += bytes;
           return;
         } catch (const error::Interrupted&) {
           throw;
         } catch (const error::Error& e) {
           m_run.logger.warning("cached copy of " + item.path + " not used (" + e.what() +
                                "): downloading it");
+          local->failed(*copy);
         }
       }
     }
     for (int attempt = 0;; ++attempt) {
       try {
-        m_run.bytes += fetch_once(item, dir, parts.name, part_name,
-                                  [&](http::BodySink& sink) { m_reader->fetch(item, sink); });
+        m_run.bytes += fetch_once(item, dir, parts.name, part_name, [&](http::BodySink& sink) {
+          if (item.content) {
+            sink.write(item.content->data(), item.content->size());
+          } else {
+            m_reader->fetch(item, sink);
+          }
+        });
         ++m_run.downloaded;
         return;
       } catch (const error::IntegrityError& e) {
@@ -312,6 +305,34 @@ private:
         http::sleep_unless_cancelled(delay, m_run.options.cancelled);
       }
     }
+  }
+
+  // Places a local copy of the item, checked as the options say; returns the bytes placed.
+  std::uint64_t place_local_copy(const source::Item& item, int dir, const std::string& name,
+                                 const LocalCopy& copy) {
+    const auto& options = m_run.options;
+    if (!options.skip_validation && (!copy.unchanged || options.hash_local_copies)) {
+      const hash::FileHash got = m_hasher.hash_file(copy.path, [this](std::size_t) {
+        if (m_run.options.cancelled && m_run.options.cancelled()) {
+          throw error::Interrupted();
+        }
+      });
+      if (got.sha256 != *item.sha256) {
+        throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*item.sha256) +
+                                    ", got " + hash::to_hex(got.sha256));
+      }
+    }
+    if (item.size) {
+      struct stat info {};
+      if (::stat(copy.path.c_str(), &info) != 0 ||
+          static_cast<std::uint64_t>(info.st_size) != *item.size) {
+        throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) +
+                                    " bytes");
+      }
+    }
+    const fs::Placed placed = m_run.placer.place(copy.path, dir, name);
+    m_run.progress.add_bytes(placed.bytes);
+    return placed.bytes;
   }
 
   // Writes one attempt at the item through its part file and renames it into place; returns
@@ -365,11 +386,9 @@ private:
     return sink.bytes();
   }
 
-  static constexpr std::size_t k_copy_buffer = 256 * 1024;
-
   Run& m_run;
   std::unique_ptr<source::Reader> m_reader;
-  std::unique_ptr<char[]> m_copy_buffer{new char[k_copy_buffer]};
+  hash::FileHasher m_hasher;
   FolderOpener m_folders;
   std::mt19937_64 m_random;
 };
@@ -413,8 +432,9 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   const auto start = std::chrono::steady_clock::now();
   DownloadSummary summary;
 
-  // Select, de-duplicate, and order: largest known sizes first, so no worker is left alone
-  // with a big file at the end.
+  // Select, de-duplicate, and order: items to fetch from the source before those with a local
+  // copy (the network's latency overlaps the local work), and largest known sizes first, so
+  // no worker is left alone with a big file at the end.
   std::vector<const source::Item*> items;
   items.reserve(listing.items.size());
   for (const auto& item : listing.items) {
@@ -430,9 +450,15 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       std::unique(items.begin(), items.end(),
                   [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
       items.end());
+  const auto is_local = [&options](const source::Item* item) {
+    return options.local_copies != nullptr && item->sha256 &&
+           options.local_copies->has(*item->sha256);
+  };
   std::stable_sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) {
     return a->size.value_or(0) > b->size.value_or(0);
   });
+  std::stable_partition(items.begin(), items.end(),
+                        [&is_local](const source::Item* item) { return !is_local(item); });
   std::uint64_t total_bytes = 0;
   for (const auto* item : items) {
     total_bytes += item->size.value_or(0);

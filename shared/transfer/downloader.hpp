@@ -18,10 +18,31 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace shared::transfer {
+
+/// A file on this machine with an item's content.
+struct LocalCopy {
+  std::string path;       ///< absolute, or relative to the working directory
+  bool unchanged = false; ///< known to hold the content it was checked for: not hashed again
+};
+
+/// Files already on this machine that can stand for items (the incremental cache). Called
+/// from many workers at once.
+class LocalCopies {
+public:
+  virtual ~LocalCopies() = default;
+  /// Whether there may be a copy of an item with this hash, without touching the disk (used
+  /// to fetch items from the source first and place local copies while they stream).
+  virtual bool has(const hash::Digest& sha256) const = 0;
+  /// A copy of the item (which has a SHA-256), or nullopt.
+  virtual std::optional<LocalCopy> find(const source::Item& item) const = 0;
+  /// A copy find() gave failed its check; the item was fetched from the source instead.
+  virtual void failed(const LocalCopy& copy) = 0;
+};
 
 /// How to download.
 struct DownloadOptions {
@@ -32,9 +53,13 @@ struct DownloadOptions {
   bool fail_fast = false;        ///< stop at the first failed item
   progress::Mode progress = progress::Mode::off;
   std::function<bool()> cancelled; ///< polled; true stops the run with error::Interrupted
-  /// Where a file with an item's content already is on this machine (the incremental cache),
-  /// or nullopt. Tried before the source; a copy that fails its check is fetched instead.
-  std::function<std::optional<std::string>(const source::Item&)> local_copy;
+  /// Copies of items already on this machine, or null. Tried before the source; a copy that
+  /// fails its check is fetched instead. Not owned.
+  LocalCopies* local_copies = nullptr;
+  /// Hash local copies even when they are known unchanged.
+  bool hash_local_copies = false;
+  /// Place local copies by hard link when no reflink can be made (see fs::FilePlacer).
+  bool link_local_copies = false;
   /// Skip the SHA-256 checks (of downloads and of local copies); sizes are still checked.
   bool skip_validation = false;
 };

@@ -1,6 +1,5 @@
 #include "tasks/download-artifact/download_artifact.hpp"
 
-#include "shared/cache/artifact_cache.hpp"
 #include "shared/format/units.hpp"
 #include "shared/http/client.hpp"
 #include "shared/metadata/metadata_csv.hpp"
@@ -69,10 +68,16 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   options.provider = inputs.text("provider");
   options.clean_destination = inputs.boolean("cleanDestination");
   options.incremental = inputs.boolean("incremental");
-  options.cache_directory = inputs.has("cacheDirectory")
+  options.cache.directory = inputs.has("cacheDirectory")
                                 ? inputs.text("cacheDirectory")
                                 : default_cache_directory(shared::log::process_environment());
-  options.cache_key = inputs.text("cacheKey");
+  options.cache.key = inputs.text("cacheKey");
+  options.cache.link = inputs.text("cacheLink") == "copy"
+                           ? shared::cache::ArtifactCache::Link::copy
+                           : shared::cache::ArtifactCache::Link::hardlink;
+  options.cache.hash_every_file = inputs.text("cacheValidation") == "hash";
+  options.cache.max_size = inputs.size("cacheMaxSize");
+  options.cache.lock_timeout = inputs.number("cacheLockTimeout");
 
   auto& download = options.download;
   download.destination = inputs.text("destination");
@@ -133,24 +138,18 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   }
 
   // Incremental: a trusted cache of this key lends the files whose hashes it already has.
-  std::optional<shared::cache::ArtifactCache> cache;
+  std::optional<IncrementalCache> cache;
   shared::transfer::DownloadOptions download = options.download;
   if (options.incremental && !listing.has_metadata) {
     logger.warning("incremental: no usable artifact-metadata.csv at the source; plain download, "
                    "cache not touched");
   } else if (options.incremental) {
-    const std::string key = options.cache_key.empty() ? source->cache_key() : options.cache_key;
-    cache.emplace(options.cache_directory, key);
-    std::string reason;
-    const auto state = cache->open(reason);
-    if (state == shared::cache::ArtifactCache::State::trusted) {
-      logger.info("Cache: " + cache->path() + " (trusted)");
-      download.local_copy = [&cache](const shared::source::Item& item) {
-        return cache->find(item.path, *item.sha256);
-      };
-    } else {
-      logger.info("Cache: " + cache->path() + " not used: " + reason);
+    CacheOptions cache_options = options.cache;
+    if (cache_options.key.empty()) {
+      cache_options.key = source->cache_key();
     }
+    cache.emplace(cache_options, logger, shared::task::interrupted);
+    cache->lend(download);
   }
 
   const auto summary = shared::transfer::download(*source, listing, download, logger);
@@ -162,13 +161,7 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
         entries.push_back({item.path, *item.sha256});
       }
     }
-    try {
-      cache->update(options.download.destination, entries);
-      logger.info("Cache updated: " + cache->path());
-    } catch (const shared::error::Error& e) {
-      logger.warning(std::string("cache not updated (the download itself is complete): ") +
-                     e.what());
-    }
+    cache->update(options.download.destination, entries);
   }
   return summary.exit_code();
 }

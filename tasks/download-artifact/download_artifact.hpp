@@ -7,6 +7,7 @@
 #include "shared/task/inputs.hpp"
 #include "shared/task/run.hpp"
 #include "shared/transfer/downloader.hpp"
+#include "tasks/download-artifact/incremental.hpp"
 
 #include <string>
 
@@ -18,8 +19,7 @@ struct Options {
   std::string provider = "auto";
   bool clean_destination = false;
   bool incremental = false;
-  std::string cache_directory; ///< holds ArtifactEngineCache/
-  std::string cache_key;       ///< empty: the source's own key
+  CacheOptions cache;
   shared::transfer::DownloadOptions download;
   shared::source::SourceContext source_context;
 };

@@ -8,8 +8,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <fcntl.h>
 #include <filesystem>
+#include <linux/fs.h>
 #include <map>
+#include <set>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace tests::support;
 
@@ -58,11 +67,21 @@ void serve_json_index(FaultServer& server) {
   server.serve("/a.txt", "A");
 }
 
-std::string cache_files_dir(const TempDir& dir) {
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "cache/ArtifactEngineCache")) {
-    return entry.path().string() + "/files";
+// The one key folder under the test's cache directory ("" when there is none).
+std::string key_folder(const TempDir& dir) {
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(dir / "cache/ArtifactEngineCache", ec)) {
+    if (entry.is_directory() && entry.path().filename().string().size() == 64) {
+      return entry.path().string();
+    }
   }
   return {};
+}
+
+// The cache's object (file) holding `content`.
+std::string cached_object(const TempDir& dir, const std::string& content) {
+  return key_folder(dir) + "/objects/" + shared::hash::to_hex(shared::hash::sha256(content), false);
 }
 
 } // namespace
@@ -88,7 +107,7 @@ TEST_CASE("after 10% of the files changed, exactly those are requested", "[incre
   const ProcessResult second = incremental(server, dir, "out2");
   INFO(second.out << second.err);
   REQUIRE(second.exit_code == 0);
-  CHECK(contains(second.out, "(trusted)"));
+  CHECK(contains(second.out, "(trusted, last updated"));
   CHECK(contains(second.out, "18 from cache"));
   for (const auto& [path, content] : files) {
     INFO(path);
@@ -132,7 +151,9 @@ TEST_CASE("a corrupted cached file is detected and downloaded again", "[incremen
   FaultServer server;
   publish(server, {{"a.txt", "the real content"}});
   REQUIRE(incremental(server, dir, "out1").exit_code == 0);
-  write_file(cache_files_dir(dir) + "/a.txt", "the real c0ntent"); // same size, one byte off
+  const std::string object = cached_object(dir, "the real content");
+  ::chmod(object.c_str(), 0644);
+  write_file(object, "the real c0ntent"); // same size, one byte off
   SECTION("validated: re-downloaded") {
     const ProcessResult r = incremental(server, dir, "out2");
     INFO(r.out << r.err);
@@ -154,13 +175,13 @@ TEST_CASE("a cache without a matching .verify marker is not trusted", "[incremen
   FaultServer server;
   publish(server, {{"a.txt", "A"}});
   REQUIRE(incremental(server, dir, "out1").exit_code == 0);
-  std::filesystem::remove(std::filesystem::path(cache_files_dir(dir)).parent_path() / ".verify");
+  std::filesystem::remove(key_folder(dir) + "/current/.verify");
   const ProcessResult r = incremental(server, dir, "out2");
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.out, "not used: no .verify marker"));
   CHECK(server.request_count("/a.txt") == 2);
   CHECK(contains(r.out, "Cache updated")); // and it is good again
-  CHECK(exists(std::filesystem::path(cache_files_dir(dir)).parent_path().string() + "/.verify"));
+  CHECK(exists(key_folder(dir) + "/current/.verify"));
 }
 
 TEST_CASE("missing or malformed source metadata: warning, plain download, cache untouched",
@@ -185,4 +206,269 @@ TEST_CASE("missing or malformed source metadata: warning, plain download, cache 
     CHECK(contains(r.err, "plain download, cache not touched"));
   }
   CHECK_FALSE(exists(dir / "cache"));
+}
+
+namespace {
+
+struct stat status_of(const std::string& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info;
+}
+
+// Whether this filesystem makes copy-on-write clones (then no hard link is ever made).
+bool reflinks_work(const TempDir& dir) {
+  write_file(dir / "probe-from", "x");
+  const int from = ::open((dir / "probe-from").c_str(), O_RDONLY);
+  const int to = ::open((dir / "probe-to").c_str(), O_WRONLY | O_CREAT, 0644);
+  const bool works = ::ioctl(to, FICLONE, from) == 0;
+  ::close(from);
+  ::close(to);
+  return works;
+}
+
+// Overwrites a file in place, keeping its inode, size and modification time: a change that
+// only reading it can find.
+void corrupt_keeping_fingerprint(const std::string& path, const std::string& content) {
+  const struct stat before = status_of(path);
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()));
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::futimens(fd, times) == 0);
+  ::close(fd);
+}
+
+} // namespace
+
+TEST_CASE("cached files are hard-linked read-only; a write through one is noticed",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.bin", std::string(5000, 'a')}, {"b.bin", std::string(7000, 'b')}});
+  REQUIRE(incremental(server, dir, "out1").exit_code == 0);
+  const ProcessResult second = incremental(server, dir, "out2");
+  INFO(second.out << second.err);
+  REQUIRE(second.exit_code == 0);
+  CHECK(contains(second.out, "2 from cache"));
+  const struct stat placed = status_of(dir / "out2/a.bin");
+  const struct stat cached = status_of(cached_object(dir, std::string(5000, 'a')));
+  CHECK((placed.st_mode & 0222) == 0); // read-only, in the cache and so in the destination
+  if (!reflinks_work(dir)) {
+    CHECK(placed.st_ino == cached.st_ino);
+  }
+
+  SECTION("cacheLink copy: the destination gets a file of its own") {
+    const ProcessResult r = incremental(server, dir, "out3", {"--cache-link", "copy"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.out, "2 from cache"));
+    const struct stat copy = status_of(dir / "out3/a.bin");
+    CHECK(copy.st_ino != cached.st_ino);
+    CHECK((copy.st_mode & 0200) != 0);
+    CHECK(read_file(dir / "out3/a.bin") == std::string(5000, 'a'));
+  }
+  SECTION("a write through the destination is caught, downloaded again, and the cache mended") {
+    ::chmod((dir / "out2/a.bin").c_str(), 0644);
+    write_file(dir / "out2/a.bin", "changed in the workspace");
+    const ProcessResult r = incremental(server, dir, "out3");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.err, "cached copy of a.bin not used (SHA-256 mismatch"));
+    CHECK(read_file(dir / "out3/a.bin") == std::string(5000, 'a'));
+    CHECK(server.request_count("/a.bin") == 2);
+    const ProcessResult again = incremental(server, dir, "out4");
+    REQUIRE(again.exit_code == 0);
+    CHECK(contains(again.out, "2 from cache"));
+    CHECK(server.request_count("/a.bin") == 2);
+    CHECK(read_file(dir / "out4/a.bin") == std::string(5000, 'a'));
+  }
+}
+
+TEST_CASE("cacheValidation hash finds a change the fingerprint cannot see", "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.txt", "the real content"}});
+  REQUIRE(incremental(server, dir, "out1", {"--cache-link", "copy"}).exit_code == 0);
+  corrupt_keeping_fingerprint(cached_object(dir, "the real content"), "the real c0ntent");
+  SECTION("fingerprint (default): trusted as it is (documented)") {
+    REQUIRE(incremental(server, dir, "out2").exit_code == 0);
+    CHECK(read_file(dir / "out2/a.txt") == "the real c0ntent");
+    CHECK(server.request_count("/a.txt") == 1);
+  }
+  SECTION("hash: caught, downloaded, and not kept in the cache") {
+    const ProcessResult r = incremental(server, dir, "out2", {"--cache-validation", "hash"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.err, "cached copy of a.txt not used (SHA-256 mismatch"));
+    CHECK(read_file(dir / "out2/a.txt") == "the real content");
+    CHECK(read_file(cached_object(dir, "the real content")) == "the real content");
+  }
+}
+
+TEST_CASE("SIGKILL during the cache update: the next run is right and says what it found",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 24; ++i) {
+    files["f" + std::to_string(i)] = std::string(2 << 20, static_cast<char>('a' + i));
+  }
+  publish(server, files);
+  const std::string base = dir / "cache/ArtifactEngineCache";
+  // Killed as soon as its next generation's folder appears, before the objects are copied
+  // (48 MiB: that takes a while).
+  const auto kill_during_update = [&](const std::string& out) {
+    ProcessOptions kill;
+    kill.signal = SIGKILL;
+    kill.signal_when = [&] {
+      std::error_code ec;
+      for (const auto& key : std::filesystem::directory_iterator(base, ec)) {
+        for (const auto& entry : std::filesystem::directory_iterator(key.path(), ec)) {
+          if (entry.path().filename().string().rfind("new-", 0) == 0) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    return run_process({k_download, server.url("/"), "--destination", dir / out, "--incremental",
+                        "--cache-directory", dir / "cache", "--cache-link", "copy"},
+                       kill);
+  };
+
+  SECTION("during the first update: no cache, a leftover, a right tree") {
+    const ProcessResult killed = kill_during_update("out1");
+    REQUIRE(killed.exit_code == 128 + SIGKILL);
+    const ProcessResult r = incremental(server, dir, "out2");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.out, "1 leftover(s) of an interrupted update"));
+    CHECK((contains(r.out, "not used: no cache for this key yet") ||
+           contains(r.out, "not used: no .verify marker")));
+    CHECK(contains(r.out, "Cache updated"));
+    for (const auto& [path, content] : files) {
+      CHECK(read_file(dir / ("out2/" + path)) == content);
+    }
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(key_folder(dir))) {
+      names.insert(entry.path().filename().string());
+    }
+    CHECK(names == std::set<std::string>{"current", "objects"}); // the leftover is gone
+  }
+  SECTION("during a later update: the previous cache is still trusted") {
+    REQUIRE(incremental(server, dir, "out1", {"--cache-link", "copy"}).exit_code == 0);
+    files["f0"] = std::string(2 << 20, 'z');
+    publish(server, files);
+    const ProcessResult killed = kill_during_update("out2");
+    REQUIRE(killed.exit_code == 128 + SIGKILL);
+    const ProcessResult r = incremental(server, dir, "out3");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(contains(r.out, "(trusted, last updated"));
+    CHECK(contains(r.out, "1 leftover(s) of an interrupted update"));
+    CHECK(contains(r.out, "23 from cache"));
+    for (const auto& [path, content] : files) {
+      CHECK(read_file(dir / ("out3/" + path)) == content);
+    }
+  }
+}
+
+TEST_CASE("two downloads with one key at once: both trees right, the cache valid after",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  auto files = make_files(60);
+  publish(server, files);
+  REQUIRE(incremental(server, dir, "seed").exit_code == 0);
+  files["dir0/file0"] = "changed";
+  publish(server, files);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<ProcessResult> results(2);
+    std::vector<std::thread> jobs;
+    for (int j = 0; j < 2; ++j) {
+      jobs.emplace_back([&, j] {
+        results[j] = incremental(server, dir, "out" + std::to_string(round) + std::to_string(j));
+      });
+    }
+    for (auto& job : jobs) {
+      job.join();
+    }
+    for (int j = 0; j < 2; ++j) {
+      INFO(results[j].out << results[j].err);
+      REQUIRE(results[j].exit_code == 0);
+      for (const auto& [path, content] : files) {
+        CHECK(read_file(dir / ("out" + std::to_string(round) + std::to_string(j) + "/" + path)) ==
+              content);
+      }
+    }
+  }
+  const ProcessResult after = incremental(server, dir, "after");
+  INFO(after.out << after.err);
+  REQUIRE(after.exit_code == 0);
+  CHECK(contains(after.out, "(trusted, last updated"));
+  CHECK(contains(after.out, "60 from cache"));
+}
+
+TEST_CASE("a key locked by another job: the download goes without the cache and says so",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.txt", "A"}});
+  REQUIRE(incremental(server, dir, "out1").exit_code == 0);
+  const std::string lock_path = key_folder(dir) + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0); // as an update in progress would
+  const ProcessResult r = incremental(server, dir, "out2", {"--cache-lock-timeout", "0.3"});
+  ::close(fd);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.err, "is being updated by another job"));
+  CHECK(contains(r.err, "downloading without the cache"));
+  CHECK(read_file(dir / "out2/a.txt") == "A");
+  CHECK(server.request_count("/a.txt") == 2);
+  CHECK_FALSE(contains(r.out, "Cache updated"));
+}
+
+TEST_CASE("cacheMaxSize evicts whole keys, least recently used first", "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.bin", std::string(100000, 'a')}});
+  const auto run_key = [&](const std::string& key, const std::string& limit) {
+    return incremental(server, dir, "out-" + key,
+                       {"--cache-key", key, "--cache-max-size", limit, "--cache-link", "copy"});
+  };
+  REQUIRE(run_key("one", "0").exit_code == 0);
+  REQUIRE(run_key("two", "0").exit_code == 0);
+  REQUIRE(run_key("one", "0").exit_code == 0); // "one" is now the most recently used
+  const ProcessResult r = run_key("three", "250kB");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.out, "evicted 1 least recently used key(s)"));
+  const std::string base = dir / "cache/ArtifactEngineCache/";
+  const auto folder = [&](const std::string& key) {
+    return base + shared::hash::to_hex(shared::hash::sha256(key), false);
+  };
+  CHECK(exists(folder("one")));
+  CHECK_FALSE(exists(folder("two")));
+  CHECK(exists(folder("three")));
+
+  const ProcessResult alone = run_key("four", "50kB");
+  INFO(alone.out << alone.err);
+  CHECK(alone.exit_code == 0);
+  CHECK(contains(alone.err, "this key's cache alone is larger than cacheMaxSize"));
+  CHECK_FALSE(exists(folder("four")));
+}
+
+TEST_CASE("cache inputs are checked", "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.txt", "A"}});
+  const ProcessResult size = incremental(server, dir, "out", {"--cache-max-size", "lots"});
+  CHECK(size.exit_code == 2);
+  CHECK(contains(size.err, "--cache-max-size: expected a size"));
+  const ProcessResult link = incremental(server, dir, "out", {"--cache-link", "symlink"});
+  CHECK(link.exit_code == 2);
+  CHECK(contains(link.err, "--cache-link: expected one of hardlink, copy"));
+  CHECK_FALSE(exists(dir / "out"));
 }

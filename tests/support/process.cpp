@@ -87,7 +87,7 @@ ProcessResult run_process(const std::vector<std::string>& argv_in, const Process
   std::string* sinks[2] = {&result.out, &result.err};
   int open_count = 2;
   while (open_count > 0) {
-    const int timeout = signalled ? -1 : 10;
+    const int timeout = signalled ? -1 : options.signal_when ? 1 : 10;
     if (::poll(fds, 2, timeout) < 0 && errno != EINTR) {
       break;
     }
@@ -105,7 +105,10 @@ ProcessResult run_process(const std::vector<std::string>& argv_in, const Process
       }
     }
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    if (!signalled && elapsed >= std::chrono::milliseconds(options.signal_after_ms)) {
+    const bool due = options.signal_when
+                         ? options.signal_when()
+                         : elapsed >= std::chrono::milliseconds(options.signal_after_ms);
+    if (!signalled && due) {
       ::kill(pid, options.signal);
       signalled = true;
     }

@@ -2,6 +2,7 @@
 // stdout, stderr and exit status captured.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,9 +19,11 @@ struct ProcessOptions {
   std::vector<std::string> unset_env;
   /// Run as this uid/gid (only when the test runs as root); nullopt = unchanged.
   std::optional<unsigned> run_as_uid;
-  /// Send this signal after `signal_after_ms` milliseconds (0 = never).
+  /// Send this signal after `signal_after_ms` milliseconds (0 = never), or, when `signal_when`
+  /// is set, as soon as it returns true (polled every millisecond while the process runs).
   int signal = 0;
   int signal_after_ms = 0;
+  std::function<bool()> signal_when;
 };
 
 /// What a process did.

@@ -20,3 +20,20 @@ TEST_CASE("sizes, rates, durations and counts read well", "[format]") {
   CHECK(count(999) == "999");
   CHECK(count(1234567) == "1,234,567");
 }
+
+TEST_CASE("sizes are read with SI and binary suffixes", "[format]") {
+  CHECK(parse_size("0") == 0u);
+  CHECK(parse_size("4096") == 4096u);
+  CHECK(parse_size("512k") == 512000u);
+  CHECK(parse_size("1.5MB") == 1500000u);
+  CHECK(parse_size("10GiB") == 10ull << 30);
+  CHECK(parse_size("2 tb") == 2000000000000ull);
+  CHECK(parse_size("1Ki") == 1024u);
+  CHECK_FALSE(parse_size(""));
+  CHECK_FALSE(parse_size("lots"));
+  CHECK_FALSE(parse_size("-1"));
+  CHECK_FALSE(parse_size("5 XB"));
+  CHECK_FALSE(parse_size("1.2.3"));
+  CHECK_FALSE(parse_size("5 MiBs"));
+  CHECK_FALSE(parse_size("99999999 PB"));
+}

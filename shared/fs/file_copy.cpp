@@ -1,0 +1,209 @@
+#include "shared/fs/file_copy.hpp"
+
+#include "shared/error/error.hpp"
+#include "shared/fs/part_file.hpp"
+#include "shared/fs/read_loop.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <memory>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace shared::fs {
+namespace {
+
+// Closes a descriptor when it goes out of scope.
+class Descriptor {
+public:
+  explicit Descriptor(int fd) : m_fd(fd) {}
+  ~Descriptor() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  int get() const { return m_fd; }
+  // Closes now, reporting the error close() gives (a failed write-back).
+  int close() {
+    const int fd = m_fd;
+    m_fd = -1;
+    return ::close(fd);
+  }
+  void reset(int fd) {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+    m_fd = fd;
+  }
+
+private:
+  int m_fd;
+};
+
+void write_all(int fd, const char* data, std::size_t size, const std::string& name) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw error::IoError(error::system_message("cannot write " + name, errno));
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// Copies `size` bytes from `in` to `out` in the kernel where it can, else through a buffer.
+void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
+                const std::string& to) {
+  std::uint64_t left = size;
+  while (left > 0) {
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, left, 0);
+    if (n > 0) {
+      left -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      break; // the file shrank; the size check below reports it
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (left == size && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                         errno == EOPNOTSUPP || errno == EPERM)) {
+      constexpr std::size_t k_buffer = 256 * 1024;
+      const std::unique_ptr<char[]> buffer(new char[k_buffer]);
+      left -= read_to_end(in, buffer.get(), k_buffer, from,
+                          [&](const char* data, std::size_t n) { write_all(out, data, n, to); });
+      break;
+    }
+    throw error::IoError(error::system_message("cannot copy " + from + " to " + to, errno));
+  }
+  if (left != 0) {
+    throw error::IoError("cannot copy " + from + ": it changed size while being copied");
+  }
+}
+
+} // namespace
+
+const char* describe(CopyMethod method) {
+  switch (method) {
+  case CopyMethod::reflink:
+    return "reflink";
+  case CopyMethod::hard_link:
+    return "hard link";
+  case CopyMethod::bytes:
+    break;
+  }
+  return "copy";
+}
+
+namespace {
+
+// Opens "<name>.part" for writing, replacing a leftover (never following it).
+int create_part(int dir_fd, const std::string& part) {
+  for (int attempt = 0;; ++attempt) {
+    const int fd = ::openat(dir_fd, part.c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST || attempt > 0) {
+      if (fd < 0) {
+        throw error::IoError(error::system_message("cannot create " + part, errno));
+      }
+      return fd;
+    }
+    ::unlinkat(dir_fd, part.c_str(), 0);
+  }
+}
+
+// Renames the part file over `name`; the part file is gone afterwards either way.
+void commit_part(int dir_fd, const std::string& part, const std::string& name) {
+  if (::renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
+    const int saved = errno;
+    ::unlinkat(dir_fd, part.c_str(), 0);
+    throw error::IoError(error::system_message("cannot rename " + part + " into place", saved));
+  }
+}
+
+// Whether a failed FICLONE or link(2) means "not between these filesystems" rather than a
+// problem with this one file.
+bool unsupported(int error) {
+  return error == EOPNOTSUPP || error == EXDEV || error == EINVAL || error == ENOTTY ||
+         error == ENOSYS || error == EPERM;
+}
+
+} // namespace
+
+Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string& name) {
+  struct stat info {};
+  if (::lstat(from.c_str(), &info) != 0) {
+    throw error::IoError(error::system_message("cannot open " + from, errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    throw error::IoError("cannot copy " + from + ": not a regular file");
+  }
+  Placed placed;
+  placed.bytes = static_cast<std::uint64_t>(info.st_size);
+  const std::string part = name + std::string(k_part_suffix);
+
+  if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed) &&
+      m_no_reflink.load(std::memory_order_relaxed)) {
+    // A new name is linked in one step; an existing one is replaced through the part file.
+    if (::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0) {
+      placed.method = CopyMethod::hard_link;
+      return placed;
+    }
+    if (errno == EEXIST) {
+      ::unlinkat(dir_fd, part.c_str(), 0);
+      if (::linkat(AT_FDCWD, from.c_str(), dir_fd, part.c_str(), 0) == 0) {
+        commit_part(dir_fd, part, name);
+        ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
+        placed.method = CopyMethod::hard_link;
+        return placed;
+      }
+    }
+    if (!unsupported(errno) && errno != EMLINK) {
+      throw error::IoError(error::system_message("cannot link " + from + " to " + name, errno));
+    }
+    if (errno != EMLINK) {
+      m_no_hard_link = true;
+    }
+  }
+
+  Descriptor in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (in.get() < 0) {
+    throw error::IoError(error::system_message("cannot open " + from, errno));
+  }
+  Descriptor out(create_part(dir_fd, part));
+  try {
+    if (!m_no_reflink.load(std::memory_order_relaxed)) {
+      if (::ioctl(out.get(), FICLONE, in.get()) == 0) {
+        placed.method = CopyMethod::reflink;
+      } else if (unsupported(errno)) {
+        m_no_reflink = true;
+        if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
+          out.reset(-1);
+          ::unlinkat(dir_fd, part.c_str(), 0);
+          return place(from, dir_fd, name); // now by hard link, else by copy
+        }
+      }
+    }
+    if (placed.method != CopyMethod::reflink) {
+      copy_bytes(in.get(), out.get(), placed.bytes, from, part);
+    }
+    if (out.close() != 0) {
+      throw error::IoError(error::system_message("cannot write " + part, errno));
+    }
+  } catch (...) {
+    ::unlinkat(dir_fd, part.c_str(), 0);
+    throw;
+  }
+  commit_part(dir_fd, part, name);
+  return placed;
+}
+
+} // namespace shared::fs

@@ -1,0 +1,112 @@
+#include "tasks/download-artifact/incremental.hpp"
+
+#include "shared/cache/eviction.hpp"
+#include "shared/format/units.hpp"
+
+#include <utility>
+
+namespace tasks::download_artifact {
+
+namespace format = shared::format;
+using shared::cache::ArtifactCache;
+using shared::cache::CacheLock;
+
+namespace {
+
+std::string seconds(double value) { return format::duration(value); }
+
+} // namespace
+
+IncrementalCache::IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
+                                   std::function<bool()> cancelled)
+    : m_options(options), m_cache(options.directory, options.key), m_logger(logger),
+      m_cancelled(std::move(cancelled)) {}
+
+void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
+  try {
+    m_lock.emplace(m_cache.lock_path());
+    if (!m_lock->acquire(CacheLock::Kind::shared, m_options.lock_timeout, m_cancelled)) {
+      m_logger.warning("cache " + m_cache.path() + " is being updated by another job (waited " +
+                       seconds(m_options.lock_timeout) +
+                       "): downloading without the cache, which is left as it is");
+      m_lock.reset();
+      return;
+    }
+    m_lock->touch();
+  } catch (const shared::error::IoError& e) {
+    m_logger.warning(std::string("cache not used: ") + e.what());
+    m_lock.reset();
+    return;
+  }
+  std::string reason;
+  const auto state = m_cache.open(reason);
+  const auto leftovers = m_cache.leftovers();
+  if (!leftovers.empty()) {
+    m_logger.info("Cache: " + format::count(leftovers.size()) +
+                  " leftover(s) of an interrupted update beside it (removed when it is updated)");
+  }
+  if (state != ArtifactCache::State::trusted) {
+    m_logger.info("Cache: " + m_cache.path() + " not used: " + reason);
+    return;
+  }
+  m_logger.info("Cache: " + m_cache.path() + " (trusted, " + reason + ")");
+  download.hash_local_copies = m_options.hash_every_file;
+  download.link_local_copies = m_options.link == ArtifactCache::Link::hardlink;
+  download.local_copies = this;
+}
+
+bool IncrementalCache::has(const shared::hash::Digest& sha256) const { return m_cache.has(sha256); }
+
+std::optional<shared::transfer::LocalCopy>
+IncrementalCache::find(const shared::source::Item& item) const {
+  if (auto file = m_cache.find(*item.sha256)) {
+    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged};
+  }
+  return std::nullopt;
+}
+
+void IncrementalCache::failed(const shared::transfer::LocalCopy& copy) { m_cache.reject(copy.path); }
+
+void IncrementalCache::update(const std::string& destination,
+                              const std::vector<shared::metadata::Entry>& entries) {
+  if (!m_lock) {
+    return;
+  }
+  if (!m_lock->acquire(CacheLock::Kind::exclusive, m_options.lock_timeout, m_cancelled)) {
+    m_logger.warning("cache " + m_cache.path() + " is in use by another job (waited " +
+                     seconds(m_options.lock_timeout) + "): not updated");
+    return;
+  }
+  try {
+    const std::size_t files = m_cache.update(destination, entries, m_options.link);
+    m_logger.info("Cache updated: " + m_cache.path() + " (" + format::count(files) + " files)");
+  } catch (const shared::error::Error& e) {
+    m_logger.warning(std::string("cache not updated (the download itself is complete): ") +
+                     e.what());
+    return;
+  }
+  if (m_options.max_size == 0) {
+    return;
+  }
+  const auto eviction =
+      shared::cache::evict_least_recently_used(m_options.directory, m_options.max_size,
+                                               m_cache.path());
+  if (!eviction.evicted.empty()) {
+    m_logger.info("Cache over cacheMaxSize " + format::bytes(m_options.max_size) + " (" +
+                  format::bytes(eviction.bytes_before) + "): evicted " +
+                  format::count(eviction.evicted.size()) + " least recently used key(s), " +
+                  format::bytes(eviction.bytes_after) + " left");
+  }
+  for (const auto& folder : eviction.evicted) {
+    if (folder == m_cache.path()) {
+      m_logger.warning("this key's cache alone is larger than cacheMaxSize (" +
+                       format::bytes(m_options.max_size) + "): not kept");
+    }
+  }
+  if (eviction.bytes_after > m_options.max_size && !eviction.busy.empty()) {
+    m_logger.warning("cache still over cacheMaxSize: " + format::count(eviction.busy.size()) +
+                     " key(s) in use by other jobs were not evicted");
+  }
+}
+
+} // namespace tasks::download_artifact

@@ -1,0 +1,160 @@
+#include "shared/cache/artifact_cache.hpp"
+#include "shared/cache/cache_lock.hpp"
+#include "shared/cache/eviction.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace shared::cache;
+using tests::support::read_file;
+using tests::support::TempDir;
+using tests::support::write_file;
+
+namespace {
+
+shared::metadata::Entry entry(const std::string& path, const std::string& content) {
+  return {path, shared::hash::sha256(content)};
+}
+
+} // namespace
+
+TEST_CASE("a cache is trusted after an update and finds files by content", "[cache]") {
+  TempDir dir;
+  write_file(dir / "root/a/one.txt", "one");
+  write_file(dir / "root/two.txt", "two");
+  write_file(dir / "root/copy-of-two.txt", "two");
+  ArtifactCache cache(dir / "cache", "https://store.example/app");
+  std::string reason;
+  CHECK(cache.open(reason) == ArtifactCache::State::missing);
+  CHECK(cache.update(dir / "root",
+                     {entry("a/one.txt", "one"), entry("two.txt", "two"),
+                      entry("copy-of-two.txt", "two"), entry("not-there.txt", "x")},
+                     ArtifactCache::Link::copy) == 3);
+
+  ArtifactCache again(dir / "cache", "https://store.example/app");
+  REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
+  CHECK(reason.rfind("last updated ", 0) == 0);
+  CHECK(again.has(shared::hash::sha256("two")));
+  CHECK_FALSE(again.has(shared::hash::sha256("x")));
+  const auto one = again.find(shared::hash::sha256("one"));
+  REQUIRE(one);
+  CHECK(one->unchanged);
+  CHECK(one->path == again.path() + "/objects/" +
+                         shared::hash::to_hex(shared::hash::sha256("one"), false));
+  CHECK(read_file(one->path) == "one");
+  CHECK_FALSE(again.find(shared::hash::sha256("other")));
+  std::size_t objects = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(again.path() + "/objects")) {
+    ++objects;
+  }
+  CHECK(objects == 2); // one object per content
+
+  struct stat info {};
+  REQUIRE(::stat(one->path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0444);
+
+  SECTION("a file written after caching is no longer 'unchanged'") {
+    ::chmod(one->path.c_str(), 0644);
+    write_file(one->path, "ONE");
+    const auto changed = again.find(shared::hash::sha256("one"));
+    REQUIRE(changed);
+    CHECK_FALSE(changed->unchanged);
+  }
+  SECTION("an edited fingerprints file makes the cache untrusted") {
+    write_file(again.path() + "/current/fingerprints", "1 2 3\n4 5 6\n7 8 9\n");
+    ArtifactCache third(dir / "cache", "https://store.example/app");
+    CHECK(third.open(reason) == ArtifactCache::State::untrusted);
+    CHECK(reason == "its .verify marker does not match its files");
+  }
+  SECTION("a rejected object is replaced from the root at the next update") {
+    again.reject(one->path);
+    again.update(dir / "root", {entry("a/one.txt", "one")}, ArtifactCache::Link::copy);
+    struct stat now {};
+    REQUIRE(::stat(one->path.c_str(), &now) == 0);
+    CHECK(now.st_ino != info.st_ino);
+    CHECK(read_file(one->path) == "one");
+  }
+}
+
+TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no leftovers",
+          "[cache]") {
+  TempDir dir;
+  write_file(dir / "root/keep.txt", "keep");
+  write_file(dir / "root/drop.txt", "drop");
+  ArtifactCache cache(dir / "cache", "key");
+  std::string reason;
+  cache.open(reason);
+  cache.update(dir / "root", {entry("keep.txt", "keep"), entry("drop.txt", "drop")},
+               ArtifactCache::Link::copy);
+  const std::string keep = cache.path() + "/objects/" +
+                           shared::hash::to_hex(shared::hash::sha256("keep"), false);
+  const std::string drop = cache.path() + "/objects/" +
+                           shared::hash::to_hex(shared::hash::sha256("drop"), false);
+  struct stat first {};
+  REQUIRE(::stat(keep.c_str(), &first) == 0);
+  std::filesystem::create_directories(cache.path() + "/new-99999");
+  write_file(cache.path() + "/objects/" + std::string(64, 'a'), "orphan of a crash");
+  REQUIRE(cache.leftovers().size() == 1);
+
+  ArtifactCache next(dir / "cache", "key");
+  REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
+  write_file(dir / "root2/renamed.txt", "keep");
+  next.update(dir / "root2", {entry("renamed.txt", "keep")}, ArtifactCache::Link::copy);
+  struct stat second {};
+  REQUIRE(::stat(keep.c_str(), &second) == 0);
+  CHECK(second.st_ino == first.st_ino); // kept, not copied again
+  CHECK_FALSE(tests::support::exists(drop));
+  CHECK_FALSE(tests::support::exists(cache.path() + "/objects/" + std::string(64, 'a')));
+  CHECK(next.leftovers().empty());
+  CHECK(read_file(next.path() + "/current/artifact-metadata.csv").rfind("renamed.txt,", 0) == 0);
+}
+
+TEST_CASE("cache locks: shared with shared, exclusive alone, a timeout when busy", "[cache]") {
+  TempDir dir;
+  const std::string path = dir / "cache/ArtifactEngineCache/k.lock";
+  CacheLock reader(path);
+  CacheLock other(path);
+  REQUIRE(reader.acquire(CacheLock::Kind::shared, 0));
+  CHECK(other.acquire(CacheLock::Kind::shared, 0));
+  other.release();
+  CHECK_FALSE(other.acquire(CacheLock::Kind::exclusive, 0.05));
+  reader.release();
+  CHECK(other.acquire(CacheLock::Kind::exclusive, 0));
+  CHECK_FALSE(reader.acquire(CacheLock::Kind::shared, 0));
+  CHECK_THROWS_AS(reader.acquire(CacheLock::Kind::shared, 10, [] { return true; }),
+                  shared::error::Interrupted);
+}
+
+TEST_CASE("eviction removes least recently used keys until the total fits", "[cache]") {
+  TempDir dir;
+  const std::string base = dir / "cache/ArtifactEngineCache/";
+  const auto make_key = [&](char digit, std::size_t bytes, long used) {
+    const std::string folder = base + std::string(64, digit);
+    write_file(folder + "/files/f", std::string(bytes, 'x'));
+    write_file(folder + ".lock", "");
+    const struct timespec times[2] = {{used, 0}, {used, 0}};
+    ::utimensat(AT_FDCWD, (folder + ".lock").c_str(), times, 0);
+    return folder;
+  };
+  const std::string oldest = make_key('1', 1000, 100);
+  const std::string middle = make_key('2', 1000, 200);
+  const std::string newest = make_key('3', 1000, 300);
+  CHECK(folder_bytes(oldest) == 1000u);
+
+  CacheLock busy(middle + ".lock");
+  REQUIRE(busy.acquire(CacheLock::Kind::shared, 0));
+  const Eviction result = evict_least_recently_used(dir / "cache", 1500, oldest);
+  CHECK(result.bytes_before == 3000u);
+  // `oldest` is the caller's own key (last to go), `middle` is busy: `newest` goes, then
+  // the caller's own.
+  CHECK(result.busy == std::vector<std::string>{middle});
+  CHECK(result.evicted == std::vector<std::string>{newest, oldest});
+  CHECK(result.bytes_after == 1000u);
+  CHECK(tests::support::exists(middle));
+}

@@ -1,0 +1,57 @@
+#include "shared/error/error.hpp"
+#include "shared/fs/file_copy.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace shared::fs;
+using tests::support::TempDir;
+
+namespace {
+
+ino_t inode_of(const std::string& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info.st_ino;
+}
+
+} // namespace
+
+TEST_CASE("FilePlacer copies, or links when allowed, through a part file", "[fs]") {
+  TempDir dir;
+  tests::support::write_file(dir / "from", std::string(300000, 'x'));
+  tests::support::write_file(dir / "to", "old content");
+
+  const Placed copy = FilePlacer(false).place(dir / "from", AT_FDCWD, dir / "to");
+  CHECK(copy.bytes == 300000u);
+  CHECK(copy.method != CopyMethod::hard_link);
+  CHECK(tests::support::read_file(dir / "to") == std::string(300000, 'x'));
+  CHECK(inode_of(dir / "to") != inode_of(dir / "from"));
+  CHECK_FALSE(tests::support::exists(dir / "to.part"));
+
+  FilePlacer linker(true);
+  const Placed link = linker.place(dir / "from", AT_FDCWD, dir / "linked");
+  if (link.method == CopyMethod::hard_link) {
+    CHECK(inode_of(dir / "linked") == inode_of(dir / "from"));
+    // Again onto the same file: rename(2) leaves both names; the part file must still go.
+    CHECK(linker.place(dir / "from", AT_FDCWD, dir / "linked").method == CopyMethod::hard_link);
+  }
+  CHECK_FALSE(tests::support::exists(dir / "linked.part"));
+  CHECK(tests::support::read_file(dir / "linked") == std::string(300000, 'x'));
+}
+
+TEST_CASE("FilePlacer refuses what is not a regular file and leaves no part file", "[fs]") {
+  TempDir dir;
+  tests::support::write_file(dir / "real", "r");
+  REQUIRE(::symlink((dir / "real").c_str(), (dir / "link").c_str()) == 0);
+  CHECK_THROWS_AS(FilePlacer(true).place(dir / "link", AT_FDCWD, dir / "to"), shared::error::IoError);
+  CHECK_THROWS_AS(FilePlacer(false).place(dir / "missing", AT_FDCWD, dir / "to"),
+                  shared::error::IoError);
+  CHECK_THROWS_AS(FilePlacer(false).place(dir.path(), AT_FDCWD, dir / "to"), shared::error::IoError);
+  CHECK_FALSE(tests::support::exists(dir / "to"));
+  CHECK_FALSE(tests::support::exists(dir / "to.part"));
+}
