@@ -34,7 +34,7 @@ cache=$out/cache
 download() { # <destination>: an incremental download of the drop, its log shortened
   "$bin/download-artifact/download-artifact" --source "$drop" --destination "$1" \
     --incremental --cache-directory "$cache" --log-format plain 2>&1 |
-    sed -e "s|$(realpath "$cache")/ArtifactEngineCache/||"
+    sed -E 's|(ArtifactEngineCache/[0-9a-f]{12})[0-9a-f]{52}|\1…|'
 }
 check() { # <destination>
   local listed placed
