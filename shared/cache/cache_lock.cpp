@@ -62,6 +62,8 @@ void CacheLock::release() {
   }
 }
 
-void CacheLock::touch() { ::futimens(m_fd, nullptr); }
+void CacheLock::touch() {
+  ::futimens(m_fd, nullptr);
+}
 
 } // namespace shared::cache

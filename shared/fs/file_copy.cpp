@@ -108,8 +108,8 @@ namespace {
 // Opens "<name>.part" for writing, replacing a leftover (never following it).
 int create_part(int dir_fd, const std::string& part) {
   for (int attempt = 0;; ++attempt) {
-    const int fd = ::openat(dir_fd, part.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    const int fd =
+        ::openat(dir_fd, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0 || errno != EEXIST || attempt > 0) {
       if (fd < 0) {
         throw error::IoError(error::system_message("cannot create " + part, errno));

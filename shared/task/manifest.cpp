@@ -158,7 +158,9 @@ Manifest parse_manifest(std::string_view task_yaml, std::string_view common_yaml
     manifest.description = scalar(root, "description");
     manifest.version = scalar(root, "version");
     parse_inputs(root, manifest);
-    parse_inputs(YAML::Load(std::string(common_yaml)), manifest);
+    for (const YAML::Node& fragment : YAML::LoadAll(std::string(common_yaml))) {
+      parse_inputs(fragment, manifest);
+    }
     check(manifest);
   } catch (const std::exception& e) {
     throw std::runtime_error("task manifest " + manifest.name + ": " + e.what());

@@ -3,6 +3,7 @@
 #include "shared/format/units.hpp"
 #include "shared/http/client.hpp"
 #include "shared/metadata/metadata_csv.hpp"
+#include "shared/task/http_inputs.hpp"
 #include "shared/task/interrupt.hpp"
 
 #include <optional>
@@ -91,34 +92,8 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   download.skip_validation = inputs.boolean("skipValidation");
   download.progress = progress;
   download.cancelled = shared::task::interrupted;
-  download.retry.retries = static_cast<int>(inputs.integer("retries"));
-  download.retry.base_delay = inputs.number("retryDelay");
-  download.retry.factor = inputs.number("retryFactor");
-  download.retry.max_delay = inputs.number("retryMaxDelay");
-  download.retry.max_retry_after = inputs.number("maxRetryWait");
-
-  auto& http = options.source_context.http;
-  http.retry = download.retry;
-  http.connect_timeout = inputs.number("connectTimeout");
-  http.read_timeout = inputs.number("readTimeout");
-  http.user_agent = "artifact-tasks/" + inputs.manifest().version;
-  http.bearer_token = inputs.text("token");
-  http.username = inputs.text("username");
-  http.password = inputs.text("password");
-  if (!http.bearer_token.empty() && !http.username.empty()) {
-    throw shared::error::UsageError(
-        "--token and --username: give one kind of authentication, not both");
-  }
-  http.proxies = shared::http::ProxySettings::from_environment(shared::log::process_environment());
-  http.cancelled = shared::task::interrupted;
-  const bool insecure = inputs.boolean("insecure");
-  if (insecure) {
-    logger.warning(
-        "--insecure: TLS certificates are not verified; anyone on the path can change the bytes");
-  }
-  if (insecure || inputs.has("caFile")) {
-    http.tls = shared::http::make_tls_context(inputs.text("caFile"), insecure);
-  }
+  options.source_context.http = shared::task::http_options_from_inputs(inputs, logger);
+  download.retry = options.source_context.http.retry;
   options.source_context.logger = &logger;
   return options;
 }

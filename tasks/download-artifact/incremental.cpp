@@ -13,7 +13,9 @@ using shared::cache::CacheLock;
 
 namespace {
 
-std::string seconds(double value) { return format::duration(value); }
+std::string seconds(double value) {
+  return format::duration(value);
+}
 
 } // namespace
 
@@ -55,7 +57,9 @@ void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
   download.local_copies = this;
 }
 
-bool IncrementalCache::has(const shared::hash::Digest& sha256) const { return m_cache.has(sha256); }
+bool IncrementalCache::has(const shared::hash::Digest& sha256) const {
+  return m_cache.has(sha256);
+}
 
 std::optional<shared::transfer::LocalCopy>
 IncrementalCache::find(const shared::source::Item& item) const {
@@ -65,7 +69,9 @@ IncrementalCache::find(const shared::source::Item& item) const {
   return std::nullopt;
 }
 
-void IncrementalCache::failed(const shared::transfer::LocalCopy& copy) { m_cache.reject(copy.path); }
+void IncrementalCache::failed(const shared::transfer::LocalCopy& copy) {
+  m_cache.reject(copy.path);
+}
 
 void IncrementalCache::update(const std::string& destination,
                               const std::vector<shared::metadata::Entry>& entries) {
@@ -88,9 +94,8 @@ void IncrementalCache::update(const std::string& destination,
   if (m_options.max_size == 0) {
     return;
   }
-  const auto eviction =
-      shared::cache::evict_least_recently_used(m_options.directory, m_options.max_size,
-                                               m_cache.path());
+  const auto eviction = shared::cache::evict_least_recently_used(
+      m_options.directory, m_options.max_size, m_cache.path());
   if (!eviction.evicted.empty()) {
     m_logger.info("Cache over cacheMaxSize " + format::bytes(m_options.max_size) + " (" +
                   format::bytes(eviction.bytes_before) + "): evicted " +

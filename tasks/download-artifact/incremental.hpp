@@ -44,8 +44,7 @@ public:
 
 private:
   bool has(const shared::hash::Digest& sha256) const override;
-  std::optional<shared::transfer::LocalCopy>
-  find(const shared::source::Item& item) const override;
+  std::optional<shared::transfer::LocalCopy> find(const shared::source::Item& item) const override;
   void failed(const shared::transfer::LocalCopy& copy) override;
 
   CacheOptions m_options;

@@ -44,8 +44,8 @@ TEST_CASE("a cache is trusted after an update and finds files by content", "[cac
   const auto one = again.find(shared::hash::sha256("one"));
   REQUIRE(one);
   CHECK(one->unchanged);
-  CHECK(one->path == again.path() + "/objects/" +
-                         shared::hash::to_hex(shared::hash::sha256("one"), false));
+  CHECK(one->path ==
+        again.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256("one"), false));
   CHECK(read_file(one->path) == "one");
   CHECK_FALSE(again.find(shared::hash::sha256("other")));
   std::size_t objects = 0;
@@ -82,8 +82,7 @@ TEST_CASE("a cache is trusted after an update and finds files by content", "[cac
   }
 }
 
-TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no leftovers",
-          "[cache]") {
+TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no leftovers", "[cache]") {
   TempDir dir;
   write_file(dir / "root/keep.txt", "keep");
   write_file(dir / "root/drop.txt", "drop");
@@ -92,10 +91,10 @@ TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no left
   cache.open(reason);
   cache.update(dir / "root", {entry("keep.txt", "keep"), entry("drop.txt", "drop")},
                ArtifactCache::Link::copy);
-  const std::string keep = cache.path() + "/objects/" +
-                           shared::hash::to_hex(shared::hash::sha256("keep"), false);
-  const std::string drop = cache.path() + "/objects/" +
-                           shared::hash::to_hex(shared::hash::sha256("drop"), false);
+  const std::string keep =
+      cache.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256("keep"), false);
+  const std::string drop =
+      cache.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256("drop"), false);
   struct stat first {};
   REQUIRE(::stat(keep.c_str(), &first) == 0);
   std::filesystem::create_directories(cache.path() + "/new-99999");

@@ -48,10 +48,12 @@ TEST_CASE("FilePlacer refuses what is not a regular file and leaves no part file
   TempDir dir;
   tests::support::write_file(dir / "real", "r");
   REQUIRE(::symlink((dir / "real").c_str(), (dir / "link").c_str()) == 0);
-  CHECK_THROWS_AS(FilePlacer(true).place(dir / "link", AT_FDCWD, dir / "to"), shared::error::IoError);
+  CHECK_THROWS_AS(FilePlacer(true).place(dir / "link", AT_FDCWD, dir / "to"),
+                  shared::error::IoError);
   CHECK_THROWS_AS(FilePlacer(false).place(dir / "missing", AT_FDCWD, dir / "to"),
                   shared::error::IoError);
-  CHECK_THROWS_AS(FilePlacer(false).place(dir.path(), AT_FDCWD, dir / "to"), shared::error::IoError);
+  CHECK_THROWS_AS(FilePlacer(false).place(dir.path(), AT_FDCWD, dir / "to"),
+                  shared::error::IoError);
   CHECK_FALSE(tests::support::exists(dir / "to"));
   CHECK_FALSE(tests::support::exists(dir / "to.part"));
 }
