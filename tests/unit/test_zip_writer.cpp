@@ -729,7 +729,7 @@ TEST_CASE("Layout: exact length up front, same bytes as the writer, any range on
   CHECK_THROWS_AS(layout.write_range(0, layout.size(), local, full), std::out_of_range);
 }
 
-TEST_CASE("Layout needs every CRC-32; an empty archive is its end record", "[zip]") {
+TEST_CASE("Layout needs every CRC-32, and an empty archive is its end record", "[zip]") {
   zip::Entry entry;
   entry.path = "no-crc";
   entry.size = 3;
