@@ -12,6 +12,8 @@ packages=(
   libpoco-dev libyaml-cpp-dev libboost-program-options-dev catch2 libssl-dev zlib1g-dev
   # test (always): servers the tests start privately on loopback (/usr/sbin/nginx, autoindex)
   nginx openssl
+  # test (always): readers that check the ZIP archives shared/zip writes
+  unzip python3
 )
 for profile in "$@"; do
   case "$profile" in
