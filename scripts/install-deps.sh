@@ -17,7 +17,7 @@ packages=(
 )
 for profile in "$@"; do
   case "$profile" in
-    bench) packages+=(hashdeep time coreutils findutils aria2 curl) ;;
+    bench) packages+=(hashdeep time coreutils findutils aria2 curl zip libarchive-tools) ;;
     *) echo "install-deps.sh: unknown profile '$profile' (known: bench)" >&2; exit 2 ;;
   esac
 done

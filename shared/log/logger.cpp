@@ -104,7 +104,7 @@ std::string escape_github_data(std::string_view text) {
 }
 
 Logger::Logger(Dialect dialect, std::ostream& out, std::ostream& err)
-    : m_dialect(dialect), m_out(out), m_err(err) {}
+    : m_dialect(dialect), m_out(&out), m_err(err) {}
 
 void Logger::add_secret(const std::string& secret) {
   if (secret.empty()) {
@@ -121,9 +121,9 @@ void Logger::add_secret(const std::string& secret) {
   // The agent masks the value in its own logs from here on; the command line itself is
   // consumed by the agent and never shown.
   if (m_dialect == Dialect::github) {
-    m_out << "::add-mask::" << escape_github_data(secret) << '\n' << std::flush;
+    *m_out << "::add-mask::" << escape_github_data(secret) << '\n' << std::flush;
   } else if (m_dialect == Dialect::azure) {
-    m_out << "##vso[task.setsecret]" << escape_azure_data(secret) << '\n' << std::flush;
+    *m_out << "##vso[task.setsecret]" << escape_azure_data(secret) << '\n' << std::flush;
   }
 }
 
@@ -158,10 +158,10 @@ void Logger::debug(std::string_view message) {
   const std::string text = mask_locked(message);
   switch (m_dialect) {
   case Dialect::azure:
-    write_line(m_out, "##[debug]" + neutralize(m_dialect, text));
+    write_line(*m_out, "##[debug]" + neutralize(m_dialect, text));
     break;
   case Dialect::github:
-    write_line(m_out, "::debug::" + escape_github_data(text));
+    write_line(*m_out, "::debug::" + escape_github_data(text));
     break;
   case Dialect::plain:
     write_line(m_err, "debug: " + text);
@@ -171,7 +171,7 @@ void Logger::debug(std::string_view message) {
 
 void Logger::info(std::string_view message) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  write_line(m_out, neutralize(m_dialect, mask_locked(message)));
+  write_line(*m_out, neutralize(m_dialect, mask_locked(message)));
 }
 
 void Logger::warning(std::string_view message) {
@@ -180,10 +180,10 @@ void Logger::warning(std::string_view message) {
   const std::string text = mask_locked(message);
   switch (m_dialect) {
   case Dialect::azure:
-    write_line(m_out, "##vso[task.logissue type=warning]" + escape_azure_data(text));
+    write_line(*m_out, "##vso[task.logissue type=warning]" + escape_azure_data(text));
     break;
   case Dialect::github:
-    write_line(m_out, "::warning::" + escape_github_data(text));
+    write_line(*m_out, "::warning::" + escape_github_data(text));
     break;
   case Dialect::plain:
     write_line(m_err, "warning: " + text);
@@ -196,10 +196,10 @@ void Logger::error(std::string_view message) {
   const std::string text = mask_locked(message);
   switch (m_dialect) {
   case Dialect::azure:
-    write_line(m_out, "##vso[task.logissue type=error]" + escape_azure_data(text));
+    write_line(*m_out, "##vso[task.logissue type=error]" + escape_azure_data(text));
     break;
   case Dialect::github:
-    write_line(m_out, "::error::" + escape_github_data(text));
+    write_line(*m_out, "::error::" + escape_github_data(text));
     break;
   case Dialect::plain:
     write_line(m_err, "error: " + text);
@@ -212,13 +212,13 @@ void Logger::group_begin(std::string_view title) {
   const std::string text = mask_locked(title);
   switch (m_dialect) {
   case Dialect::azure:
-    write_line(m_out, "##[group]" + neutralize(m_dialect, text));
+    write_line(*m_out, "##[group]" + neutralize(m_dialect, text));
     break;
   case Dialect::github:
-    write_line(m_out, "::group::" + escape_github_data(text));
+    write_line(*m_out, "::group::" + escape_github_data(text));
     break;
   case Dialect::plain:
-    write_line(m_out, text);
+    write_line(*m_out, text);
     break;
   }
 }
@@ -226,9 +226,9 @@ void Logger::group_begin(std::string_view title) {
 void Logger::group_end() {
   std::lock_guard<std::mutex> lock(m_mutex);
   if (m_dialect == Dialect::azure) {
-    write_line(m_out, "##[endgroup]");
+    write_line(*m_out, "##[endgroup]");
   } else if (m_dialect == Dialect::github) {
-    write_line(m_out, "::endgroup::");
+    write_line(*m_out, "::endgroup::");
   }
 }
 
@@ -238,8 +238,8 @@ void Logger::set_progress(int percent, std::string_view operation) {
   }
   std::lock_guard<std::mutex> lock(m_mutex);
   percent = std::clamp(percent, 0, 100);
-  write_line(m_out, "##vso[task.setprogress value=" + std::to_string(percent) + ";]" +
-                        escape_azure_data(mask_locked(operation)));
+  write_line(*m_out, "##vso[task.setprogress value=" + std::to_string(percent) + ";]" +
+                         escape_azure_data(mask_locked(operation)));
 }
 
 void Logger::complete(Result result, std::string_view message) {
@@ -250,8 +250,8 @@ void Logger::complete(Result result, std::string_view message) {
   const char* name = result == Result::succeeded               ? "Succeeded"
                      : result == Result::succeeded_with_issues ? "SucceededWithIssues"
                                                                : "Failed";
-  write_line(m_out, std::string("##vso[task.complete result=") + name + ";]" +
-                        escape_azure_data(mask_locked(message)));
+  write_line(*m_out, std::string("##vso[task.complete result=") + name + ";]" +
+                         escape_azure_data(mask_locked(message)));
 }
 
 void Logger::set_status_line(std::string_view text) {

@@ -72,6 +72,10 @@ public:
 
   void set_verbose(bool verbose) { m_verbose = verbose; }
 
+  /// Writes everything to `err` from now on, for a task whose standard output carries data
+  /// (an archive written to "-"). Call before any other thread logs.
+  void send_output_to_error() { m_out = &m_err; }
+
   /// The number of warning() calls so far, for "succeeded with issues".
   std::size_t warning_count() const;
 
@@ -80,7 +84,7 @@ private:
   std::string mask_locked(std::string_view text) const;
 
   Dialect m_dialect;
-  std::ostream& m_out;
+  std::ostream* m_out; // `out`, or `err` once stdout carries data
   std::ostream& m_err;
   mutable std::mutex m_mutex;
   std::vector<std::string> m_secrets;
