@@ -71,9 +71,8 @@ public:
   // http::BodySink, on the fetching thread.
   void write(const char* data, std::size_t size) override {
     std::unique_lock<std::mutex> lock(m_mutex);
-    m_changed.wait(lock, [this] {
-      return m_abandoned || m_buffered < SourceBodyProvider::k_buffer_bytes;
-    });
+    m_changed.wait(
+        lock, [this] { return m_abandoned || m_buffered < SourceBodyProvider::k_buffer_bytes; });
     if (m_abandoned) {
       throw Abandoned();
     }
@@ -154,11 +153,11 @@ std::unique_ptr<BodyReader> SourceBodyProvider::open(const Entry& entry, std::ui
   }
   // A body the writer stopped reading early may still be fetching: its reader comes back to
   // the pool when it is done, and the next body takes another.
-  return std::make_unique<StreamingBody>(
-      std::move(reader), *item, [pool = m_pool](std::unique_ptr<source::Reader> done) {
-        std::lock_guard<std::mutex> lock(pool->mutex);
-        pool->readers.push_back(std::move(done));
-      });
+  return std::make_unique<StreamingBody>(std::move(reader), *item,
+                                         [pool = m_pool](std::unique_ptr<source::Reader> done) {
+                                           std::lock_guard<std::mutex> lock(pool->mutex);
+                                           pool->readers.push_back(std::move(done));
+                                         });
 }
 
 } // namespace shared::zip

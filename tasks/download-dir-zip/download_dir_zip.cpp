@@ -74,8 +74,8 @@ std::string last_segment(const std::string& path) {
 }
 
 // A name the writer accepts, or a warning and nothing.
-bool acceptable(const std::string& name, zip::EntryKind kind, shared::log::LimitedWarnings& warnings,
-                Plan& plan) {
+bool acceptable(const std::string& name, zip::EntryKind kind,
+                shared::log::LimitedWarnings& warnings, Plan& plan) {
   if (const auto problem = zip::check_entry_name(name, kind)) {
     warnings.warn("skipped " + name + ": " + *problem);
     ++plan.skipped;
@@ -84,17 +84,26 @@ bool acceptable(const std::string& name, zip::EntryKind kind, shared::log::Limit
   return true;
 }
 
-// A local folder or file share: walked without following any symlink.
-Plan plan_local(const std::string& subtree, const std::string& prefix, const Options& options,
+// A local folder or file share: walked without following any symlink (nor one on the way
+// from the source's root to the subtree).
+Plan plan_local(const std::string& root, const std::string& prefix, const Options& options,
                 shared::log::LimitedWarnings& warnings) {
   Plan plan;
-  struct stat root {};
-  if (::lstat(subtree.c_str(), &root) != 0 || !S_ISDIR(root.st_mode)) {
+  std::string subtree = root;
+  struct stat info {};
+  bool folder = ::stat(root.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  for (std::size_t start = 0; folder && start < options.path.size();) {
+    const std::size_t slash = std::min(options.path.find('/', start), options.path.size());
+    subtree += "/" + options.path.substr(start, slash - start);
+    folder = ::lstat(subtree.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+    start = slash + 1;
+  }
+  if (!folder) {
     throw UsageError("--path: no folder \"" + options.path + "\" in " + options.source);
   }
   if (!prefix.empty()) {
     plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt,
-              static_cast<std::int64_t>(root.st_mtim.tv_sec), root.st_mode & 07777u, "", ""});
+              static_cast<std::int64_t>(info.st_mtim.tv_sec), info.st_mode & 07777u, "", ""});
   }
   namespace fs = shared::fs;
   fs::walk_tree(subtree, fs::WalkOptions{}, [&](const fs::TreeEntry& item) {
@@ -103,8 +112,8 @@ Plan plan_local(const std::string& subtree, const std::string& prefix, const Opt
     switch (item.kind) {
     case fs::EntryKind::file:
       if (acceptable(name, zip::EntryKind::file, warnings, plan)) {
-        plan.add({name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "",
-                  item.path});
+        plan.add(
+            {name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "", item.path});
       }
       break;
     case fs::EntryKind::directory:
@@ -121,8 +130,8 @@ Plan plan_local(const std::string& subtree, const std::string& prefix, const Opt
                       ": it leads out of the folder");
         ++plan.skipped;
       } else if (acceptable(name, zip::EntryKind::symlink, warnings, plan)) {
-        plan.add({name, zip::EntryKind::symlink, 0, std::nullopt, mtime, 0777, item.link_target,
-                  ""});
+        plan.add(
+            {name, zip::EntryKind::symlink, 0, std::nullopt, mtime, 0777, item.link_target, ""});
       }
       break;
     case fs::EntryKind::other:
@@ -358,14 +367,14 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
     const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
     const std::string prefix = options.top_folder ? last_segment(subtree) + "/" : "";
     logger.info("Listing " + subtree);
-    plan = plan_local(subtree, prefix, options, warnings);
+    plan = plan_local(root, prefix, options, warnings);
     bodies = std::make_unique<zip::LocalBodyProvider>(subtree);
   } else {
     source = shared::source::make_source(options.source, options.provider, options.source_context);
     logger.info("Listing " + source->describe());
     listing = source->list();
-    const std::string top = options.path.empty() ? last_segment(source->cache_key())
-                                                 : last_segment(options.path);
+    const std::string top =
+        options.path.empty() ? last_segment(source->cache_key()) : last_segment(options.path);
     const std::string prefix = options.top_folder ? top + "/" : "";
     plan = plan_remote(listing, options.path, prefix, options, warnings, logger);
     std::unordered_map<std::string, const shared::source::Item*> items;
@@ -403,8 +412,8 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   progress.stop();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string line = "Wrote " + (to_stdout ? std::string("the archive") : options.output) +
-                     ": " + format::count(result.entries) + " entries, " +
+  std::string line = "Wrote " + (to_stdout ? std::string("the archive") : options.output) + ": " +
+                     format::count(result.entries) + " entries, " +
                      format::bytes(result.archive_size) + " from " +
                      format::bytes(plan.file_bytes) + " of files in " + format::duration(seconds) +
                      " (" + format::rate(plan.file_bytes, seconds) + ")";
