@@ -3,6 +3,7 @@
 #include "shared/error/error.hpp"
 #include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
+#include "shared/hash/file_hasher.hpp"
 
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormat.h>
@@ -79,6 +80,14 @@ std::optional<std::vector<Fingerprint>> parse_fingerprints(const std::string& te
   return fingerprints;
 }
 
+// Whether two paths name one file (hard links of each other).
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat first {};
+  struct stat second {};
+  return ::stat(a.c_str(), &first) == 0 && ::stat(b.c_str(), &second) == 0 &&
+         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+}
+
 std::string sha256_hex(const std::string& text) {
   return hash::to_hex(hash::sha256(text), false);
 }
@@ -91,6 +100,15 @@ std::string swap_into_place(const std::string& fresh, const std::string& current
   }
   if (errno == ENOENT && ::rename(fresh.c_str(), current.c_str()) == 0) {
     return "";
+  }
+  if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+    // No RENAME_EXCHANGE here (NFS, some FUSE filesystems): two renames. In between there is
+    // no current generation, which readers take for "no cache", never for a wrong one.
+    const std::string old = fresh + ".old";
+    if (::rename(current.c_str(), old.c_str()) == 0 &&
+        ::rename(fresh.c_str(), current.c_str()) == 0) {
+      return old;
+    }
   }
   throw error::IoError(
       error::system_message("cannot put the new cache in place at " + current, errno));
@@ -186,6 +204,12 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
     return std::nullopt;
   }
   CachedFile file{object_path(sha256), false};
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_rejected.count(file.path) != 0) {
+      return std::nullopt; // failed its check once already in this run
+    }
+  }
   const auto now = Fingerprint::of(file.path);
   if (!now) {
     return std::nullopt;
@@ -207,10 +231,10 @@ std::size_t ArtifactCache::update(const std::string& root,
   }
   const std::string objects = m_path + "/" + k_objects;
   const std::string fresh = m_path + "/" + k_fresh_prefix + std::to_string(::getpid());
-  stdfs::create_directories(objects, ec);
-  stdfs::create_directories(fresh, ec);
-  if (ec) {
-    throw error::IoError("cannot create " + fresh + ": " + ec.message());
+  for (const std::string& folder : {objects, fresh}) {
+    if (stdfs::create_directories(folder, ec); ec) {
+      throw error::IoError("cannot create " + folder + ": " + ec.message());
+    }
   }
   std::vector<metadata::Entry> cached = entries;
   try {
@@ -219,6 +243,7 @@ std::size_t ArtifactCache::update(const std::string& root,
               [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
     std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept;
     fs::FilePlacer placer(link == Link::hardlink);
+    hash::FileHasher hasher;
     std::size_t count = 0;
     for (const auto& entry : cached) {
       if (kept.count(entry.sha256) == 0) {
@@ -232,6 +257,11 @@ std::size_t ArtifactCache::update(const std::string& root,
           const std::string from = root + "/" + entry.path;
           if (!Fingerprint::of(from)) {
             continue; // not in the root (left out by an item pattern)
+          }
+          // The root's file may be the changed object itself (a hard link placed it): then
+          // nothing vouches for its bytes but reading them.
+          if (same_file(from, object) && hasher.hash_file(from).sha256 != entry.sha256) {
+            continue;
           }
           placer.place(from, AT_FDCWD, object);
           ::chmod(object.c_str(), 0444); // with a hard link, the destination's too

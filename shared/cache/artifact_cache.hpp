@@ -103,9 +103,10 @@ public:
   void reject(const std::string& path);
 
   /// Replaces the cache with the files of `root` named by `entries` (paths relative to `root`
-  /// with the hashes they were checked against); entries missing from `root` are left out.
-  /// A content this cache already holds unchanged is kept as it is (no I/O but a stat); others
-  /// are taken from `root` as `link` says. Removes leftovers first. Throws error::IoError; the
+  /// with the hashes they were checked against). A content this cache already holds unchanged
+  /// is kept as it is (no I/O but a stat); others are taken from `root` as `link` says (left
+  /// out when missing there, and hashed first when the root's file is the changed object
+  /// itself). Removes leftovers first. Throws error::IoError; the
   /// previous cache stays in place on any failure. Returns the number of entries cached.
   std::size_t update(const std::string& root, const std::vector<metadata::Entry>& entries,
                      Link link);
@@ -123,7 +124,7 @@ private:
 
   std::string m_path;
   std::unordered_map<hash::Digest, Fingerprint, DigestHash> m_objects; // as recorded
-  std::mutex m_mutex;                                                  // guards m_rejected
+  mutable std::mutex m_mutex;                                          // guards m_rejected
   std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
 };
 

@@ -2,6 +2,7 @@
 
 #include "shared/cache/artifact_cache.hpp"
 #include "shared/cache/cache_lock.hpp"
+#include "shared/error/error.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -54,8 +55,14 @@ Eviction evict_least_recently_used(const std::string& cache_directory, std::uint
   const std::string base = cache_directory + "/" + std::string(k_cache_folder);
   std::vector<Key> keys;
   std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(base, ec)) {
+  std::vector<std::string> doomed_leftovers;
+  for (stdfs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const stdfs::directory_entry& entry = *it;
     const std::string name = entry.path().filename().string();
+    if (name.find(".evicted-") != std::string::npos) {
+      doomed_leftovers.push_back(entry.path().string()); // an eviction was killed midway
+      continue;
+    }
     if (!is_key_folder_name(name) || !entry.is_directory(ec)) {
       continue;
     }
@@ -69,6 +76,9 @@ Eviction evict_least_recently_used(const std::string& cache_directory, std::uint
     result.bytes_before += key.bytes;
     keys.push_back(std::move(key));
   }
+  for (const auto& leftover : doomed_leftovers) {
+    stdfs::remove_all(leftover, ec);
+  }
   std::sort(keys.begin(), keys.end(),
             [](const Key& a, const Key& b) { return a.last_used_ns < b.last_used_ns; });
   std::uint64_t total = result.bytes_before;
@@ -76,15 +86,24 @@ Eviction evict_least_recently_used(const std::string& cache_directory, std::uint
     if (total <= max_bytes) {
       break;
     }
+    if (key.folder == current && key.bytes <= max_bytes) {
+      continue; // kept: the others in use are what is over the limit
+    }
     std::optional<CacheLock> lock; // the caller holds the current key's lock already
     if (key.folder != current) {
-      lock.emplace(key.folder + std::string(k_lock_suffix));
+      try {
+        lock.emplace(key.folder + std::string(k_lock_suffix));
+      } catch (const error::IoError&) {
+        result.busy.push_back(key.folder); // cannot tell whether someone uses it: kept
+        continue;
+      }
       if (!lock->acquire(CacheLock::Kind::exclusive, 0)) {
         result.busy.push_back(key.folder);
         continue;
       }
     }
     const std::string doomed = key.folder + ".evicted-" + std::to_string(::getpid());
+    stdfs::remove_all(doomed, ec); // a leftover of a killed eviction under a reused pid
     if (::rename(key.folder.c_str(), doomed.c_str()) != 0) {
       continue;
     }

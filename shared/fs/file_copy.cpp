@@ -91,18 +91,6 @@ void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
 
 } // namespace
 
-const char* describe(CopyMethod method) {
-  switch (method) {
-  case CopyMethod::reflink:
-    return "reflink";
-  case CopyMethod::hard_link:
-    return "hard link";
-  case CopyMethod::bytes:
-    break;
-  }
-  return "copy";
-}
-
 namespace {
 
 // Opens "<name>.part" for writing, replacing a leftover (never following it).
@@ -150,26 +138,47 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   placed.bytes = static_cast<std::uint64_t>(info.st_size);
   const std::string part = name + std::string(k_part_suffix);
 
-  if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed) &&
-      m_no_reflink.load(std::memory_order_relaxed)) {
+  // Reflink, else hard link, else copy. A method these filesystems refuse is not tried
+  // again by later calls; each flag is read once here, so threads never skip a method
+  // half-way.
+  if (!m_no_reflink.load(std::memory_order_relaxed)) {
+    Descriptor in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (in.get() < 0) {
+      throw error::IoError(error::system_message("cannot open " + from, errno));
+    }
+    Descriptor out(create_part(dir_fd, part));
+    if (::ioctl(out.get(), FICLONE, in.get()) == 0 && out.close() == 0) {
+      commit_part(dir_fd, part, name);
+      placed.method = CopyMethod::reflink;
+      return placed;
+    }
+    if (unsupported(errno)) {
+      m_no_reflink = true;
+    }
+    out.reset(-1);
+    ::unlinkat(dir_fd, part.c_str(), 0);
+  }
+
+  if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
     // A new name is linked in one step; an existing one is replaced through the part file.
-    if (::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0) {
+    ::unlinkat(dir_fd, part.c_str(), 0); // a leftover part file goes either way
+    bool linked = ::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0;
+    if (!linked && errno == EEXIST &&
+        ::linkat(AT_FDCWD, from.c_str(), dir_fd, part.c_str(), 0) == 0) {
+      commit_part(dir_fd, part, name);
+      ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
+      linked = true;
+    }
+    if (linked) {
       placed.method = CopyMethod::hard_link;
       return placed;
     }
-    if (errno == EEXIST) {
-      ::unlinkat(dir_fd, part.c_str(), 0);
-      if (::linkat(AT_FDCWD, from.c_str(), dir_fd, part.c_str(), 0) == 0) {
-        commit_part(dir_fd, part, name);
-        ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
-        placed.method = CopyMethod::hard_link;
-        return placed;
-      }
-    }
+    // EMLINK (too many links to this file) and EPERM (fs.protected_hardlinks) are about this
+    // file: it is copied. Other refusals stop the links; anything else is an error.
     if (!unsupported(errno) && errno != EMLINK) {
       throw error::IoError(error::system_message("cannot link " + from + " to " + name, errno));
     }
-    if (errno != EMLINK) {
+    if (errno != EMLINK && errno != EPERM) {
       m_no_hard_link = true;
     }
   }
@@ -180,21 +189,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   }
   Descriptor out(create_part(dir_fd, part));
   try {
-    if (!m_no_reflink.load(std::memory_order_relaxed)) {
-      if (::ioctl(out.get(), FICLONE, in.get()) == 0) {
-        placed.method = CopyMethod::reflink;
-      } else if (unsupported(errno)) {
-        m_no_reflink = true;
-        if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
-          out.reset(-1);
-          ::unlinkat(dir_fd, part.c_str(), 0);
-          return place(from, dir_fd, name); // now by hard link, else by copy
-        }
-      }
-    }
-    if (placed.method != CopyMethod::reflink) {
-      copy_bytes(in.get(), out.get(), placed.bytes, from, part);
-    }
+    copy_bytes(in.get(), out.get(), placed.bytes, from, part);
     if (out.close() != 0) {
       throw error::IoError(error::system_message("cannot write " + part, errno));
     }

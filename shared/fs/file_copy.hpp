@@ -42,7 +42,4 @@ private:
   std::atomic<bool> m_no_hard_link{false};
 };
 
-/// "reflink", "hard link" or "copy".
-const char* describe(CopyMethod method);
-
 } // namespace shared::fs

@@ -275,10 +275,13 @@ private:
           return;
         } catch (const error::Interrupted&) {
           throw;
+        } catch (const error::IntegrityError& e) {
+          m_run.logger.warning("cached copy of " + item.path + " not used (" + e.what() +
+                               "): downloading it");
+          local->failed(*copy); // its bytes are wrong, not just this placement
         } catch (const error::Error& e) {
           m_run.logger.warning("cached copy of " + item.path + " not used (" + e.what() +
                                "): downloading it");
-          local->failed(*copy);
         }
       }
     }

@@ -3,8 +3,10 @@
 // Workers pull items from one queue (an atomic index: nothing scans the list per item). Each
 // file is written as "<name>.part" and renamed when complete and checked; a failed item's part
 // file is deleted; a leftover part file is replaced. Where the listing gives a SHA-256 it is
-// computed as the bytes stream, and where it gives a size the written size must match; a
-// mismatch deletes the file and fetches the item again, then fails it as an integrity error.
+// computed as the bytes stream (unless skip_validation), and where it gives a size the written
+// size must match; a mismatch deletes the file and fetches the item again, then fails it as an
+// integrity error. Items with a local copy (LocalCopies, the incremental cache) are placed from
+// it, after the items to fetch have started; a copy is hashed unless known unchanged.
 // An item path that could land outside the destination (absolute, ".", "..", a drive letter, a
 // backslash, or through a symlink already in the destination) is refused and nothing is written.
 #pragma once
@@ -27,7 +29,7 @@ namespace shared::transfer {
 /// A file on this machine with an item's content.
 struct LocalCopy {
   std::string path;       ///< absolute, or relative to the working directory
-  bool unchanged = false; ///< known to hold the content it was checked for: not hashed again
+  bool unchanged = false; ///< as it was when last hashed (its fingerprint): not hashed again
 };
 
 /// Files already on this machine that can stand for items (the incremental cache). Called
@@ -40,7 +42,8 @@ public:
   virtual bool has(const hash::Digest& sha256) const = 0;
   /// A copy of the item (which has a SHA-256), or nullopt.
   virtual std::optional<LocalCopy> find(const source::Item& item) const = 0;
-  /// A copy find() gave failed its check; the item was fetched from the source instead.
+  /// A copy find() gave failed its hash or size check; the item was fetched from the source
+  /// instead.
   virtual void failed(const LocalCopy& copy) = 0;
 };
 

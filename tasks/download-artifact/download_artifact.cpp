@@ -129,7 +129,10 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
 
   const auto summary = shared::transfer::download(*source, listing, download, logger);
   log_summary(options, summary, logger);
-  if (cache && summary.failures.empty()) {
+  if (cache && options.download.skip_validation) {
+    // The cache takes only checked files: later runs place them without reading them.
+    logger.info("Cache not updated: with skipValidation nothing was checked");
+  } else if (cache && summary.failures.empty()) {
     std::vector<shared::metadata::Entry> entries;
     for (const auto& item : listing.items) {
       if (item.sha256 && options.download.patterns.matches(item.path)) {

@@ -35,23 +35,26 @@ void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
       return;
     }
     m_lock->touch();
-  } catch (const shared::error::IoError& e) {
+    std::string reason;
+    const auto state = m_cache.open(reason);
+    const auto leftovers = m_cache.leftovers();
+    if (!leftovers.empty()) {
+      m_logger.info("Cache: " + format::count(leftovers.size()) +
+                    " leftover(s) of an interrupted update or eviction (removed when it is "
+                    "updated)");
+    }
+    if (state != ArtifactCache::State::trusted) {
+      m_logger.info("Cache: " + m_cache.path() + " not used: " + reason);
+      return;
+    }
+    m_logger.info("Cache: " + m_cache.path() + " (trusted, " + reason + ")");
+  } catch (const shared::error::Interrupted&) {
+    throw;
+  } catch (const std::exception& e) {
     m_logger.warning(std::string("cache not used: ") + e.what());
     m_lock.reset();
     return;
   }
-  std::string reason;
-  const auto state = m_cache.open(reason);
-  const auto leftovers = m_cache.leftovers();
-  if (!leftovers.empty()) {
-    m_logger.info("Cache: " + format::count(leftovers.size()) +
-                  " leftover(s) of an interrupted update beside it (removed when it is updated)");
-  }
-  if (state != ArtifactCache::State::trusted) {
-    m_logger.info("Cache: " + m_cache.path() + " not used: " + reason);
-    return;
-  }
-  m_logger.info("Cache: " + m_cache.path() + " (trusted, " + reason + ")");
   download.hash_local_copies = m_options.hash_every_file;
   download.link_local_copies = m_options.link == ArtifactCache::Link::hardlink;
   download.local_copies = this;
@@ -86,14 +89,21 @@ void IncrementalCache::update(const std::string& destination,
   try {
     const std::size_t files = m_cache.update(destination, entries, m_options.link);
     m_logger.info("Cache updated: " + m_cache.path() + " (" + format::count(files) + " files)");
-  } catch (const shared::error::Error& e) {
+  } catch (const std::exception& e) {
     m_logger.warning(std::string("cache not updated (the download itself is complete): ") +
                      e.what());
     return;
   }
-  if (m_options.max_size == 0) {
-    return;
+  if (m_options.max_size != 0) {
+    try {
+      evict();
+    } catch (const std::exception& e) {
+      m_logger.warning(std::string("cache eviction stopped: ") + e.what());
+    }
   }
+}
+
+void IncrementalCache::evict() {
   const auto eviction = shared::cache::evict_least_recently_used(
       m_options.directory, m_options.max_size, m_cache.path());
   if (!eviction.evicted.empty()) {

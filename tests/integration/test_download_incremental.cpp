@@ -167,6 +167,13 @@ TEST_CASE("a corrupted cached file is detected and downloaded again", "[incremen
     REQUIRE(r.exit_code == 0);
     CHECK(read_file(dir / "out2/a.txt") == "the real c0ntent");
     CHECK(server.request_count("/a.txt") == 1);
+    // ... but the unchecked files do not become the cache: the next checked run finds it.
+    CHECK(contains(r.out, "Cache not updated: with skipValidation nothing was checked"));
+    const ProcessResult next = incremental(server, dir, "out3");
+    INFO(next.out << next.err);
+    REQUIRE(next.exit_code == 0);
+    CHECK(read_file(dir / "out3/a.txt") == "the real content");
+    CHECK(server.request_count("/a.txt") == 2);
   }
 }
 
@@ -247,10 +254,14 @@ TEST_CASE("cached files are hard-linked read-only; a write through one is notice
   FaultServer server;
   publish(server, {{"a.bin", std::string(5000, 'a')}, {"b.bin", std::string(7000, 'b')}});
   REQUIRE(incremental(server, dir, "out1").exit_code == 0);
+  write_file(dir / "out2/a.bin.part", "left by a killed run");
+  write_file(dir / "out2/b.bin.part", "left by a killed run");
   const ProcessResult second = incremental(server, dir, "out2");
   INFO(second.out << second.err);
   REQUIRE(second.exit_code == 0);
   CHECK(contains(second.out, "2 from cache"));
+  CHECK_FALSE(exists(dir / "out2/a.bin.part"));
+  CHECK_FALSE(exists(dir / "out2/b.bin.part"));
   const struct stat placed = status_of(dir / "out2/a.bin");
   const struct stat cached = status_of(cached_object(dir, std::string(5000, 'a')));
   CHECK((placed.st_mode & 0222) == 0); // read-only, in the cache and so in the destination
@@ -407,6 +418,9 @@ TEST_CASE("two downloads with one key at once: both trees right, the cache valid
   REQUIRE(after.exit_code == 0);
   CHECK(contains(after.out, "(trusted, last updated"));
   CHECK(contains(after.out, "60 from cache"));
+  for (const auto& [path, content] : files) {
+    CHECK(read_file(dir / ("after/" + path)) == content);
+  }
 }
 
 TEST_CASE("a key locked by another job: the download goes without the cache and says so",

@@ -148,12 +148,22 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
 
   CacheLock busy(middle + ".lock");
   REQUIRE(busy.acquire(CacheLock::Kind::shared, 0));
-  const Eviction result = evict_least_recently_used(dir / "cache", 1500, oldest);
-  CHECK(result.bytes_before == 3000u);
-  // `oldest` is the caller's own key (last to go), `middle` is busy: `newest` goes, then
-  // the caller's own.
-  CHECK(result.busy == std::vector<std::string>{middle});
-  CHECK(result.evicted == std::vector<std::string>{newest, oldest});
-  CHECK(result.bytes_after == 1000u);
-  CHECK(tests::support::exists(middle));
+  write_file(base + std::string(64, '4') + ".evicted-1/files/f", "left by a killed eviction");
+
+  SECTION("the caller's own key stays when it alone fits") {
+    // `oldest` is the caller's own key (last to go), `middle` is busy: `newest` goes.
+    const Eviction result = evict_least_recently_used(dir / "cache", 1500, oldest);
+    CHECK(result.bytes_before == 3000u);
+    CHECK(result.busy == std::vector<std::string>{middle});
+    CHECK(result.evicted == std::vector<std::string>{newest});
+    CHECK(result.bytes_after == 2000u);
+    CHECK(tests::support::exists(middle));
+    CHECK(tests::support::exists(oldest));
+    CHECK_FALSE(tests::support::exists(base + std::string(64, '4') + ".evicted-1"));
+  }
+  SECTION("the caller's own key goes when it alone is over the limit") {
+    const Eviction result = evict_least_recently_used(dir / "cache", 500, oldest);
+    CHECK(result.evicted == std::vector<std::string>{newest, oldest});
+    CHECK(result.bytes_after == 1000u);
+  }
 }
