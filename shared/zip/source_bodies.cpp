@@ -28,7 +28,7 @@ public:
   // `release` takes the reader back once the fetch is over.
   StreamingBody(std::unique_ptr<source::Reader> reader, const source::Item& item,
                 std::function<void(std::unique_ptr<source::Reader>)> release)
-      : m_release(std::move(release)),
+      : m_path(item.path), m_release(std::move(release)),
         m_thread([this, &item, reader = std::move(reader)]() mutable {
           fetch(*reader, item);
           m_release(std::move(reader));
@@ -85,8 +85,9 @@ public:
   void restart() override {
     std::lock_guard<std::mutex> lock(m_mutex);
     if (m_handed_out > 0) {
-      throw error::IoError("the connection failed after " + std::to_string(m_handed_out) +
-                           " bytes were written to the archive, which cannot take them back");
+      throw error::IoError(m_path + ": the connection failed after " +
+                           std::to_string(m_handed_out) +
+                           " bytes were in the archive, which cannot take them back");
     }
     m_chunks.clear();
     m_buffered = 0;
@@ -123,6 +124,7 @@ private:
   bool m_done = false;
   bool m_abandoned = false;
   std::exception_ptr m_error;
+  std::string m_path; // the item's, for messages
   std::function<void(std::unique_ptr<source::Reader>)> m_release;
   std::thread m_thread; // last: starts once the members above exist
 };

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
@@ -84,6 +85,20 @@ bool acceptable(const std::string& name, zip::EntryKind kind,
   return true;
 }
 
+// Whether the symlink at `link` resolves, through whatever other links it meets on disk, to a
+// place inside `real_folder` (a canonical path). A dangling tail is taken as written.
+bool resolves_inside(const std::string& real_folder, const std::string& link) {
+  std::error_code ec;
+  const auto target = std::filesystem::weakly_canonical(link, ec);
+  if (ec) {
+    return false;
+  }
+  const std::string resolved = target.string();
+  return resolved == real_folder || (resolved.size() > real_folder.size() &&
+                                     resolved.compare(0, real_folder.size(), real_folder) == 0 &&
+                                     (real_folder == "/" || resolved[real_folder.size()] == '/'));
+}
+
 // A local folder or file share: walked without following any symlink (nor one on the way
 // from the source's root to the subtree).
 Plan plan_local(const std::string& root, const std::string& prefix, const Options& options,
@@ -101,6 +116,11 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
   if (!folder) {
     throw UsageError("--path: no folder \"" + options.path + "\" in " + options.source);
   }
+  const std::string real_subtree = std::filesystem::canonical(subtree).string();
+  struct stat output {}; // an archive left by an earlier run inside the tree is not zipped
+  if (options.output == "-" || ::stat(options.output.c_str(), &output) != 0) {
+    output = {};
+  }
   if (!prefix.empty()) {
     plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt,
               static_cast<std::int64_t>(info.st_mtim.tv_sec), info.st_mode & 07777u, "", ""});
@@ -111,7 +131,10 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
     const std::int64_t mtime = item.mtime_ns / 1'000'000'000;
     switch (item.kind) {
     case fs::EntryKind::file:
-      if (acceptable(name, zip::EntryKind::file, warnings, plan)) {
+      if (output.st_ino != 0 && item.inode == output.st_ino && item.device == output.st_dev) {
+        warnings.warn("skipped " + name + ": it is the output, from an earlier run");
+        ++plan.skipped;
+      } else if (acceptable(name, zip::EntryKind::file, warnings, plan)) {
         plan.add(
             {name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "", item.path});
       }
@@ -125,7 +148,8 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
       if (!options.store_symlinks) {
         warnings.warn("skipped symlink " + name + " (symlinks: skip)");
         ++plan.skipped;
-      } else if (!link_stays_inside(item.path, item.link_target)) {
+      } else if (!link_stays_inside(item.path, item.link_target) ||
+                 !resolves_inside(real_subtree, subtree + "/" + item.path)) {
         warnings.warn("skipped symlink " + name + " -> " + item.link_target +
                       ": it leads out of the folder");
         ++plan.skipped;
@@ -365,7 +389,15 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
       throw UsageError("--source: \"" + root + "\" is not a folder");
     }
     const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
-    const std::string prefix = options.top_folder ? last_segment(subtree) + "/" : "";
+    std::string prefix;
+    if (options.top_folder) {
+      std::error_code ec;
+      prefix = last_segment(std::filesystem::canonical(subtree, ec).string());
+      if (ec || prefix.empty() || prefix == "/") {
+        throw UsageError("--top-folder: " + subtree + " has no name to use as the top folder");
+      }
+      prefix += "/";
+    }
     logger.info("Listing " + subtree);
     plan = plan_local(root, prefix, options, warnings);
     bodies = std::make_unique<zip::LocalBodyProvider>(subtree);
