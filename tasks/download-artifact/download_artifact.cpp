@@ -6,8 +6,10 @@
 #include "shared/task/http_inputs.hpp"
 #include "shared/task/interrupt.hpp"
 
+#include <iostream>
 #include <optional>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace tasks::download_artifact {
 namespace {
@@ -98,9 +100,53 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   return options;
 }
 
+namespace {
+
+// A yes/no question on the terminal (stderr, answered on stdin); nullopt without one.
+std::optional<bool> ask_on_terminal(const std::string& question) {
+  if (!::isatty(STDIN_FILENO) || !::isatty(STDERR_FILENO)) {
+    return std::nullopt;
+  }
+  for (;;) {
+    std::cerr << question << " [y/n] " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) {
+      return false;
+    }
+    if (answer == "y" || answer == "Y" || answer == "yes") {
+      return true;
+    }
+    if (answer == "n" || answer == "N" || answer == "no") {
+      return false;
+    }
+  }
+}
+
+} // namespace
+
 shared::error::ExitCode run(const shared::task::TaskContext& context) {
   shared::log::Logger& logger = context.logger;
   const Options options = options_from_inputs(context.inputs, logger, context.progress_mode);
+  if (options.provider == "drs") {
+    BatchOptions batch;
+    batch.base = options.source;
+    batch.ids = read_ids(context.inputs.lines("files"));
+    batch.destination = options.download.destination;
+    batch.skip_downloaded = context.inputs.boolean("skipDownloaded");
+    batch.skip_unavailable = context.inputs.boolean("skipUnavailable");
+    batch.max_wait = context.inputs.number("maxWait");
+    batch.http = options.source_context.http;
+    batch.ranged.http = options.source_context.http;
+    batch.ranged.part_size = context.inputs.size("partSize");
+    if (batch.ranged.part_size < (64u << 10)) {
+      throw shared::error::UsageError("--part-size: at least 64KiB, got " +
+                                      context.inputs.text("partSize"));
+    }
+    batch.ranged.parallel = options.download.parallel;
+    batch.progress = context.progress_mode;
+    batch.ask = ask_on_terminal;
+    return run_batch(batch, logger);
+  }
   const auto source =
       shared::source::make_source(options.source, options.provider, options.source_context);
 

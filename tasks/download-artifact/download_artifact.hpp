@@ -7,6 +7,7 @@
 #include "shared/task/inputs.hpp"
 #include "shared/task/run.hpp"
 #include "shared/transfer/downloader.hpp"
+#include "tasks/download-artifact/batch.hpp"
 #include "tasks/download-artifact/incremental.hpp"
 
 #include <string>

@@ -1,0 +1,56 @@
+// One large file in parts: HTTP Range requests (RFC 9110 §14), several at once, each written
+// at its offset into the file's part file (seed 001: 64 MiB parts, a fresh URL on 403).
+#pragma once
+
+#include "shared/hash/sha256.hpp"
+#include "shared/http/client.hpp"
+#include "shared/log/logger.hpp"
+#include "shared/progress/progress.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace shared::transfer {
+
+/// Where a file's bytes are: a URL and the headers to send with it (a DRS access_url).
+struct Location {
+  std::string url;
+  http::Headers headers;
+};
+
+/// How to fetch the parts.
+struct RangedOptions {
+  std::uint64_t part_size = 64ull << 20; ///< bytes a Range request asks for
+  unsigned parallel = 8;                 ///< parts in flight
+  /// For the requests to the location. Its credentials (token, user, password) are never sent
+  /// there: a presigned URL carries its own, in the URL or the location's headers.
+  http::ClientOptions http;
+  int refreshes_per_part = 2; ///< fresh locations a part may ask for after 403s
+};
+
+/// What download_ranged() did.
+struct RangedResult {
+  std::uint64_t bytes = 0;          ///< the file's size
+  std::uint64_t retries = 0;        ///< request retries of the HTTP clients
+  std::uint64_t part_attempts = 0;  ///< part requests made again after a failure
+  std::uint64_t refreshed = 0;      ///< fresh locations asked for
+};
+
+/// Downloads `size` bytes from `location` into "<final_path>.part" in parts of
+/// options.part_size, options.parallel at a time, each written at its offset; a part that
+/// fails is retried alone (the HTTP client's retries, then after a 403 with a location from
+/// `refresh`, which may block and throw), while the parts already written stay. The finished
+/// file is checked against `sha256` when given and renamed to `final_path` (absolute or
+/// relative to the working directory). On any failure the part file is deleted and the error
+/// rethrown: error::IntegrityError (checksum or size), http::HttpStatusError, NetworkError,
+/// error::IoError, error::Interrupted (options.http.cancelled). `progress` (may be null) sees
+/// the bytes.
+RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
+                             const std::optional<hash::Digest>& sha256, const Location& location,
+                             const std::function<Location()>& refresh,
+                             const RangedOptions& options, log::Logger& logger,
+                             progress::Reporter* progress);
+
+} // namespace shared::transfer

@@ -1,0 +1,292 @@
+#include "tasks/download-artifact/batch.hpp"
+
+#include "shared/format/units.hpp"
+#include "shared/hash/file_hasher.hpp"
+#include "shared/http/retry.hpp"
+#include "shared/source/drs.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+
+namespace tasks::download_artifact {
+namespace {
+
+namespace format = shared::format;
+using shared::source::DrsAnswer;
+
+constexpr std::size_t k_listed = 50;
+
+// One id's way through the batch.
+struct File {
+  std::string id;
+  DrsAnswer answer;
+  std::string name;    // in the destination, once known
+  std::string problem; // why it is unavailable or failed
+  enum class Fate { pending, exists, unavailable, downloaded, failed } fate = Fate::pending;
+  shared::error::ExitCode code = shared::error::ExitCode::items_failed;
+};
+
+std::string seconds_text(double seconds) { return format::duration(seconds); }
+
+// Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
+bool complete(const std::string& path, const shared::source::DrsObject& object) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<std::uint64_t>(info.st_size) != object.size) {
+    return false;
+  }
+  if (!object.sha256) {
+    return true;
+  }
+  shared::hash::FileHasher hasher;
+  return hasher.hash_file(path).sha256 == *object.sha256;
+}
+
+// The ids of `files`, listed for a message (the first k_listed).
+std::string list_ids(const std::vector<const File*>& files, bool with_problem) {
+  std::string text;
+  for (std::size_t i = 0; i < files.size() && i < k_listed; ++i) {
+    text += "\n  " + files[i]->id;
+    if (with_problem && !files[i]->problem.empty()) {
+      text += " (" + files[i]->problem + ")";
+    }
+  }
+  if (files.size() > k_listed) {
+    text += "\n  … and " + format::count(files.size() - k_listed) + " more";
+  }
+  return text;
+}
+
+// Skips `files` as the flag or the user says; throws UsageError to stop the run.
+void decide(const std::vector<const File*>& files, const std::string& what, bool flag,
+            const std::string& flag_name, const BatchOptions& options,
+            shared::log::Logger& logger) {
+  if (files.empty() || flag) {
+    return;
+  }
+  const std::string count = format::count(files.size());
+  if (const auto answer =
+          options.ask ? options.ask(count + " " + what + ": skip them and go on?")
+                      : std::nullopt) {
+    if (*answer) {
+      return;
+    }
+    throw shared::error::Interrupted();
+  }
+  (void)logger;
+  throw shared::error::UsageError(count + " " + what + ", and no terminal to ask: rerun with " +
+                                  flag_name + " to skip them" + list_ids(files, false));
+}
+
+} // namespace
+
+std::vector<std::string> read_ids(const std::vector<std::string>& lines) {
+  std::vector<std::string> ids;
+  const auto add = [&ids](std::string id, const std::string& origin) {
+    while (!id.empty() && (id.back() == '\r' || id.back() == ' ' || id.back() == '\t')) {
+      id.pop_back();
+    }
+    id.erase(0, id.find_first_not_of(" \t"));
+    if (id.empty() || id[0] == '#') {
+      return;
+    }
+    if (id.find('/') != std::string::npos ||
+        std::any_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+      throw shared::error::UsageError(origin + ": \"" + id +
+                                      "\" is not a file id (a / or a control character)");
+    }
+    ids.push_back(std::move(id));
+  };
+  for (const auto& line : lines) {
+    if (!line.empty() && line[0] == '@') {
+      std::ifstream in(line.substr(1));
+      if (!in) {
+        throw shared::error::UsageError("--files: cannot read the id list " + line.substr(1));
+      }
+      std::string id;
+      while (std::getline(in, id)) {
+        add(id, line.substr(1));
+      }
+    } else {
+      add(line, "--files");
+    }
+  }
+  if (ids.empty()) {
+    throw shared::error::UsageError("--files: provider drs needs at least one file id");
+  }
+  return ids;
+}
+
+std::string file_name_for(const std::string& id, const std::string& drs_name) {
+  const std::string base = drs_name.substr(drs_name.rfind('/') == std::string::npos
+                                               ? 0
+                                               : drs_name.rfind('/') + 1);
+  const auto dot = base.find('.', 1);
+  std::string extension = dot == std::string::npos ? "" : base.substr(dot);
+  if (extension.find_first_of("\\:") != std::string::npos || extension == "." ||
+      extension == "..") {
+    extension.clear();
+  }
+  return id + extension;
+}
+
+shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logger& logger) {
+  const auto start = std::chrono::steady_clock::now();
+  shared::source::DrsClient drs(options.base, options.http, logger);
+  std::vector<File> files;
+  for (const auto& id : options.ids) {
+    if (std::none_of(files.begin(), files.end(), [&id](const File& f) { return f.id == id; })) {
+      files.push_back(File{id, {}, {}, {}});
+    }
+  }
+
+  // 1. Every id asked for first: availability, and staging starts.
+  logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
+  for (File& file : files) {
+    try {
+      file.answer = drs.object(file.id);
+      if (file.answer.state == DrsAnswer::State::unavailable) {
+        file.fate = File::Fate::unavailable;
+        file.problem = file.answer.reason;
+      } else if (file.answer.state == DrsAnswer::State::ready) {
+        file.name = file_name_for(file.id, file.answer.object->name);
+      }
+    } catch (const shared::error::Interrupted&) {
+      throw;
+    } catch (const std::exception& e) {
+      file.fate = File::Fate::unavailable;
+      file.problem = e.what();
+    }
+  }
+  // 2. What is already complete in the destination (a .part leftover never is).
+  for (File& file : files) {
+    if (file.answer.state == DrsAnswer::State::ready && file.fate == File::Fate::pending &&
+        complete(options.destination + "/" + file.name, *file.answer.object)) {
+      file.fate = File::Fate::exists;
+    }
+  }
+  // 3. Ready first, then by the wait the service announced.
+  std::stable_sort(files.begin(), files.end(), [](const File& a, const File& b) {
+    const auto wait = [](const File& f) {
+      return f.answer.state == DrsAnswer::State::ready ? -1.0 : f.answer.retry_after;
+    };
+    return wait(a) < wait(b);
+  });
+  // 4. The report, then skip or stop.
+  std::vector<const File*> existing;
+  std::vector<const File*> unavailable;
+  std::size_t ready = 0;
+  std::size_t staging = 0;
+  for (const File& file : files) {
+    existing.insert(existing.end(), file.fate == File::Fate::exists ? 1 : 0, &file);
+    unavailable.insert(unavailable.end(), file.fate == File::Fate::unavailable ? 1 : 0, &file);
+    ready += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::ready;
+    staging += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::staging;
+  }
+  logger.info(format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
+              format::count(existing.size()) + " already downloaded, " +
+              format::count(unavailable.size()) + " unavailable");
+  if (!existing.empty()) {
+    logger.info("Already downloaded in " + options.destination + ":" + list_ids(existing, false));
+  }
+  if (!unavailable.empty()) {
+    logger.warning("Not available:" + list_ids(unavailable, true));
+  }
+  decide(existing, "files are already downloaded", options.skip_downloaded, "--skip-downloaded",
+         options, logger);
+  decide(unavailable, "files are not available", options.skip_unavailable, "--skip-unavailable",
+         options, logger);
+
+  // 5. One file at a time, each in parallel parts.
+  std::error_code ec;
+  std::filesystem::create_directories(options.destination, ec);
+  std::uint64_t bytes = 0;
+  for (File& file : files) {
+    if (file.fate != File::Fate::pending) {
+      continue;
+    }
+    try {
+      double waited = 0;
+      while (file.answer.state == DrsAnswer::State::staging) {
+        if (waited + file.answer.retry_after > options.max_wait) {
+          throw shared::error::Error(shared::error::ExitCode::items_failed,
+                                     "still being staged after " + seconds_text(waited) +
+                                         " (maxWait " + seconds_text(options.max_wait) + ")");
+        }
+        logger.info(file.id + ": being staged; asking again in " +
+                    seconds_text(file.answer.retry_after));
+        shared::http::sleep_unless_cancelled(file.answer.retry_after, options.http.cancelled);
+        waited += file.answer.retry_after;
+        file.answer = drs.object(file.id);
+        if (file.answer.state == DrsAnswer::State::unavailable) {
+          throw shared::error::Error(shared::error::ExitCode::items_failed,
+                                     "became unavailable: " + file.answer.reason);
+        }
+      }
+      const auto& object = *file.answer.object;
+      file.name = file_name_for(file.id, object.name);
+      logger.info("Downloading " + file.id + " (" + format::bytes(object.size) + ") to " +
+                  file.name);
+      const auto refresh = [&drs, &file]() {
+        const DrsAnswer fresh = drs.object(file.id);
+        if (fresh.state != DrsAnswer::State::ready) {
+          throw shared::error::Error(shared::error::ExitCode::items_failed,
+                                     "no fresh access URL: " + (fresh.reason.empty()
+                                                                    ? std::string("being staged")
+                                                                    : fresh.reason));
+        }
+        return shared::transfer::Location{fresh.object->access_url, fresh.object->access_headers};
+      };
+      shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id,
+                                          "files", 1, object.size);
+      shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
+                                        object.sha256, {object.access_url, object.access_headers},
+                                        refresh, options.ranged, logger, &progress);
+      file.fate = File::Fate::downloaded;
+      bytes += object.size;
+    } catch (const shared::error::Interrupted&) {
+      throw;
+    } catch (const shared::error::Error& e) {
+      file.fate = File::Fate::failed;
+      file.problem = e.what();
+      file.code = e.code() == shared::error::ExitCode::integrity
+                      ? shared::error::ExitCode::integrity
+                      : shared::error::ExitCode::items_failed;
+      logger.error(file.id + ": " + e.what());
+    } catch (const std::exception& e) {
+      file.fate = File::Fate::failed;
+      file.problem = e.what();
+      logger.error(file.id + ": " + e.what());
+    }
+  }
+  // 6. The summary.
+  std::vector<const File*> failed;
+  std::size_t downloaded = 0;
+  for (const File& file : files) {
+    failed.insert(failed.end(), file.fate == File::Fate::failed ? 1 : 0, &file);
+    downloaded += file.fate == File::Fate::downloaded;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!failed.empty()) {
+    logger.group_begin("Failed files (" + format::count(failed.size()) + ")");
+    logger.info(list_ids(failed, true).substr(1));
+    logger.group_end();
+  }
+  logger.info("Downloaded " + format::count(downloaded) + " files (" + format::bytes(bytes) +
+              ") to " + options.destination + " in " + format::duration(seconds) + " (" +
+              format::rate(bytes, seconds) + "): " + format::count(existing.size()) +
+              " skipped (exists), " + format::count(unavailable.size()) +
+              " skipped (unavailable), " + format::count(failed.size()) + " failed");
+  for (const File* file : failed) {
+    if (file->code == shared::error::ExitCode::integrity) {
+      return shared::error::ExitCode::integrity;
+    }
+  }
+  return failed.empty() ? shared::error::ExitCode::success : shared::error::ExitCode::items_failed;
+}
+
+} // namespace tasks::download_artifact
