@@ -3,6 +3,7 @@
 #include "shared/error/error.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/read_loop.hpp"
+#include "shared/fs/write_loop.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -43,20 +44,6 @@ public:
 private:
   int m_fd;
 };
-
-void write_all(int fd, const char* data, std::size_t size, const std::string& name) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw error::IoError(error::system_message("cannot write " + name, errno));
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
 
 // Copies `size` bytes from `in` to `out` in the kernel where it can, else through a buffer.
 void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,

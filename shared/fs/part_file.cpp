@@ -1,6 +1,7 @@
 #include "shared/fs/part_file.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/write_loop.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -33,18 +34,7 @@ PartFile::~PartFile() {
 }
 
 void PartFile::write(const void* data, std::size_t size) {
-  const char* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(m_fd, bytes, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw error::IoError(error::system_message("cannot write " + m_part_path, errno));
-    }
-    bytes += n;
-    size -= static_cast<std::size_t>(n);
-  }
+  write_all(m_fd, static_cast<const char*>(data), size, m_part_path);
 }
 
 void PartFile::commit() {

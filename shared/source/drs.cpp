@@ -108,7 +108,8 @@ DrsAnswer DrsClient::object(const std::string& id) {
         continue;
       }
       if (e.status() == 403 || e.status() == 404) {
-        answer.reason = std::to_string(e.status()) + (e.status() == 404 ? " Not Found" : " Forbidden");
+        answer.reason =
+            std::to_string(e.status()) + (e.status() == 404 ? " Not Found" : " Forbidden");
         return answer;
       }
       throw;
@@ -116,9 +117,10 @@ DrsAnswer DrsClient::object(const std::string& id) {
   }
   if (sink.response().status == 202) {
     const std::string retry_after = sink.response().header("Retry-After");
-    const auto seconds = retry_after.empty()
-                             ? std::nullopt
-                             : http::parse_retry_after(retry_after, std::chrono::system_clock::now());
+    const auto seconds =
+        retry_after.empty()
+            ? std::nullopt
+            : http::parse_retry_after(retry_after, std::chrono::system_clock::now());
     if (!seconds) {
       throw error::IntegrityError("DRS object " + id +
                                   " is being staged (202) but the service gave no Retry-After");

@@ -16,11 +16,11 @@ namespace shared::source {
 /// access_methods[].access_url).
 struct DrsObject {
   std::string id;
-  std::string name;                    ///< may be empty
-  std::uint64_t size = 0;              ///< bytes
-  std::optional<hash::Digest> sha256;  ///< from checksums[] type "sha-256"
-  std::string access_url;              ///< where the bytes are (usually presigned)
-  http::Headers access_headers;        ///< to send with every request to access_url
+  std::string name;                   ///< may be empty
+  std::uint64_t size = 0;             ///< bytes
+  std::optional<hash::Digest> sha256; ///< from checksums[] type "sha-256"
+  std::string access_url;             ///< where the bytes are (usually presigned)
+  http::Headers access_headers;       ///< to send with every request to access_url
 };
 
 /// What GET /objects/{id} said.

@@ -3,6 +3,7 @@
 #include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/relative_path.hpp"
+#include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
@@ -122,19 +123,9 @@ public:
     if (m_hashing) {
       m_sha256.update(data, size);
     }
-    while (size > 0) {
-      const ssize_t n = ::write(m_fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        throw error::IoError(error::system_message("cannot write", errno));
-      }
-      data += n;
-      size -= static_cast<std::size_t>(n);
-      m_bytes += static_cast<std::uint64_t>(n);
-      m_progress.add_bytes(static_cast<std::uint64_t>(n));
-    }
+    fs::write_all(m_fd, data, size, "the part file");
+    m_bytes += size;
+    m_progress.add_bytes(size);
   }
 
   void restart() override {

@@ -2,6 +2,7 @@
 
 #include "shared/error/error.hpp"
 #include "shared/fs/part_file.hpp"
+#include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
 
@@ -36,20 +37,10 @@ public:
     if (m_written + size > m_length) {
       throw error::IntegrityError("the server sent more than the range asked for");
     }
-    while (size > 0) {
-      const ssize_t n = ::pwrite(m_fd, data, size, static_cast<off_t>(m_offset + m_written));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        throw error::IoError(error::system_message("cannot write", errno));
-      }
-      data += n;
-      size -= static_cast<std::size_t>(n);
-      m_written += static_cast<std::uint64_t>(n);
-      if (m_progress != nullptr) {
-        m_progress->add_bytes(static_cast<std::uint64_t>(n));
-      }
+    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
+    m_written += size;
+    if (m_progress != nullptr) {
+      m_progress->add_bytes(size);
     }
   }
 
@@ -105,15 +96,13 @@ private:
 
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
-                             const std::function<Location()>& refresh,
-                             const RangedOptions& options, log::Logger& logger,
-                             progress::Reporter* progress) {
+                             const std::function<Location()>& refresh, const RangedOptions& options,
+                             log::Logger& logger, progress::Reporter* progress) {
   RangedResult result;
   result.bytes = size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
   ::unlink(part_path.c_str()); // a leftover is never "already downloaded"
-  int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0644);
+  int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw error::IoError(error::system_message("cannot create " + part_path, errno));
   }

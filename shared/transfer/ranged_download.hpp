@@ -32,10 +32,10 @@ struct RangedOptions {
 
 /// What download_ranged() did.
 struct RangedResult {
-  std::uint64_t bytes = 0;          ///< the file's size
-  std::uint64_t retries = 0;        ///< request retries of the HTTP clients
-  std::uint64_t part_attempts = 0;  ///< part requests made again after a failure
-  std::uint64_t refreshed = 0;      ///< fresh locations asked for
+  std::uint64_t bytes = 0;         ///< the file's size
+  std::uint64_t retries = 0;       ///< request retries of the HTTP clients
+  std::uint64_t part_attempts = 0; ///< part requests made again after a failure
+  std::uint64_t refreshed = 0;     ///< fresh locations asked for
 };
 
 /// Downloads `size` bytes from `location` into "<final_path>.part" in parts of
@@ -49,8 +49,7 @@ struct RangedResult {
 /// the bytes.
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
-                             const std::function<Location()>& refresh,
-                             const RangedOptions& options, log::Logger& logger,
-                             progress::Reporter* progress);
+                             const std::function<Location()>& refresh, const RangedOptions& options,
+                             log::Logger& logger, progress::Reporter* progress);
 
 } // namespace shared::transfer
