@@ -29,7 +29,9 @@ struct File {
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
 
-std::string seconds_text(double seconds) { return format::duration(seconds); }
+std::string seconds_text(double seconds) {
+  return format::duration(seconds);
+}
 
 // Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
 bool complete(const std::string& path, const shared::source::DrsObject& object) {
@@ -69,8 +71,7 @@ void decide(const std::vector<const File*>& files, const std::string& what, bool
   }
   const std::string count = format::count(files.size());
   if (const auto answer =
-          options.ask ? options.ask(count + " " + what + ": skip them and go on?")
-                      : std::nullopt) {
+          options.ask ? options.ask(count + " " + what + ": skip them and go on?") : std::nullopt) {
     if (*answer) {
       return;
     }
@@ -93,8 +94,9 @@ std::vector<std::string> read_ids(const std::vector<std::string>& lines) {
     if (id.empty() || id[0] == '#') {
       return;
     }
-    if (id.find('/') != std::string::npos ||
-        std::any_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    if (id.find('/') != std::string::npos || std::any_of(id.begin(), id.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20;
+        })) {
       throw shared::error::UsageError(origin + ": \"" + id +
                                       "\" is not a file id (a / or a control character)");
     }
@@ -121,9 +123,8 @@ std::vector<std::string> read_ids(const std::vector<std::string>& lines) {
 }
 
 std::string file_name_for(const std::string& id, const std::string& drs_name) {
-  const std::string base = drs_name.substr(drs_name.rfind('/') == std::string::npos
-                                               ? 0
-                                               : drs_name.rfind('/') + 1);
+  const std::string base =
+      drs_name.substr(drs_name.rfind('/') == std::string::npos ? 0 : drs_name.rfind('/') + 1);
   const auto dot = base.find('.', 1);
   std::string extension = dot == std::string::npos ? "" : base.substr(dot);
   if (extension.find_first_of("\\:") != std::string::npos || extension == "." ||

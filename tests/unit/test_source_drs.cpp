@@ -25,16 +25,14 @@ TEST_CASE("a DRS object gives its size, SHA-256 and access URL with headers", "[
         shared::http::Headers{{"Authorization", "Bearer t"}, {"X-Extra", "v"}});
 }
 
-TEST_CASE("what is not a usable DRS object is an integrity error naming what is missing",
-          "[drs]") {
+TEST_CASE("what is not a usable DRS object is an integrity error naming what is missing", "[drs]") {
   using shared::error::IntegrityError;
   CHECK_THROWS_AS(parse_drs_object("not json"), IntegrityError);
   CHECK_THROWS_WITH(parse_drs_object(R"({"id": "x", "access_methods": []})"),
                     Catch::Contains("has no size"));
   CHECK_THROWS_WITH(parse_drs_object(R"({"id": "x", "size": 1})"),
                     Catch::Contains("has no access_url"));
-  CHECK_THROWS_WITH(
-      parse_drs_object(R"({"id": "x", "size": 1, "checksums": [{"type": "sha-256",
+  CHECK_THROWS_WITH(parse_drs_object(R"({"id": "x", "size": 1, "checksums": [{"type": "sha-256",
           "checksum": "zz"}], "access_methods": [{"access_url": {"url": "http://h/f"}}]})"),
-      Catch::Contains("not 64 hex digits"));
+                    Catch::Contains("not 64 hex digits"));
 }
