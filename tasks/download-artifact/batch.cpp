@@ -29,10 +29,6 @@ struct File {
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
 
-std::string seconds_text(double seconds) {
-  return format::duration(seconds);
-}
-
 // Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
 bool complete(const std::string& path, const shared::source::DrsObject& object) {
   struct stat info {};
@@ -214,11 +210,11 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       while (file.answer.state == DrsAnswer::State::staging) {
         if (waited + file.answer.retry_after > options.max_wait) {
           throw shared::error::Error(shared::error::ExitCode::items_failed,
-                                     "still being staged after " + seconds_text(waited) +
-                                         " (maxWait " + seconds_text(options.max_wait) + ")");
+                                     "still being staged after " + format::duration(waited) +
+                                         " (maxWait " + format::duration(options.max_wait) + ")");
         }
         logger.info(file.id + ": being staged; asking again in " +
-                    seconds_text(file.answer.retry_after));
+                    format::duration(file.answer.retry_after));
         shared::http::sleep_unless_cancelled(file.answer.retry_after, options.http.cancelled);
         waited += file.answer.retry_after;
         file.answer = drs.object(file.id);

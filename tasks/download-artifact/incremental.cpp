@@ -11,13 +11,7 @@ namespace format = shared::format;
 using shared::cache::ArtifactCache;
 using shared::cache::CacheLock;
 
-namespace {
-
-std::string seconds(double value) {
-  return format::duration(value);
-}
-
-} // namespace
+namespace {} // namespace
 
 IncrementalCache::IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
                                    std::function<bool()> cancelled)
@@ -29,7 +23,7 @@ void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
     m_lock.emplace(m_cache.lock_path());
     if (!m_lock->acquire(CacheLock::Kind::shared, m_options.lock_timeout, m_cancelled)) {
       m_logger.warning("cache " + m_cache.path() + " is being updated by another job (waited " +
-                       seconds(m_options.lock_timeout) +
+                       format::duration(m_options.lock_timeout) +
                        "): downloading without the cache, which is left as it is");
       m_lock.reset();
       return;
@@ -83,7 +77,7 @@ void IncrementalCache::update(const std::string& destination,
   }
   if (!m_lock->acquire(CacheLock::Kind::exclusive, m_options.lock_timeout, m_cancelled)) {
     m_logger.warning("cache " + m_cache.path() + " is in use by another job (waited " +
-                     seconds(m_options.lock_timeout) + "): not updated");
+                     format::duration(m_options.lock_timeout) + "): not updated");
     return;
   }
   try {
