@@ -7,6 +7,7 @@
 #include "shared/log/limited_warnings.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -25,21 +26,9 @@ public:
   FileReader() : m_buffer(new char[k_read_size]) {}
 
   void fetch(const Item& item, http::BodySink& sink) override {
-    // Never through a symlink in the last segment, never blocking on a FIFO: only regular files.
-    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-      throw error::IoError(error::system_message("cannot open " + item.location, errno));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      throw error::IoError("cannot read " + item.location + ": not a regular file");
-    }
+    const int fd = open_regular(item);
     try {
-      http::Response response;
-      response.status = 200;
-      response.url = item.location;
-      sink.start(response);
+      start(item, sink);
       fs::read_to_end(fd, m_buffer.get(), k_read_size, item.location,
                       [&sink](const char* data, std::size_t size) { sink.write(data, size); });
     } catch (...) {
@@ -49,7 +38,57 @@ public:
     ::close(fd);
   }
 
+  void fetch_range(const Item& item, std::uint64_t offset, std::uint64_t length,
+                   http::BodySink& sink) override {
+    const int fd = open_regular(item);
+    try {
+      start(item, sink);
+      while (length > 0) {
+        const ssize_t n = ::pread(fd, m_buffer.get(), std::min<std::uint64_t>(length, k_read_size),
+                                  static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n < 0) {
+          throw error::IoError(error::system_message("cannot read " + item.location, errno));
+        }
+        if (n == 0) {
+          throw error::IoError("cannot read " + item.location + ": it ended before byte " +
+                               std::to_string(offset));
+        }
+        sink.write(m_buffer.get(), static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+        length -= static_cast<std::uint64_t>(n);
+      }
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  }
+
 private:
+  // Never through a symlink in the last segment, never blocking on a FIFO: only regular files.
+  static int open_regular(const Item& item) {
+    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+      throw error::IoError(error::system_message("cannot open " + item.location, errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw error::IoError("cannot read " + item.location + ": not a regular file");
+    }
+    return fd;
+  }
+
+  static void start(const Item& item, http::BodySink& sink) {
+    http::Response response;
+    response.status = 200;
+    response.url = item.location;
+    sink.start(response);
+  }
+
   std::unique_ptr<char[]> m_buffer;
 };
 

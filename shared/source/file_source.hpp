@@ -17,6 +17,7 @@ public:
   std::string cache_key() const override;
   Listing list() override;
   std::unique_ptr<Reader> open_reader() override;
+  bool supports_ranges() const override { return true; }
 
 private:
   std::string m_root;

@@ -19,10 +19,46 @@ namespace {
 
 constexpr long k_max_depth = 64; // folders deeper than this in an index are not walked
 
+// Passes a 206 answer to a Range request on to `sink`; anything else is not the part asked for.
+class RangeSink : public http::BodySink {
+public:
+  RangeSink(http::BodySink& sink, std::uint64_t offset, std::uint64_t length)
+      : m_sink(sink), m_offset(offset), m_length(length) {}
+
+  void start(const http::Response& response) override {
+    // Content-Range: bytes <first>-<last>/<complete length> (RFC 9110 §14.4)
+    const std::string range = response.header("Content-Range");
+    const std::string expected =
+        "bytes " + std::to_string(m_offset) + "-" + std::to_string(m_offset + m_length - 1) + "/";
+    if (response.status != 206 || range.compare(0, expected.size(), expected) != 0) {
+      throw RangesUnsupported("asked for bytes " + std::to_string(m_offset) + "-" +
+                              std::to_string(m_offset + m_length - 1) + ", got status " +
+                              std::to_string(response.status) +
+                              (range.empty() ? std::string() : " with Content-Range " + range));
+    }
+    m_sink.start(response);
+  }
+  void write(const char* data, std::size_t size) override { m_sink.write(data, size); }
+  void restart() override { m_sink.restart(); }
+
+private:
+  http::BodySink& m_sink;
+  std::uint64_t m_offset;
+  std::uint64_t m_length;
+};
+
 class HttpReader : public Reader {
 public:
   HttpReader(const http::ClientOptions& options, log::Logger& logger) : m_client(options, logger) {}
   void fetch(const Item& item, http::BodySink& sink) override { m_client.get(item.location, sink); }
+  void fetch_range(const Item& item, std::uint64_t offset, std::uint64_t length,
+                   http::BodySink& sink) override {
+    RangeSink range(sink, offset, length);
+    m_client.get(
+        item.location, range,
+        {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)},
+         {"Accept-Encoding", "identity"}});
+  }
   std::uint64_t retries() const override { return m_client.retries(); }
 
 private:

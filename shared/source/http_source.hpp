@@ -23,6 +23,9 @@ public:
   std::string cache_key() const override;
   Listing list() override;
   std::unique_ptr<Reader> open_reader() override;
+  /// Web stores are asked for Range requests; one that answers with the whole body makes
+  /// its readers throw RangesUnsupported.
+  bool supports_ranges() const override { return true; }
 
 private:
   bool list_from_index(Listing& listing, std::string& problem);

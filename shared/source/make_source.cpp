@@ -19,6 +19,10 @@ std::string scheme_of(const std::string& location) {
 
 } // namespace
 
+void Reader::fetch_range(const Item& item, std::uint64_t, std::uint64_t, http::BodySink&) {
+  throw RangesUnsupported(item.path + ": this store cannot send part of a file");
+}
+
 std::unique_ptr<Source> make_source(const std::string& location, const std::string& provider,
                                     const SourceContext& context) {
   const std::string scheme = scheme_of(location);

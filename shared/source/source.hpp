@@ -4,6 +4,7 @@
 // Actions, Azure Blob Storage, GA4GH DRS) fit the same shape.
 #pragma once
 
+#include "shared/error/error.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/http/client.hpp"
 #include "shared/log/logger.hpp"
@@ -34,6 +35,14 @@ struct Listing {
   bool has_metadata = false; ///< hashes come from the artifact's artifact-metadata.csv
 };
 
+/// A store that cannot send part of an item (an HTTP server that answered a Range request
+/// with the whole body): the caller fetches the item whole instead.
+class RangesUnsupported : public error::Error {
+public:
+  explicit RangesUnsupported(const std::string& message)
+      : error::Error(error::ExitCode::items_failed, message) {}
+};
+
 /// Fetches items; one per worker (it may hold a connection). Not thread-safe.
 class Reader {
 public:
@@ -41,6 +50,12 @@ public:
   /// Streams the item's bytes into `sink` (restart() is called before any retry). Throws
   /// http::HttpStatusError, http::NetworkError, error::IoError, or what the sink throws.
   virtual void fetch(const Item& item, http::BodySink& sink) = 0;
+  /// Streams bytes [offset, offset + length) of the item into `sink`: an HTTP Range request
+  /// (RFC 9110 §14.2, with Accept-Encoding: identity, answered 206), or a read at the offset
+  /// of a file. Throws RangesUnsupported when the store cannot (this default), and what
+  /// fetch() throws.
+  virtual void fetch_range(const Item& item, std::uint64_t offset, std::uint64_t length,
+                           http::BodySink& sink);
   /// Request retries this reader has made so far.
   virtual std::uint64_t retries() const { return 0; }
 };
@@ -63,6 +78,10 @@ public:
 
   /// A reader for one worker.
   virtual std::unique_ptr<Reader> open_reader() = 0;
+
+  /// Whether its readers' fetch_range() can work, so that a large item may be fetched in
+  /// parts by several workers at once.
+  virtual bool supports_ranges() const { return false; }
 };
 
 /// What a source may need from the run.

@@ -8,10 +8,13 @@
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
+#include <Poco/String.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
@@ -116,6 +119,15 @@ public:
            const std::function<bool()>& cancelled)
       : m_fd(fd), m_hashing(expected.has_value()), m_progress(progress), m_cancelled(cancelled) {}
 
+  /// Called with the response before its body; may throw to abandon it.
+  std::function<void(const http::Response&)> on_start;
+
+  void start(const http::Response& response) override {
+    if (on_start) {
+      on_start(response);
+    }
+  }
+
   void write(const char* data, std::size_t size) override {
     if (m_cancelled && m_cancelled()) {
       throw error::Interrupted();
@@ -164,14 +176,103 @@ SplitPath split(const std::string& path) {
   return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
+// Writes one segment's bytes at their offset in the part file.
+class SegmentSink : public http::BodySink {
+public:
+  SegmentSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter& progress,
+              const std::function<bool()>& cancelled)
+      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress), m_cancelled(cancelled) {
+  }
+
+  void write(const char* data, std::size_t size) override {
+    if (m_cancelled && m_cancelled()) {
+      throw error::Interrupted();
+    }
+    if (m_written + size > m_length) {
+      throw error::IntegrityError("the store sent more than the range asked for");
+    }
+    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
+    m_written += size;
+    m_progress.add_bytes(size);
+  }
+
+  void restart() override {
+    m_progress.remove_bytes(m_written);
+    m_written = 0;
+  }
+
+  std::uint64_t written() const { return m_written; }
+
+private:
+  int m_fd;
+  std::uint64_t m_offset;
+  std::uint64_t m_length;
+  progress::Reporter& m_progress;
+  const std::function<bool()>& m_cancelled;
+  std::uint64_t m_written = 0;
+};
+
+// An item fetched in segments by whichever workers take them. The first to take one creates
+// the part file; each segment is written at its offset; the SHA-256 follows the completed
+// prefix (whoever completes the segment at the hashed point hashes on from the part file);
+// the worker that settles the last segment, with no hashing under way, finishes the item.
+struct Segmented {
+  const source::Item* item = nullptr;
+  std::uint64_t size = 0;         // bytes: the listing's, or the Content-Length of a first try
+  std::uint64_t segment_size = 0; // bytes; the last segment may be shorter
+  std::size_t count = 0;          // segments
+
+  std::mutex mutex; // guards all below
+  bool opened = false;
+  int dir_fd = -1; // the item's folder (a dup), while open
+  int fd = -1;     // the part file, while open
+  std::vector<char> done;
+  std::size_t settled = 0; // segments done, failed or skipped
+  std::size_t hashed = 0;  // segments in the SHA-256 so far
+  bool hashing = false;
+  bool finished = false;
+  hash::Sha256 sha256;
+  std::uint64_t progress_bytes = 0; // written by finished segments
+  std::exception_ptr failure;       // the first error of a segment
+  bool whole = false;               // fetch the item whole instead (ranges unsupported)
+
+  std::uint64_t offset(std::size_t k) const { return k * segment_size; }
+  std::uint64_t length(std::size_t k) const { return std::min(segment_size, size - offset(k)); }
+
+  // Segments of at least `min_segment` bytes, `wanted` of them at most.
+  void divide(std::uint64_t bytes, std::uint64_t wanted, std::uint64_t min_segment) {
+    size = bytes;
+    const std::uint64_t parts = std::max<std::uint64_t>(1, std::min(wanted, bytes / min_segment));
+    segment_size = (bytes + parts - 1) / parts;
+    count = static_cast<std::size_t>((bytes + segment_size - 1) / segment_size);
+  }
+};
+
+// Thrown from a whole item's first response: it is large, nothing else is left to start, so
+// it is fetched in segments instead (see Worker::place).
+struct SplitInstead {
+  std::uint64_t size; // bytes, from Content-Length
+};
+
+// Thrown by Worker::place when the item went on as segments: they count it when it is done.
+struct Settled {};
+
+// One unit of work: an item, or one segment of a segmented item.
+struct Task {
+  const source::Item* item = nullptr;
+  Segmented* segmented = nullptr;
+  std::size_t segment = 0;
+};
+
 // State shared by the workers of one run.
 struct Run {
-  Run(const std::vector<const source::Item*>& items, const DownloadOptions& options,
-      source::Source& source, log::Logger& logger, progress::Reporter& progress, int root_fd)
-      : items(items), options(options), source(source), logger(logger), progress(progress),
+  Run(const std::vector<Task>& tasks, const DownloadOptions& options, source::Source& source,
+      log::Logger& logger, progress::Reporter& progress, int root_fd)
+      : tasks(tasks), options(options), source(source), logger(logger), progress(progress),
         root_fd(root_fd), placer(options.link_local_copies) {}
 
-  const std::vector<const source::Item*>& items;
+  const std::vector<Task>& tasks;
+  std::size_t fetches = 0; // tasks[0, fetches) are to fetch; the rest have local copies
   const DownloadOptions& options;
   source::Source& source;
   log::Logger& logger;
@@ -179,6 +280,9 @@ struct Run {
   int root_fd;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
+  std::mutex extra_mutex;      // guards extra and split
+  std::deque<Task> extra;      // segments of items split as they started: taken first
+  std::deque<Segmented> split; // their states
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
   std::atomic<std::uint64_t> from_cache{0};
@@ -211,14 +315,26 @@ public:
 
   void work() {
     for (;;) {
-      const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
-      if (k >= m_run.items.size() || m_run.stop.load(std::memory_order_relaxed)) {
+      if (m_run.stop.load(std::memory_order_relaxed)) {
         break;
       }
-      const source::Item& item = *m_run.items[k];
+      if (auto task = extra_task()) {
+        segment(*task->segmented, task->segment);
+        continue;
+      }
+      const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
+      if (k >= m_run.tasks.size()) {
+        break;
+      }
+      if (m_run.tasks[k].segmented != nullptr) {
+        segment(*m_run.tasks[k].segmented, m_run.tasks[k].segment);
+        continue;
+      }
+      const source::Item& item = *m_run.tasks[k].item;
       try {
         place(item);
         m_run.progress.add_item();
+      } catch (const Settled&) {
       } catch (const error::Interrupted&) {
         throw;
       } catch (const error::Error& e) {
@@ -231,6 +347,44 @@ public:
   }
 
 private:
+  std::optional<Task> extra_task() {
+    std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+    if (m_run.extra.empty()) {
+      return std::nullopt;
+    }
+    Task task = m_run.extra.front();
+    m_run.extra.pop_front();
+    return task;
+  }
+
+  // Whether a whole item's first response should rather be fetched in segments: the source
+  // can send ranges, it is large, not encoded, and no other work is left to start.
+  bool should_split(const http::Response& response) const {
+    const std::uint64_t min_segment = m_run.options.min_segment_size;
+    return min_segment != 0 && m_run.options.parallel > 1 && m_run.source.supports_ranges() &&
+           response.status == 200 && response.content_length &&
+           *response.content_length >= 2 * min_segment &&
+           Poco::icompare(response.header("Accept-Ranges"), "bytes") == 0 &&
+           response.header("Content-Encoding").empty() &&
+           m_run.next.load(std::memory_order_relaxed) >= m_run.fetches;
+  }
+
+  // Publishes the segments of an item whose size a first response told, then fetches the
+  // first of them.
+  void split_item(const source::Item& item, std::uint64_t size) {
+    Segmented* state = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+      state = &m_run.split.emplace_back();
+      state->item = &item;
+      state->divide(size, m_run.options.parallel, m_run.options.min_segment_size);
+      for (std::size_t k = 1; k < state->count; ++k) {
+        m_run.extra.push_back({&item, state, k});
+      }
+    }
+    segment(*state, 0);
+  }
+
   void fail(const source::Item& item, const std::string& message, error::ExitCode code) {
     m_run.logger.error(item.path + ": " + message);
     std::lock_guard<std::mutex> lock(m_run.mutex);
@@ -240,7 +394,8 @@ private:
     }
   }
 
-  void place(const source::Item& item) {
+  // Throws Refused for a path the destination must not receive.
+  void check_path(const source::Item& item) const {
     if (auto problem = metadata::unwritable_path_problem(item.path)) {
       throw Refused("refused: " + *problem);
     }
@@ -249,6 +404,207 @@ private:
                     item.path.substr(0, item.path.size() - fs::k_part_suffix.size()) +
                     ", also in the artifact");
     }
+  }
+
+  // Fetches segment k of an item, and finishes the item when it is the last to settle.
+  void segment(Segmented& state, std::size_t k) {
+    const source::Item& item = *state.item;
+    bool interrupted = false;
+    std::unique_lock<std::mutex> lock(state.mutex);
+    if (!state.failure && !state.whole) {
+      try {
+        if (!state.opened) {
+          open_segmented(state);
+        }
+        const int fd = state.fd;
+        lock.unlock();
+        SegmentSink sink(fd, state.offset(k), state.length(k), m_run.progress,
+                         m_run.options.cancelled);
+        try {
+          m_reader->fetch_range(item, state.offset(k), state.length(k), sink);
+          if (sink.written() != state.length(k)) {
+            throw error::IntegrityError("segment at byte " + std::to_string(state.offset(k)) +
+                                        ": got " + std::to_string(sink.written()) + " of " +
+                                        std::to_string(state.length(k)) + " bytes");
+          }
+        } catch (...) {
+          m_run.progress.remove_bytes(sink.written());
+          throw;
+        }
+        lock.lock();
+        state.done[k] = 1;
+        state.progress_bytes += sink.written();
+      } catch (const source::RangesUnsupported& e) {
+        if (!lock.owns_lock()) {
+          lock.lock();
+        }
+        if (!state.whole) {
+          m_run.logger.info(item.path + ": " + e.what() + ": fetching it whole");
+        }
+        state.whole = true;
+      } catch (...) {
+        if (!lock.owns_lock()) {
+          lock.lock();
+        }
+        try {
+          throw;
+        } catch (const error::Interrupted&) {
+          interrupted = true;
+        } catch (...) {
+        }
+        if (!state.failure) {
+          state.failure = std::current_exception();
+        }
+      }
+    }
+    ++state.settled;
+    hash_prefix(state, lock);
+    if (state.settled < state.count || state.hashing || state.finished) {
+      if (interrupted) {
+        throw error::Interrupted();
+      }
+      return;
+    }
+    state.finished = true;
+    lock.unlock();
+    finish_segmented(state);
+  }
+
+  // Creates the item's part file, sized. Called with the state's lock held.
+  void open_segmented(Segmented& state) {
+    const source::Item& item = *state.item;
+    state.opened = true;
+    state.done.assign(state.count, 0);
+    check_path(item);
+    const SplitPath parts = split(item.path);
+    state.dir_fd = ::dup(m_folders.open(parts.folder));
+    if (state.dir_fd < 0) {
+      throw error::IoError(error::system_message("cannot open the folder of " + item.path, errno));
+    }
+    const std::string part_name = parts.name + std::string(fs::k_part_suffix);
+    ::unlinkat(state.dir_fd, part_name.c_str(), 0); // replaced, never followed
+    state.fd = ::openat(state.dir_fd, part_name.c_str(),
+                        O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (state.fd < 0) {
+      throw error::IoError(error::system_message("cannot create " + item.path + ".part", errno));
+    }
+    if (::ftruncate(state.fd, static_cast<off_t>(state.size)) != 0) {
+      throw error::IoError(error::system_message("cannot size " + item.path + ".part", errno));
+    }
+  }
+
+  // Hashes the completed segments at the hashed point, one worker at a time (the lock is
+  // dropped while reading). Called, and returns, with the lock held.
+  void hash_prefix(Segmented& state, std::unique_lock<std::mutex>& lock) {
+    const bool hashing = !m_run.options.skip_validation && state.item->sha256.has_value();
+    while (hashing && !state.hashing && !state.failure && !state.whole &&
+           state.hashed < state.count && state.done[state.hashed] != 0) {
+      state.hashing = true;
+      const std::size_t k = state.hashed;
+      lock.unlock();
+      std::exception_ptr failure;
+      try {
+        read_segment(state, k);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      lock.lock();
+      state.hashing = false;
+      if (failure && !state.failure) {
+        state.failure = failure;
+      }
+      ++state.hashed;
+    }
+  }
+
+  void read_segment(Segmented& state, std::size_t k) {
+    if (!m_buffer) {
+      m_buffer.reset(new char[k_hash_read]);
+    }
+    std::uint64_t offset = state.offset(k);
+    std::uint64_t left = state.length(k);
+    while (left > 0) {
+      const ssize_t n =
+          ::pread(state.fd, m_buffer.get(), std::min<std::uint64_t>(left, k_hash_read),
+                  static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        throw error::IoError(error::system_message("cannot read " + state.item->path + ".part",
+                                                   n == 0 ? EIO : errno));
+      }
+      state.sha256.update(m_buffer.get(), static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+      left -= static_cast<std::uint64_t>(n);
+    }
+  }
+
+  // Every segment settled: renames the part file into place, or fails the item, or fetches it
+  // whole. Runs on one worker, without the lock (nobody else touches the state any more).
+  void finish_segmented(Segmented& state) {
+    const source::Item& item = *state.item;
+    const SplitPath parts = split(item.path);
+    const std::string part_name = parts.name + std::string(fs::k_part_suffix);
+    std::exception_ptr failure = state.failure;
+    bool whole = state.whole;
+    if (!failure && !whole && !m_run.options.skip_validation && item.sha256) {
+      const hash::Digest got = state.sha256.finish();
+      if (got != *item.sha256) {
+        m_run.logger.info("retry: " + item.path + ": SHA-256 mismatch of the segments: expected " +
+                          hash::to_hex(*item.sha256) + ", got " + hash::to_hex(got) +
+                          ": fetching it whole");
+        ++m_run.retries;
+        whole = true;
+      }
+    }
+    int fd = state.fd;
+    state.fd = -1;
+    if (fd >= 0 && ::close(fd) != 0 && !failure && !whole) {
+      failure = std::make_exception_ptr(
+          error::IoError(error::system_message("cannot write " + item.path, errno)));
+    }
+    const int dir = state.dir_fd;
+    state.dir_fd = -1;
+    if (!failure && !whole) {
+      if (::renameat(dir, part_name.c_str(), dir, parts.name.c_str()) != 0) {
+        failure = std::make_exception_ptr(error::IoError(
+            error::system_message("cannot rename " + item.path + ".part into place", errno)));
+      }
+    }
+    if (failure || whole) {
+      if (dir >= 0) {
+        ::unlinkat(dir, part_name.c_str(), 0);
+      }
+      m_run.progress.remove_bytes(state.progress_bytes);
+    }
+    if (dir >= 0) {
+      ::close(dir);
+    }
+    try {
+      if (failure) {
+        std::rethrow_exception(failure);
+      }
+      if (whole) {
+        place(item, false);
+      } else {
+        m_run.bytes += state.size;
+        ++m_run.downloaded;
+      }
+      m_run.progress.add_item();
+    } catch (const error::Interrupted&) {
+      throw;
+    } catch (const error::Error& e) {
+      fail(item, e.what(), e.code());
+    } catch (const std::exception& e) {
+      fail(item, e.what(), error::ExitCode::items_failed);
+    }
+  }
+
+  // Places one item: from a local copy, else fetched whole (or, when `may_split` and
+  // should_split() says so, in segments).
+  void place(const source::Item& item, bool may_split = true) {
+    check_path(item);
     if (item.is_directory) {
       m_folders.open(item.path);
       ++m_run.folders;
@@ -278,15 +634,25 @@ private:
     }
     for (int attempt = 0;; ++attempt) {
       try {
-        m_run.bytes += fetch_once(item, dir, parts.name, part_name, [&](http::BodySink& sink) {
+        m_run.bytes += fetch_once(item, dir, parts.name, part_name, [&](PartSink& sink) {
           if (item.content) {
             sink.write(item.content->data(), item.content->size());
           } else {
+            if (may_split && attempt == 0 && !item.size) {
+              sink.on_start = [this](const http::Response& response) {
+                if (should_split(response)) {
+                  throw SplitInstead{*response.content_length};
+                }
+              };
+            }
             m_reader->fetch(item, sink);
           }
         });
         ++m_run.downloaded;
         return;
+      } catch (const SplitInstead& split) {
+        split_item(item, split.size);
+        throw Settled{};
       } catch (const error::IntegrityError& e) {
         if (attempt >= m_run.options.retry.retries) {
           throw;
@@ -333,7 +699,7 @@ private:
   // the bytes placed.
   std::uint64_t fetch_once(const source::Item& item, int dir, const std::string& name,
                            const std::string& part_name,
-                           const std::function<void(http::BodySink&)>& fetch) {
+                           const std::function<void(PartSink&)>& fetch) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
     ::unlinkat(dir, part_name.c_str(), 0);
     int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -380,12 +746,52 @@ private:
     return sink.bytes();
   }
 
+  static constexpr std::size_t k_hash_read = 256 * 1024;
+
   Run& m_run;
   std::unique_ptr<source::Reader> m_reader;
   hash::FileHasher m_hasher;
+  std::unique_ptr<char[]> m_buffer; // reads of segmented part files for their SHA-256
   FolderOpener m_folders;
   std::mt19937_64 m_random;
 };
+
+// The work in order: each item, or for a large item to fetch whose share of the bytes to
+// fetch is more than one worker's, its segments (at least min_segment bytes each) in its place.
+template <typename IsLocal>
+std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items,
+                             const DownloadOptions& options, std::uint64_t min_segment,
+                             const IsLocal& is_local, std::deque<Segmented>& segmented) {
+  const auto splittable = [&](const source::Item* item) {
+    return min_segment != 0 && !item->is_directory && !item->content && item->size &&
+           *item->size >= 2 * min_segment && !is_local(item);
+  };
+  std::uint64_t to_fetch = 0;
+  for (const auto* item : items) {
+    to_fetch += is_local(item) ? 0 : item->size.value_or(0);
+  }
+  std::vector<Task> tasks;
+  tasks.reserve(items.size());
+  for (const auto* item : items) {
+    std::uint64_t count = 1;
+    if (splittable(item)) {
+      const long double share = static_cast<long double>(*item->size) / to_fetch;
+      count = std::min<std::uint64_t>(*item->size / min_segment,
+                                      static_cast<std::uint64_t>(share * options.parallel + 0.5L));
+    }
+    if (count <= 1) {
+      tasks.push_back({item, nullptr, 0});
+      continue;
+    }
+    Segmented& state = segmented.emplace_back();
+    state.item = item;
+    state.divide(*item->size, count, min_segment);
+    for (std::size_t k = 0; k < state.count; ++k) {
+      tasks.push_back({item, &state, k});
+    }
+  }
+  return tasks;
+}
 
 } // namespace
 
@@ -457,6 +863,9 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   for (const auto* item : items) {
     total_bytes += item->size.value_or(0);
   }
+  std::deque<Segmented> segmented;
+  const std::vector<Task> tasks = plan_tasks(
+      items, options, source.supports_ranges() ? options.min_segment_size : 0, is_local, segmented);
 
   make_folders(options.destination);
   const int root_fd = ::open(options.destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -465,7 +874,9 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   }
   progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
                               total_bytes);
-  Run run(items, options, source, logger, progress, root_fd);
+  Run run(tasks, options, source, logger, progress, root_fd);
+  run.fetches = static_cast<std::size_t>(std::count_if(
+      tasks.begin(), tasks.end(), [&is_local](const Task& task) { return !is_local(task.item); }));
   for (const auto* item : items) {
     run.paths.push_back(item->path);
   }
@@ -482,7 +893,7 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     }
   };
   const unsigned threads = static_cast<unsigned>(
-      std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, items.size())));
+      std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, tasks.size())));
   std::vector<std::thread> pool;
   try {
     for (unsigned t = 1; t < threads; ++t) {
@@ -497,6 +908,22 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     thread.join();
   }
   progress.stop();
+  const auto remove_unfinished = [](Segmented& state) {
+    if (state.dir_fd >= 0) {
+      if (state.fd >= 0) {
+        ::close(state.fd);
+      }
+      ::unlinkat(state.dir_fd,
+                 (split(state.item->path).name + std::string(fs::k_part_suffix)).c_str(), 0);
+      ::close(state.dir_fd);
+    }
+  };
+  for (auto& state : segmented) { // left unfinished by a stop: no part file stays behind
+    remove_unfinished(state);
+  }
+  for (auto& state : run.split) {
+    remove_unfinished(state);
+  }
   ::close(root_fd);
   if (run.fatal) {
     std::rethrow_exception(run.fatal);

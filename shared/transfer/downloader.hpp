@@ -7,6 +7,9 @@
 // size must match; a mismatch deletes the file and fetches the item again, then fails it as an
 // integrity error. Items with a local copy (LocalCopies, the incremental cache) are placed from
 // it, after the items to fetch have started; a copy is hashed unless known unchanged.
+// A large item may be fetched in segments by several workers at once (Range requests written
+// at their offsets into the part file); its SHA-256 is then computed in order as the segments
+// before the hashed point complete, and a store that cannot send ranges gets the item whole.
 // An item path that could land outside the destination (absolute, ".", "..", a drive letter, a
 // backslash, or through a symlink already in the destination) is refused and nothing is written.
 #pragma once
@@ -65,6 +68,11 @@ struct DownloadOptions {
   bool link_local_copies = false;
   /// Skip the SHA-256 checks (of downloads and of local copies); sizes are still checked.
   bool skip_validation = false;
+  /// Smallest segment, in bytes, of an item fetched in parts (0: never). When the source
+  /// supports ranges, an item of at least twice this size whose share of the bytes to fetch
+  /// is larger than one worker's is split into that many segments (at most size / this), so
+  /// that one large changed file does not leave the other workers idle.
+  std::uint64_t min_segment_size = 4ull << 20;
 };
 
 /// One item that could not be downloaded.

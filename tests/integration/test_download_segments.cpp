@@ -1,0 +1,163 @@
+// download-artifact: a large item fetched in segments (Range requests from several workers
+// written at their offsets into one part file), against Debian's nginx (sizes from its JSON
+// index, so the segments are planned up front) and our FaultServer (an artifact-metadata.csv
+// listing gives no sizes: the item is split when its first response tells its size).
+#include "shared/hash/sha256.hpp"
+#include "shared/metadata/metadata_csv.hpp"
+#include "tests/support/fault_server.hpp"
+#include "tests/support/nginx_server.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+using namespace tests::support;
+
+namespace {
+
+const std::string k_download = DOWNLOAD_ARTIFACT_EXE;
+constexpr std::size_t k_large = (12u << 20) + 12345; // three segments of the 4 MiB minimum
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937_64 generator(seed);
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; i += 8) {
+    const std::uint64_t value = generator();
+    std::memcpy(&bytes[i], &value, std::min<std::size_t>(8, size - i));
+  }
+  return bytes;
+}
+
+ProcessResult download(const std::string& source, const std::string& destination,
+                       std::vector<std::string> extra = {}, const ProcessOptions& options = {}) {
+  std::vector<std::string> args = {k_download,      source, "--destination", destination,
+                                   "--parallel",    "4",    "--retries",     "1",
+                                   "--retry-delay", "0.01"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_process(args, options);
+}
+
+// Lines of nginx's access log (default "combined" format) for `path` with `status`.
+std::size_t logged(const NginxServer& nginx, const std::string& path, int status) {
+  std::istringstream log(read_file(nginx.prefix() + "/logs/access.log"));
+  std::size_t count = 0;
+  for (std::string line; std::getline(log, line);) {
+    count += line.find("\"GET " + path + " HTTP/1.1\" " + std::to_string(status) + " ") !=
+             std::string::npos;
+  }
+  return count;
+}
+
+// A tree of one large file and a few small ones; returns the large file's content.
+std::string make_tree(const std::string& root) {
+  const std::string large = random_bytes(k_large, 7);
+  write_file(root + "/large.bin", large);
+  for (int i = 0; i < 3; ++i) {
+    write_file(root + "/small-" + std::to_string(i) + ".txt", "small file " + std::to_string(i));
+  }
+  return large;
+}
+
+} // namespace
+
+TEST_CASE("segments: a large file with a known size is fetched in Range parts by several workers",
+          "[download-artifact][segments]") {
+  TempDir dir;
+  const std::string large = make_tree(dir / "www");
+  NginxServer nginx(dir / "www");
+  const ProcessResult r = download(nginx.url("/"), dir / "out");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "out/large.bin") == large);
+  CHECK_FALSE(exists(dir / "out/large.bin.part"));
+  CHECK(read_file(dir / "out/small-2.txt") == "small file 2");
+  CHECK(logged(nginx, "/large.bin", 206) == 3);
+  CHECK(logged(nginx, "/large.bin", 200) == 0);
+}
+
+TEST_CASE("segments: without sizes (artifact-metadata.csv), a large last file is split as it "
+          "starts",
+          "[download-artifact][segments]") {
+  FaultServer server;
+  const std::string large = random_bytes(k_large, 11);
+  server.serve("/a-small.txt", "small");
+  server.serve("/z-large.bin", large);
+  server.serve("/artifact-metadata.csv",
+               shared::metadata::to_csv({{"a-small.txt", shared::hash::sha256("small")},
+                                         {"z-large.bin", shared::hash::sha256(large)}}));
+  TempDir dir;
+  const ProcessResult r = download(server.url("/"), dir / "out");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "out/z-large.bin") == large);
+  CHECK_FALSE(exists(dir / "out/z-large.bin.part"));
+  std::size_t ranged = 0;
+  std::size_t whole = 0;
+  for (const auto& request : server.requests()) {
+    if (request.target == "/z-large.bin") {
+      (request.headers.count("range") != 0 ? ranged : whole) += 1;
+      if (request.headers.count("range") != 0) {
+        CHECK(request.headers.at("accept-encoding") == "identity");
+      }
+    }
+  }
+  CHECK(whole == 1); // the first try, abandoned once it told the size
+  CHECK(ranged == 3);
+  CHECK(r.out.find("Downloaded 3 files") != std::string::npos);
+}
+
+TEST_CASE("segments: a store that ignores Range gets the file whole",
+          "[download-artifact][segments]") {
+  TempDir dir;
+  const std::string large = make_tree(dir / "www");
+  NginxOptions options;
+  options.extra_server_lines = {"max_ranges 0;"}; // nginx then answers Range with the whole file
+  NginxServer nginx(dir / "www", options);
+  const ProcessResult r = download(nginx.url("/"), dir / "out");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "out/large.bin") == large);
+  CHECK_FALSE(exists(dir / "out/large.bin.part"));
+  CHECK(logged(nginx, "/large.bin", 206) == 0);
+  CHECK(r.out.find("fetching it whole") != std::string::npos);
+}
+
+TEST_CASE("segments: a wrong SHA-256 fails the file (exit 4) and leaves no part file",
+          "[download-artifact][segments]") {
+  FaultServer server;
+  const std::string large = random_bytes(k_large, 13);
+  server.serve("/large.bin", large);
+  server.serve("/artifact-metadata.csv",
+               shared::metadata::to_csv({{"large.bin", shared::hash::sha256("other content")}}));
+  TempDir dir;
+  const ProcessResult r = download(server.url("/"), dir / "out");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("SHA-256 mismatch of the segments") != std::string::npos);
+  CHECK_FALSE(exists(dir / "out/large.bin"));
+  CHECK_FALSE(exists(dir / "out/large.bin.part"));
+}
+
+TEST_CASE("segments: SIGINT while segments stream exits 130 and leaves no part file",
+          "[download-artifact][segments]") {
+  TempDir dir;
+  make_tree(dir / "www");
+  NginxOptions options;
+  options.extra_server_lines = {"limit_rate 1m;"}; // each 4 MiB segment takes seconds
+  NginxServer nginx(dir / "www", options);
+  ProcessOptions interrupt;
+  interrupt.signal = SIGINT;
+  const std::string part = dir / "out/large.bin.part";
+  interrupt.signal_when = [&part] { return exists(part); };
+  const ProcessResult r = download(nginx.url("/"), dir / "out", {}, interrupt);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 130);
+  CHECK_FALSE(exists(part));
+  CHECK_FALSE(exists(dir / "out/large.bin"));
+}
