@@ -54,6 +54,12 @@ Digest Sha256::finish() {
   return digest;
 }
 
+void Sha256::copy_to(Sha256& other) const {
+  if (EVP_MD_CTX_copy_ex(other.m_ctx, m_ctx) != 1) {
+    throw std::runtime_error("EVP_MD_CTX_copy_ex failed");
+  }
+}
+
 Digest sha256(std::string_view data) {
   Sha256 hasher;
   hasher.update(data.data(), data.size());

@@ -30,6 +30,9 @@ public:
   /// and starts over.
   Digest finish();
 
+  /// Makes `other` continue from what this one has been fed so far.
+  void copy_to(Sha256& other) const;
+
 private:
   void reset();
   evp_md_ctx_st* m_ctx;

@@ -8,6 +8,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
@@ -47,6 +48,48 @@ private:
   std::uint64_t m_length;
 };
 
+// Passes the answer to "Range: bytes=0-…" on to `sink`, noting the whole size a 206 gives.
+class FirstSink : public http::BodySink {
+public:
+  explicit FirstSink(http::BodySink& sink) : m_sink(sink) {}
+
+  void start(const http::Response& response) override {
+    m_total.reset();
+    if (response.status == 206) {
+      // Content-Range: bytes 0-<last>/<complete length> (RFC 9110 §14.4)
+      const std::string range = response.header("Content-Range");
+      const auto slash = range.find('/');
+      std::uint64_t total = 0;
+      const std::string encoding = response.header("Content-Encoding");
+      if (!encoding.empty() && Poco::icompare(encoding, "identity") != 0) {
+        throw RangesUnsupported("a part sent with Content-Encoding " + encoding);
+      }
+      if (range.compare(0, 8, "bytes 0-") != 0 || slash == std::string::npos ||
+          !parse_count(range.substr(slash + 1), total)) {
+        throw error::IntegrityError("206 with an unusable Content-Range \"" + range + "\"");
+      }
+      m_total = total;
+    }
+    m_sink.start(response);
+  }
+  void write(const char* data, std::size_t size) override { m_sink.write(data, size); }
+  void restart() override { m_sink.restart(); }
+  std::optional<std::uint64_t> total() const { return m_total; }
+
+private:
+  static bool parse_count(const std::string& text, std::uint64_t& value) {
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    value = std::stoull(text);
+    return true;
+  }
+
+  http::BodySink& m_sink;
+  std::optional<std::uint64_t> m_total;
+};
+
 class HttpReader : public Reader {
 public:
   HttpReader(const http::ClientOptions& options, log::Logger& logger) : m_client(options, logger) {}
@@ -58,6 +101,14 @@ public:
         item.location, range,
         {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)},
          {"Accept-Encoding", "identity"}});
+  }
+  std::optional<std::uint64_t> fetch_first(const Item& item, std::uint64_t length,
+                                           http::BodySink& sink) override {
+    FirstSink first(sink);
+    // gzip stays welcome: a server that compresses sends the whole item (200), and one that
+    // compresses a part makes FirstSink throw RangesUnsupported.
+    m_client.get(item.location, first, {{"Range", "bytes=0-" + std::to_string(length - 1)}});
+    return first.total();
   }
   std::uint64_t retries() const override { return m_client.retries(); }
 

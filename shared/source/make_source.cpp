@@ -23,6 +23,12 @@ void Reader::fetch_range(const Item& item, std::uint64_t, std::uint64_t, http::B
   throw RangesUnsupported(item.path + ": this store cannot send part of a file");
 }
 
+std::optional<std::uint64_t> Reader::fetch_first(const Item& item, std::uint64_t,
+                                                 http::BodySink& sink) {
+  fetch(item, sink);
+  return std::nullopt;
+}
+
 std::unique_ptr<Source> make_source(const std::string& location, const std::string& provider,
                                     const SourceContext& context) {
   const std::string scheme = scheme_of(location);

@@ -119,15 +119,6 @@ public:
            const std::function<bool()>& cancelled)
       : m_fd(fd), m_hashing(expected.has_value()), m_progress(progress), m_cancelled(cancelled) {}
 
-  /// Called with the response before its body; may throw to abandon it.
-  std::function<void(const http::Response&)> on_start;
-
-  void start(const http::Response& response) override {
-    if (on_start) {
-      on_start(response);
-    }
-  }
-
   void write(const char* data, std::size_t size) override {
     if (m_cancelled && m_cancelled()) {
       throw error::Interrupted();
@@ -153,6 +144,7 @@ public:
 
   std::uint64_t bytes() const { return m_bytes; }
   hash::Digest digest() { return m_sha256.finish(); }
+  void copy_hash_to(hash::Sha256& other) const { m_sha256.copy_to(other); }
 
 private:
   int m_fd;
@@ -218,9 +210,9 @@ private:
 // the worker that settles the last segment, with no hashing under way, finishes the item.
 struct Segmented {
   const source::Item* item = nullptr;
-  std::uint64_t size = 0;         // bytes: the listing's, or the Content-Length of a first try
-  std::uint64_t segment_size = 0; // bytes; the last segment may be shorter
-  std::size_t count = 0;          // segments
+  std::uint64_t size = 0;            // bytes: the listing's, or a first part's Content-Range
+  std::vector<std::uint64_t> bounds; // segment k is [bounds[k], bounds[k + 1])
+  std::size_t count = 0;             // segments
 
   std::mutex mutex; // guards all below
   bool opened = false;
@@ -236,22 +228,28 @@ struct Segmented {
   std::exception_ptr failure;       // the first error of a segment
   bool whole = false;               // fetch the item whole instead (ranges unsupported)
 
-  std::uint64_t offset(std::size_t k) const { return k * segment_size; }
-  std::uint64_t length(std::size_t k) const { return std::min(segment_size, size - offset(k)); }
+  std::uint64_t offset(std::size_t k) const { return bounds[k]; }
+  std::uint64_t length(std::size_t k) const { return bounds[k + 1] - bounds[k]; }
 
-  // Segments of at least `min_segment` bytes, `wanted` of them at most.
-  void divide(std::uint64_t bytes, std::uint64_t wanted, std::uint64_t min_segment) {
+  // Segments of at least `min_segment` bytes, `wanted` of them at most, after a first one of
+  // `first` bytes (0: none).
+  void divide(std::uint64_t bytes, std::uint64_t wanted, std::uint64_t min_segment,
+              std::uint64_t first = 0) {
     size = bytes;
-    const std::uint64_t parts = std::max<std::uint64_t>(1, std::min(wanted, bytes / min_segment));
-    segment_size = (bytes + parts - 1) / parts;
-    count = static_cast<std::size_t>((bytes + segment_size - 1) / segment_size);
+    bounds.assign(1, 0);
+    if (first != 0) {
+      bounds.push_back(first);
+    }
+    const std::uint64_t rest = bytes - first;
+    const std::uint64_t parts = std::max<std::uint64_t>(1, std::min(wanted, rest / min_segment));
+    const std::uint64_t each = (rest + parts - 1) / parts;
+    for (std::uint64_t at = first + each; at < bytes; at += each) {
+      bounds.push_back(at);
+    }
+    bounds.push_back(bytes);
+    count = bounds.size() - 1;
+    done.assign(count, 0);
   }
-};
-
-// Thrown from a whole item's first response: it is large, nothing else is left to start, so
-// it is fetched in segments instead (see Worker::place).
-struct SplitInstead {
-  std::uint64_t size; // bytes, from Content-Length
 };
 
 // Thrown by Worker::place when the item went on as segments: they count it when it is done.
@@ -357,32 +355,41 @@ private:
     return task;
   }
 
-  // Whether a whole item's first response should rather be fetched in segments: the source
-  // can send ranges, it is large, not encoded, and no other work is left to start.
-  bool should_split(const http::Response& response) const {
-    const std::uint64_t min_segment = m_run.options.min_segment_size;
-    return min_segment != 0 && m_run.options.parallel > 1 && m_run.source.supports_ranges() &&
-           response.status == 200 && response.content_length &&
-           *response.content_length >= 2 * min_segment &&
-           Poco::icompare(response.header("Accept-Ranges"), "bytes") == 0 &&
-           response.header("Content-Encoding").empty() &&
+  // Whether an item of unknown size should be asked for its first segment only, to fetch
+  // the rest in segments when it is large: the source can send ranges, and no other item is
+  // left to start (the other workers would otherwise sit idle while one streams it alone).
+  bool should_probe(const source::Item& item) const {
+    return !item.size && !item.content && m_run.options.min_segment_size != 0 &&
+           m_run.options.parallel > 1 && m_run.source.supports_ranges() &&
            m_run.next.load(std::memory_order_relaxed) >= m_run.fetches;
   }
 
-  // Publishes the segments of an item whose size a first response told, then fetches the
-  // first of them.
-  void split_item(const source::Item& item, std::uint64_t size) {
-    Segmented* state = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(m_run.extra_mutex);
-      state = &m_run.split.emplace_back();
-      state->item = &item;
-      state->divide(size, m_run.options.parallel, m_run.options.min_segment_size);
-      for (std::size_t k = 1; k < state->count; ++k) {
-        m_run.extra.push_back({&item, state, k});
-      }
+  // Publishes segments 1… of an item whose first `first` bytes are in the part file `fd`
+  // (hashed into `sink`'s SHA-256 when checking), `size` bytes in all.
+  void continue_in_segments(const source::Item& item, int dir, int fd, const PartSink& sink,
+                            std::uint64_t first, std::uint64_t size) {
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      throw error::IoError(error::system_message("cannot size " + item.path + ".part", errno));
     }
-    segment(*state, 0);
+    const int dir_fd = ::dup(dir);
+    if (dir_fd < 0) {
+      throw error::IoError(error::system_message("cannot open the folder of " + item.path, errno));
+    }
+    std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+    Segmented& state = m_run.split.emplace_back();
+    state.item = &item;
+    state.divide(size, m_run.options.parallel, m_run.options.min_segment_size, first);
+    state.opened = true;
+    state.dir_fd = dir_fd;
+    state.fd = fd; // the state's from here on
+    sink.copy_hash_to(state.sha256);
+    state.done[0] = 1;
+    state.settled = 1;
+    state.hashed = 1;
+    state.progress_bytes = first;
+    for (std::size_t k = 1; k < state.count; ++k) {
+      m_run.extra.push_back({&item, &state, k});
+    }
   }
 
   void fail(const source::Item& item, const std::string& message, error::ExitCode code) {
@@ -474,7 +481,6 @@ private:
   void open_segmented(Segmented& state) {
     const source::Item& item = *state.item;
     state.opened = true;
-    state.done.assign(state.count, 0);
     check_path(item);
     const SplitPath parts = split(item.path);
     state.dir_fd = ::dup(m_folders.open(parts.folder));
@@ -601,8 +607,8 @@ private:
     }
   }
 
-  // Places one item: from a local copy, else fetched whole (or, when `may_split` and
-  // should_split() says so, in segments).
+  // Places one item: from a local copy, else fetched whole, or (when `may_split` and the
+  // store tells a large size, see should_probe) in segments.
   void place(const source::Item& item, bool may_split = true) {
     check_path(item);
     if (item.is_directory) {
@@ -632,31 +638,43 @@ private:
         }
       }
     }
+    bool probe = may_split && should_probe(item); // on the first attempt only
     for (int attempt = 0;; ++attempt) {
       try {
-        m_run.bytes += fetch_once(item, dir, parts.name, part_name, [&](PartSink& sink) {
-          if (item.content) {
-            sink.write(item.content->data(), item.content->size());
-          } else {
-            if (may_split && attempt == 0 && !item.size) {
-              sink.on_start = [this](const http::Response& response) {
-                if (should_split(response)) {
-                  throw SplitInstead{*response.content_length};
+        const std::uint64_t first = m_run.options.min_segment_size;
+        const std::optional<std::uint64_t> bytes =
+            fetch_once(item, dir, parts.name, part_name, [&](int fd, PartSink& sink) {
+              if (item.content) {
+                sink.write(item.content->data(), item.content->size());
+              } else if (!probe) {
+                m_reader->fetch(item, sink);
+              } else if (const auto size = m_reader->fetch_first(item, first, sink);
+                         size && *size > sink.bytes()) {
+                if (sink.bytes() != first) {
+                  throw error::IntegrityError("asked for the first " + std::to_string(first) +
+                                              " bytes, got " + std::to_string(sink.bytes()));
                 }
-              };
-            }
-            m_reader->fetch(item, sink);
-          }
-        });
+                continue_in_segments(item, dir, fd, sink, first, *size);
+                return false; // the segments finish it
+              }
+              return true;
+            });
+        if (!bytes) {
+          throw Settled{};
+        }
+        m_run.bytes += *bytes;
         ++m_run.downloaded;
         return;
-      } catch (const SplitInstead& split) {
-        split_item(item, split.size);
-        throw Settled{};
+      } catch (const source::RangesUnsupported& e) {
+        m_run.logger.info(item.path + ": " + e.what() + ": fetching it whole");
+        probe = false;
+        --attempt; // this one did not count
+        continue;
       } catch (const error::IntegrityError& e) {
         if (attempt >= m_run.options.retry.retries) {
           throw;
         }
+        probe = false;
         ++m_run.retries;
         const double delay = http::backoff_delay(m_run.options.retry, attempt + 1, m_random);
         m_run.logger.info("retry " + std::to_string(attempt + 1) + "/" +
@@ -696,14 +714,15 @@ private:
   }
 
   // Writes one attempt at the item through its part file and renames it into place; returns
-  // the bytes placed.
-  std::uint64_t fetch_once(const source::Item& item, int dir, const std::string& name,
-                           const std::string& part_name,
-                           const std::function<void(PartSink&)>& fetch) {
+  // the bytes placed, or nullopt when `fetch` returned false: it handed the part file (its
+  // descriptor, open for reading and writing) over to segments, which finish the item.
+  std::optional<std::uint64_t> fetch_once(const source::Item& item, int dir,
+                                          const std::string& name, const std::string& part_name,
+                                          const std::function<bool(int fd, PartSink&)>& fetch) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
     ::unlinkat(dir, part_name.c_str(), 0);
-    int fd = ::openat(dir, part_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      0644);
+    int fd =
+        ::openat(dir, part_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
       throw error::IoError(error::system_message(
           "cannot create " + item.path + std::string(fs::k_part_suffix), errno));
@@ -712,7 +731,9 @@ private:
         m_run.options.skip_validation ? std::nullopt : item.sha256;
     PartSink sink(fd, expected, m_run.progress, m_run.options.cancelled);
     try {
-      fetch(sink);
+      if (!fetch(fd, sink)) {
+        return std::nullopt;
+      }
       if (item.size && sink.bytes() != *item.size) {
         throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) +
                                     " bytes, got " + std::to_string(sink.bytes()));
