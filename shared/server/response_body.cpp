@@ -1,5 +1,6 @@
 #include "shared/server/response_body.hpp"
 
+#include "shared/error/error.hpp"
 #include "shared/task/interrupt.hpp"
 
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -8,12 +9,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <thread>
 
 namespace shared::server {
 namespace {
+
+// Bytes a sendfile(2) call is given when not throttled.
+constexpr std::uint64_t k_file_block = 4 * 1024 * 1024;
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -105,6 +110,42 @@ bool ResponseBody::write(const char* data, std::size_t size) {
     return false;
   }
   m_exchange.body_bytes += size;
+  return true;
+}
+
+bool ResponseBody::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+  while (count > 0) {
+    if (m_exchange.client_gone || !wait_delay() ||
+        (m_exchange.stopping != nullptr && *m_exchange.stopping)) {
+      m_exchange.client_gone = true;
+      return false;
+    }
+    // Throttled: one writer block at a time; else larger sendfile(2) calls (fewer wake-ups
+    // with many clients; a closed socket still fails the next call at once).
+    const std::uint64_t limit = m_exchange.chunk_delay > 0 ? zip::k_buffer_size : k_file_block;
+    std::size_t block = static_cast<std::size_t>(count < limit ? count : limit);
+    while (block > 0) {
+      auto position = static_cast<off_t>(offset);
+      const ssize_t sent = ::sendfile(m_fd, fd, &position, block);
+      if (sent < 0 && errno == EINTR) {
+        continue;
+      }
+      if (sent == 0) {
+        throw error::IntegrityError("a file ended " + std::to_string(count) +
+                                    " bytes early (it changed while being sent)");
+      }
+      if (sent < 0) {
+        m_exchange.client_gone = true;
+        abort();
+        return false;
+      }
+      const auto n = static_cast<std::uint64_t>(sent);
+      offset += n;
+      count -= n;
+      block -= static_cast<std::size_t>(n);
+      m_exchange.body_bytes += n;
+    }
+  }
   return true;
 }
 

@@ -25,6 +25,11 @@ class ResponseBody : public zip::Sink {
 public:
   explicit ResponseBody(Exchange& exchange);
   bool write(const char* data, std::size_t size) override;
+  /// With a Content-Length (not chunked): sendfile(2) from the file, 4 MiB at a time (one
+  /// k_buffer_size block at a time when throttled), with write()'s delay, stop and client
+  /// checks before each.
+  bool accepts_files() const override { return !m_chunked; }
+  bool write_file(int fd, std::uint64_t offset, std::uint64_t count) override;
 
   /// Ends the connection after an answer that cannot be completed (e.g. a file changed while
   /// being sent), so that the client sees a short body rather than waiting.
