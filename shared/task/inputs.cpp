@@ -290,7 +290,11 @@ CommandLine parse_command_line(const Manifest& manifest, int argc, const char* c
   }
   for (const auto& spec : manifest.inputs) {
     if (spec.required && result.inputs.text(spec.name).empty()) {
-      throw error::UsageError(spec.flag() + " is required (or set " + spec.environment_variable() +
+      std::string variables = spec.environment_variable();
+      for (const auto& alias : spec.environment_aliases) {
+        variables += " or " + alias;
+      }
+      throw error::UsageError(spec.flag() + " is required (or set " + variables +
                               "): " + spec.label);
     }
   }

@@ -157,6 +157,38 @@ TEST_CASE("serve: /archive/<name>/ is the folder as a stored zip; HEAD has the s
   CHECK(service.stop() == 0);
 }
 
+TEST_CASE("serve: --help, bad inputs, and a file rewritten under the same size", "[serve]") {
+  const ProcessResult help = run_process({k_exe, "serve", "--help"});
+  CHECK(help.exit_code == 0);
+  for (const std::string part : {"Usage: download-dir-zip serve [options]", "-H, --host",
+                                 "-P, --port", "[INPUT_ROOT or PHOTOS_DIR; required]",
+                                 "ENABLE_LOGGING", "RESPONSE_DELAY", "--secret", "--sign"}) {
+    CHECK(contains(help.out, part));
+  }
+  CHECK(contains(run_process({k_exe, "--help"}).out, "download-dir-zip serve"));
+  const ProcessResult no_root = run_process({k_exe, "serve"});
+  CHECK(no_root.exit_code == 2);
+  CHECK(
+      contains(no_root.out + no_root.err, "--root is required (or set INPUT_ROOT or PHOTOS_DIR)"));
+  const ProcessResult bad_root = run_process({k_exe, "serve", "--root", "/nonexistent/x"});
+  CHECK(bad_root.exit_code == 2);
+  CHECK(contains(bad_root.out + bad_root.err, "--root"));
+
+  // The CRC cache is keyed by size and mtime: new content under the same size is seen.
+  Tree tree;
+  ServeProcess service(k_exe, {"--root", tree.root});
+  const RawResponse before = http_request(service.port(), "GET", "/archive/photos/");
+  REQUIRE(before.status == 200);
+  make_file(tree.photos + "/2.jpg", random_body(900000, 99));
+  const timespec later[2] = {{1800000000, 5}, {1800000000, 5}};
+  REQUIRE(::utimensat(AT_FDCWD, (tree.photos + "/2.jpg").c_str(), later, 0) == 0);
+  const RawResponse after = http_request(service.port(), "GET", "/archive/photos/");
+  REQUIRE(after.status == 200);
+  CHECK(after.header("etag") != before.header("etag"));
+  CHECK(after.body.size() == before.body.size());
+  check_archive(save(tree.dir, "after.zip", after.body), expected_from_disk(tree.photos));
+}
+
 TEST_CASE("serve: Range and If-Range answer 206 with the bytes of the full archive", "[serve]") {
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
