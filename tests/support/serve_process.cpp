@@ -5,6 +5,8 @@
 #include <Poco/String.h>
 #include <Poco/Timespan.h>
 
+#include <catch2/catch.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -107,7 +109,16 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
 }
 
 ServeProcess::~ServeProcess() {
-  stop();
+  const bool running = m_pid > 0;
+  const int status = stop();
+  const std::string text = output();
+  INFO(text);
+  // A sanitizer report or a failed exit (a leak at exit is one) fails the test.
+  CHECK_FALSE(text.find("Sanitizer") != std::string::npos);
+  CHECK_FALSE(text.find("runtime error:") != std::string::npos);
+  if (running) {
+    CHECK(status == 0);
+  }
 }
 
 std::string ServeProcess::url(const std::string& path) const {

@@ -23,7 +23,8 @@ public:
   /// with its output when it exits or does not listen in time.
   ServeProcess(const std::string& exe, const std::vector<std::string>& args,
                const ProcessOptions& options = {});
-  /// Stops it (stop()); SIGKILL when it does not exit within 10 s.
+  /// Stops it (stop()); SIGKILL when it does not exit within 10 s. CHECKs that its output holds
+  /// no sanitizer report and, when it was still running, that it exited 0.
   ~ServeProcess();
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
