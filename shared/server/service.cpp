@@ -202,7 +202,8 @@ private:
 Service::Service(const Router& router, const ServiceOptions& options, log::Logger& logger) {
   Poco::Net::ServerSocket socket;
   try {
-    socket.bind(Poco::Net::SocketAddress(options.host, options.port), true);
+    socket.bind(Poco::Net::SocketAddress(options.host, options.port), true,
+                false); // no SO_REUSEPORT
     socket.listen(options.queue);
   } catch (const Poco::Exception& e) {
     throw error::UsageError("--host/--port: cannot listen on " + options.host + ":" +

@@ -178,6 +178,11 @@ TEST_CASE("serve: --help, bad inputs, and a file rewritten under the same size",
   // The CRC cache is keyed by size and mtime: new content under the same size is seen.
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
+  const ProcessResult taken =
+      run_process({k_exe, "serve", "--root", tree.root, "-P", std::to_string(service.port())});
+  CHECK(taken.exit_code == 2);
+  CHECK(contains(taken.out + taken.err,
+                 "cannot listen on 127.0.0.1:" + std::to_string(service.port())));
   const RawResponse before = http_request(service.port(), "GET", "/archive/photos/");
   REQUIRE(before.status == 200);
   make_file(tree.photos + "/2.jpg", random_body(900000, 99));
