@@ -2,7 +2,7 @@
 
 #include "shared/error/error.hpp"
 #include "shared/hash/sha256.hpp"
-#include "shared/server/byte_range.hpp"
+#include "shared/server/ranged_answer.hpp"
 #include "shared/server/response_body.hpp"
 #include "shared/task/interrupt.hpp"
 #include "shared/zip/crc32.hpp"
@@ -102,50 +102,6 @@ void send_too_large(Exchange& exchange, std::uint64_t size, std::uint64_t limit)
 std::string content_disposition(const std::string& filename, bool attachment) {
   return std::string(attachment ? "attachment" : "inline") + "; filename=\"" +
          ascii_filename(filename) + "\"; filename*=UTF-8''" + server::percent_encode(filename);
-}
-
-// Conditional and Range headers against a representation of `length` bytes with `etag`.
-// Answers 304 and 416 itself (returns false); else sets first/last (whole when no range)
-// and the status, Content-Length and Content-Range, and returns true.
-bool choose_range(Exchange& exchange, const std::string& etag, std::uint64_t length,
-                  std::uint64_t& first, std::uint64_t& last) {
-  auto& request = exchange.request;
-  auto& response = exchange.response;
-  response.set("ETag", etag);
-  response.set("Accept-Ranges", "bytes");
-  const std::string none_match = request.get("If-None-Match", "");
-  if (!none_match.empty() && (none_match == "*" || none_match.find(etag) != std::string::npos)) {
-    response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_NOT_MODIFIED);
-    response.setContentLength(0);
-    response.send().flush();
-    return false;
-  }
-  first = 0;
-  last = length == 0 ? 0 : length - 1;
-  const std::string range = request.get("Range", "");
-  const std::string if_range = request.get("If-Range", "");
-  const bool use_range = !range.empty() && (if_range.empty() || if_range == etag);
-  const auto wanted = use_range ? server::parse_range(range, length) : server::RangeRequest{};
-  using Kind = server::RangeRequest::Kind;
-  if (wanted.kind == Kind::malformed || wanted.kind == Kind::unsatisfiable) {
-    response.set("Content-Range", server::unsatisfied_range(length));
-    response.erase("Content-Disposition");
-    exchange.note =
-        wanted.kind == Kind::malformed ? "bad Range: " + range : "unsatisfiable Range: " + range;
-    server::send_page(exchange, 416, "The requested range cannot be served.");
-    return false;
-  }
-  if (wanted.kind == Kind::single) {
-    first = wanted.first;
-    last = wanted.last;
-    response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_PARTIAL_CONTENT);
-    response.set("Content-Range", server::content_range(first, last, length));
-    response.setContentLength64(static_cast<Poco::Int64>(last - first + 1));
-  } else {
-    response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);
-    response.setContentLength64(static_cast<Poco::Int64>(length));
-  }
-  return true;
 }
 
 // The CRC-32 of every non-empty file of `plan`, from the cache or read (then remembered).
@@ -366,9 +322,8 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
     }
   }
   const std::uint64_t length = zip::Layout(std::move(probe)).size();
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  if (!choose_range(exchange, plan_etag(plan), length, first, last)) {
+  server::ChosenRange range;
+  if (!server::choose_range(exchange, plan_etag(plan), length, range)) {
     return;
   }
   if (exchange.head()) {
@@ -379,7 +334,7 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
   const zip::Layout layout(std::move(plan.entries));
   server::ResponseBody body(exchange);
   try {
-    layout.write_range(first, last, bodies, body);
+    layout.write_range(range.first, range.last, bodies, body);
   } catch (const zip::SinkClosed&) {
     throw;
   } catch (const std::exception& e) {
@@ -419,33 +374,21 @@ void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::strin
   if (!as_attachment) {
     response.set("Content-Security-Policy", "sandbox");
   }
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  if (!choose_range(exchange, etag, size, first, last)) {
+  server::ChosenRange range;
+  if (!server::choose_range(exchange, etag, size, range)) {
     return;
   }
   server::ResponseBody body(exchange);
   if (exchange.head() || size == 0) {
     return;
   }
-  const std::unique_ptr<char[]> buffer(new char[zip::k_buffer_size]);
-  std::uint64_t offset = first;
-  while (offset <= last) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(zip::k_buffer_size, last - offset + 1));
-    const ssize_t n = ::pread(file.get(), buffer.get(), want, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      exchange.note = "the file shrank while being sent";
-      body.abort();
-      return;
-    }
-    if (!body.write(buffer.get(), static_cast<std::size_t>(n))) {
+  try {
+    if (!server::send_file_range(body, file.get(), range.first, range.last)) {
       throw zip::SinkClosed();
     }
-    offset += static_cast<std::uint64_t>(n);
+  } catch (const shared::error::IntegrityError& e) {
+    exchange.note = e.what();
+    body.abort();
   }
 }
 
