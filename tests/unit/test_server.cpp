@@ -6,11 +6,46 @@
 #include "shared/server/service.hpp"
 #include "shared/server/signed_link.hpp"
 
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/SocketAddress.h>
 #include <catch2/catch.hpp>
+
+#include <sstream>
 
 using namespace shared::server;
 
 namespace {
+
+// Requests and responses that exist only for the router (which reads neither).
+class NoResponse : public Poco::Net::HTTPServerResponse {
+public:
+  void sendContinue() override {}
+  std::ostream& send() override { return m_out; }
+  void sendFile(const std::string&, const std::string&) override {}
+  void sendBuffer(const void*, std::size_t) override {}
+  void redirect(const std::string&, HTTPStatus) override {}
+  void requireAuthentication(const std::string&) override {}
+  bool sent() const override { return false; }
+
+private:
+  std::ostringstream m_out;
+};
+
+class NoRequest : public Poco::Net::HTTPServerRequest {
+public:
+  std::istream& stream() override { return m_in; }
+  const Poco::Net::SocketAddress& clientAddress() const override { return m_address; }
+  const Poco::Net::SocketAddress& serverAddress() const override { return m_address; }
+  const Poco::Net::HTTPServerParams& serverParams() const override { return *m_params; }
+  Poco::Net::HTTPServerResponse& response() const override { return m_response; }
+  bool secure() const override { return false; }
+
+private:
+  std::istringstream m_in;
+  Poco::Net::SocketAddress m_address;
+  Poco::Net::HTTPServerParams::Ptr m_params = new Poco::Net::HTTPServerParams;
+  mutable NoResponse m_response;
+};
 
 int status_of(const std::function<void()>& f) {
   try {
@@ -116,4 +151,51 @@ TEST_CASE("redact_target masks signatures and the secret", "[server]") {
   CHECK(redact_target("/a/?expires=1&signature=abc&x=2", "") == "/a/?expires=1&signature=***&x=2");
   CHECK(redact_target("/a/s3cret/?token=t", "s3cret") == "/a/***/?token=***");
   CHECK(redact_target("/a/", "") == "/a/");
+}
+
+TEST_CASE("Router: literals, {name}, {name+}, trailing slash, HEAD as GET, Allow", "[server]") {
+  Router router;
+  std::string hit;
+  router.add("GET", "/archive/{name}", [&](Exchange&) { hit = "archive"; });
+  router.add("GET", "/v4/builds/{id}/artifacts", [&](Exchange&) { hit = "all"; });
+  router.add("GET", "/v4/builds/{id}/artifacts/{path+}", [&](Exchange&) { hit = "path"; });
+  router.add("POST", "/v4/builds/{id}/artifacts/{path+}", [&](Exchange&) { hit = "post"; });
+  NoRequest request;
+  NoResponse response;
+  const auto find = [&](const std::string& method, const std::string& path) {
+    auto exchange = std::make_unique<Exchange>(request, response);
+    const Router::Route* route = router.find(method, path, *exchange);
+    if (route != nullptr) {
+      route->handler(*exchange);
+    } else {
+      hit = "none";
+    }
+    return exchange;
+  };
+  CHECK(find("GET", "/archive/a%20b/")->params.at("name") == "a b");
+  CHECK(hit == "archive");
+  find("HEAD", "/archive/x");
+  CHECK(hit == "archive");
+  find("POST", "/archive/x/");
+  CHECK(hit == "none");
+  find("GET", "/archive/x/y/");
+  CHECK(hit == "none");
+  find("GET", "/%61rchive/x/");
+  CHECK(hit == "none");
+  CHECK(find("GET", "/v4/builds/42/artifacts")->params.at("id") == "42");
+  CHECK(hit == "all");
+  CHECK(find("GET", "/v4/builds/42/artifacts/a/b%2Ec/")->rest ==
+        std::vector<std::string>{"a", "b.c"});
+  CHECK(hit == "path");
+  find("POST", "/v4/builds/42/artifacts/a");
+  CHECK(hit == "post");
+  CHECK(status_of([&] { find("GET", "/archive/%2e%2e/"); }) == 400);
+  CHECK(status_of([&] { find("GET", "/v4/builds/1/artifacts/a/../b"); }) == 400);
+  CHECK(router.allowed("/archive/x/") == std::vector<std::string>{"GET", "HEAD", "OPTIONS"});
+  CHECK(router.allowed("/v4/builds/1/artifacts/x") ==
+        std::vector<std::string>{"GET", "HEAD", "OPTIONS", "POST"});
+  CHECK(router.allowed("/").empty());
+  CHECK(router.allowed("/archive/").empty());
+  CHECK_THROWS_AS(router.add("GET", "archive", [](Exchange&) {}), std::invalid_argument);
+  CHECK_THROWS_AS(router.add("GET", "/{a+}/b", [](Exchange&) {}), std::invalid_argument);
 }
