@@ -39,6 +39,7 @@ bench: release
 	@bench/download-artifact.sh
 	@bench/incremental.sh
 	@bench/zip.sh
+	@bench/serve.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -14,6 +14,8 @@ packages=(
   nginx openssl
   # test (always): readers that check the ZIP archives shared/zip writes
   unzip python3
+  # test (always): the HTTP client that drives download-dir-zip serve (resume with -C -)
+  curl
 )
 for profile in "$@"; do
   case "$profile" in

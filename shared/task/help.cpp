@@ -67,6 +67,9 @@ void describe_input(std::ostream& out, const InputSpec& spec) {
   }
   out << spec.flag() << type_hint(spec) << '\n';
   std::string facts = spec.environment_variable();
+  for (const auto& alias : spec.environment_aliases) {
+    facts += " or " + alias;
+  }
   if (spec.required) {
     facts += "; required";
   }

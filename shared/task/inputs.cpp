@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <utility>
 
 namespace po = boost::program_options;
 
@@ -224,6 +226,24 @@ const std::vector<std::string>& Inputs::lines(const std::string& name) const {
   return value(name).lines;
 }
 
+namespace {
+
+// INPUT_<NAME>, else the first of the input's aliases that is set and not empty: the
+// variable's name and its value.
+std::optional<std::pair<std::string, std::string>> from_environment(const InputSpec& spec,
+                                                                    const log::EnvLookup& env) {
+  std::vector<std::string> names = {spec.environment_variable()};
+  names.insert(names.end(), spec.environment_aliases.begin(), spec.environment_aliases.end());
+  for (const auto& name : names) {
+    if (auto value = env(name); value && !value->empty()) {
+      return std::make_pair(name, *value);
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 CommandLine parse_command_line(const Manifest& manifest, int argc, const char* const argv[],
                                const log::EnvLookup& env) {
   const po::variables_map map = parse_argv(manifest, argc, argv);
@@ -248,10 +268,10 @@ CommandLine parse_command_line(const Manifest& manifest, int argc, const char* c
       } else {
         value.text = map[key].as<std::string>();
       }
-    } else if (auto from_env = env(spec.environment_variable()); from_env && !from_env->empty()) {
+    } else if (const auto from_env = from_environment(spec, env)) {
       value.source = InputSource::environment;
-      value.origin = spec.environment_variable();
-      value.text = *from_env;
+      value.origin = from_env->first;
+      value.text = from_env->second;
     } else if (!spec.default_value.empty()) {
       value.source = InputSource::default_value;
       value.origin = "default of " + spec.flag();
@@ -270,7 +290,11 @@ CommandLine parse_command_line(const Manifest& manifest, int argc, const char* c
   }
   for (const auto& spec : manifest.inputs) {
     if (spec.required && result.inputs.text(spec.name).empty()) {
-      throw error::UsageError(spec.flag() + " is required (or set " + spec.environment_variable() +
+      std::string variables = spec.environment_variable();
+      for (const auto& alias : spec.environment_aliases) {
+        variables += " or " + alias;
+      }
+      throw error::UsageError(spec.flag() + " is required (or set " + variables +
                               "): " + spec.label);
     }
   }

@@ -63,6 +63,11 @@ InputSpec parse_input(const YAML::Node& node) {
   if (node["max"]) {
     input.max = node["max"].as<double>();
   }
+  if (const YAML::Node aliases = node["environment"]) {
+    for (const auto& alias : aliases) {
+      input.environment_aliases.push_back(alias.as<std::string>());
+    }
+  }
   if (const YAML::Node options = node["options"]) {
     for (const auto& option : options) {
       input.options.push_back(option.as<std::string>());

@@ -31,6 +31,9 @@ struct InputSpec {
   std::optional<std::int64_t> min;  ///< integers: smallest allowed value
   std::optional<std::int64_t> max;  ///< integers: largest allowed value
   std::string short_flag;           ///< one letter, e.g. "P" for -P; empty = none
+  /// More environment variables read, in order, when INPUT_<NAME> is unset or empty (e.g.
+  /// PHOTOS_DIR, the variable a service this task replaces used). Manifest key `environment`.
+  std::vector<std::string> environment_aliases;
 
   /// "--root-path": the name in kebab case.
   std::string flag() const;

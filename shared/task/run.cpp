@@ -103,4 +103,17 @@ int run(int argc, char** argv, const char* task_manifest, const char* common_man
   }
 }
 
+int run_with_subcommands(int argc, char** argv, const char* task_manifest,
+                         const char* common_manifest, const TaskBody& body,
+                         const std::vector<Subcommand>& subcommands) {
+  if (argc > 1) {
+    for (const auto& sub : subcommands) {
+      if (std::string(argv[1]) == sub.name) {
+        return run(argc - 1, argv + 1, sub.task_manifest, sub.common_manifest, sub.body);
+      }
+    }
+  }
+  return run(argc, argv, task_manifest, common_manifest, body);
+}
+
 } // namespace shared::task

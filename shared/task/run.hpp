@@ -8,6 +8,8 @@
 #include "shared/task/inputs.hpp"
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace shared::task {
 
@@ -28,5 +30,20 @@ using TaskBody = std::function<error::ExitCode(const TaskContext&)>;
 /// main() to return.
 int run(int argc, char** argv, const char* task_manifest, const char* common_manifest,
         const TaskBody& body);
+
+/// A subcommand of a task's executable ("download-dir-zip serve"): its own manifest and body.
+struct Subcommand {
+  const char* name;            ///< the word after the executable's name, e.g. "serve"
+  const char* task_manifest;   ///< its manifest (name: "<executable> <subcommand>")
+  const char* common_manifest; ///< the shared inputs embedded with it
+  TaskBody body;
+};
+
+/// run() for an executable with subcommands: when argv[1] names one of `subcommands`, runs it
+/// with argv from there on (so `<exe> serve --help` is the subcommand's help); otherwise runs
+/// the executable's own manifest and body.
+int run_with_subcommands(int argc, char** argv, const char* task_manifest,
+                         const char* common_manifest, const TaskBody& body,
+                         const std::vector<Subcommand>& subcommands);
 
 } // namespace shared::task

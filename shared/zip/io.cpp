@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,9 @@ public:
       }
     }
   }
+
+  int file_descriptor() const override { return m_fd; }
+  std::uint64_t file_offset() const override { return m_offset; }
 
 private:
   int m_fd;
@@ -124,6 +128,10 @@ int open_beneath_sized(int root_fd, const std::string& path, std::uint64_t* size
 
 int open_beneath(int root_fd, const std::string& path) {
   return open_beneath_sized(root_fd, path, nullptr);
+}
+
+bool Sink::write_file(int, std::uint64_t, std::uint64_t) {
+  throw std::logic_error("zip: Sink::write_file() called on a sink that does not accept files");
 }
 
 bool FdSink::write(const char* data, std::size_t size) {

@@ -25,6 +25,16 @@ public:
   /// Takes `size` bytes. Returns false when it cannot take them (the reader went away): the
   /// writer then throws SinkClosed at once, without reading further bodies. May also throw.
   virtual bool write(const char* data, std::size_t size) = 0;
+
+  /// Whether write_file() may be used: Layout::write_range() then hands it the parts of
+  /// bodies that are open local files instead of copying them through its buffer (zero-copy,
+  /// e.g. sendfile(2) to a socket). Default: no.
+  virtual bool accepts_files() const { return false; }
+  /// Takes `count` bytes of the open file `fd` from byte `offset` on, in order after the bytes
+  /// of earlier write() calls, at most k_buffer_size bytes at a time between checks that the
+  /// reader is still there. Returns false as write() does. Throws error::IntegrityError when
+  /// the file ends before `count` bytes. Only called when accepts_files().
+  virtual bool write_file(int fd, std::uint64_t offset, std::uint64_t count);
 };
 
 /// Thrown by the writers when Sink::write() returned false. An IoError (exit status 5).
@@ -54,6 +64,11 @@ public:
   /// Reads the next bytes into `buffer`, at most `size` (> 0). Returns how many; 0 only at the
   /// end of the body. Throws (e.g. error::IoError) when the body cannot be read.
   virtual std::size_t read(char* buffer, std::size_t size) = 0;
+
+  /// For a body that is a local regular file read as it is: its descriptor (owned by the
+  /// reader) and the offset in bytes of the next byte read() would give; -1 otherwise.
+  virtual int file_descriptor() const { return -1; }
+  virtual std::uint64_t file_offset() const { return 0; }
 };
 
 /// Opens file bodies, local or remote. The writers open one body at a time and read it into

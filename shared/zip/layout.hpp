@@ -36,10 +36,12 @@ public:
   /// Writes bytes `first` … `last` (inclusive, 0-based offsets into the archive) to `sink`,
   /// computing headers and reading only the parts of bodies inside the range, each opened at
   /// the needed offset. A body read whole is checked against its CRC-32; a partial one against
-  /// its size only. Throws std::out_of_range unless first <= last < size(); SinkClosed when
-  /// the sink refuses bytes (at once, as write_archive()); error::IntegrityError naming the
-  /// entry when a body ends early or does not match its CRC-32; whatever the provider and sink
-  /// throw.
+  /// its size only. When the sink accepts files (Sink::accepts_files()), bodies that are open
+  /// local files go to Sink::write_file() instead (zero-copy), checked against their size
+  /// only: the CRC-32s are then the caller's (e.g. a CrcCache keyed by size and mtime). Throws
+  /// std::out_of_range unless first <= last < size(); SinkClosed when the sink refuses bytes (at
+  /// once, as write_archive()); error::IntegrityError naming the entry when a body ends early or
+  /// does not match its CRC-32; whatever the provider and sink throw.
   void write_range(std::uint64_t first, std::uint64_t last, BodyProvider& provider,
                    Sink& sink) const;
 

@@ -50,6 +50,9 @@ public:
     }
   }
 
+  /// Counts `n` bytes the sink took directly (Sink::write_file()) after a flush().
+  void skip(std::uint64_t n) { m_position += n; }
+
   /// Bytes put so far (flushed or not).
   std::uint64_t position() const { return m_position; }
 
@@ -66,6 +69,17 @@ private:
 /// ends early, and whatever the provider and the sink throw.
 std::uint32_t copy_body(Output& out, BodyProvider& provider, const Entry& entry, std::uint64_t from,
                         std::uint64_t count, bool with_crc);
+
+/// Sends `count` bytes of file entry `entry`'s body, from `from` bytes into it, through
+/// `sink`.write_file() when the sink accepts files and the provider's reader is a local file
+/// (flushing `out` first; the bytes are not seen, so not checked against a CRC-32). When the
+/// sink accepts files but the reader is not a local file, copies the bytes as copy_body() does
+/// and checks them against `*expected_crc` when not null. Returns false, having done nothing,
+/// when the sink does not accept files. Throws SinkClosed when the sink refuses the bytes,
+/// error::IntegrityError as copy_body() and check_crc(), and whatever the provider and the
+/// sink throw.
+bool send_body_file(Output& out, Sink& sink, BodyProvider& provider, const Entry& entry,
+                    std::uint64_t from, std::uint64_t count, const std::uint32_t* expected_crc);
 
 /// Throws error::IntegrityError naming the entry when `actual` is not its expected CRC-32.
 void check_crc(const Entry& entry, std::uint32_t expected, std::uint32_t actual);

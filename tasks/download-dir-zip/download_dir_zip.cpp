@@ -11,6 +11,7 @@
 #include "shared/task/interrupt.hpp"
 #include "shared/zip/io.hpp"
 #include "shared/zip/source_bodies.hpp"
+#include "tasks/download-dir-zip/local_plan.hpp"
 
 #include <Poco/String.h>
 
@@ -34,32 +35,6 @@ using shared::error::UsageError;
 
 constexpr std::size_t k_warnings_shown = 20;
 
-// What goes into the archive.
-struct Plan {
-  std::vector<zip::Entry> entries;
-  std::uint64_t file_bytes = 0;
-  std::uint64_t files = 0;
-  std::uint64_t folders = 0;
-  std::uint64_t links = 0;
-  std::uint64_t skipped = 0;
-
-  void add(zip::Entry entry) {
-    switch (entry.kind) {
-    case zip::EntryKind::file:
-      ++files;
-      file_bytes += entry.size;
-      break;
-    case zip::EntryKind::directory:
-      ++folders;
-      break;
-    case zip::EntryKind::symlink:
-      ++links;
-      break;
-    }
-    entries.push_back(std::move(entry));
-  }
-};
-
 std::string scheme_of(const std::string& location) {
   const auto colon = location.find("://");
   return colon == std::string::npos ? std::string() : Poco::toLower(location.substr(0, colon));
@@ -74,36 +49,10 @@ std::string last_segment(const std::string& path) {
   return slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
 }
 
-// A name the writer accepts, or a warning and nothing.
-bool acceptable(const std::string& name, zip::EntryKind kind,
-                shared::log::LimitedWarnings& warnings, Plan& plan) {
-  if (const auto problem = zip::check_entry_name(name, kind)) {
-    warnings.warn("skipped " + name + ": " + *problem);
-    ++plan.skipped;
-    return false;
-  }
-  return true;
-}
-
-// Whether the symlink at `link` resolves, through whatever other links it meets on disk, to a
-// place inside `real_folder` (a canonical path). A dangling tail is taken as written.
-bool resolves_inside(const std::string& real_folder, const std::string& link) {
-  std::error_code ec;
-  const auto target = std::filesystem::weakly_canonical(link, ec);
-  if (ec) {
-    return false;
-  }
-  const std::string resolved = target.string();
-  return resolved == real_folder || (resolved.size() > real_folder.size() &&
-                                     resolved.compare(0, real_folder.size(), real_folder) == 0 &&
-                                     (real_folder == "/" || resolved[real_folder.size()] == '/'));
-}
-
 // A local folder or file share: walked without following any symlink (nor one on the way
 // from the source's root to the subtree).
 Plan plan_local(const std::string& root, const std::string& prefix, const Options& options,
                 shared::log::LimitedWarnings& warnings) {
-  Plan plan;
   std::string subtree = root;
   struct stat info {};
   bool folder = ::stat(root.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
@@ -116,54 +65,15 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
   if (!folder) {
     throw UsageError("--path: no folder \"" + options.path + "\" in " + options.source);
   }
-  const std::string real_subtree = std::filesystem::canonical(subtree).string();
   struct stat output {}; // an archive left by an earlier run inside the tree is not zipped
-  if (options.output == "-" || ::stat(options.output.c_str(), &output) != 0) {
-    output = {};
-  }
+  const bool skip_output = options.output != "-" && ::stat(options.output.c_str(), &output) == 0;
+  Plan plan;
   if (!prefix.empty()) {
     plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt,
               static_cast<std::int64_t>(info.st_mtim.tv_sec), info.st_mode & 07777u, "", ""});
   }
-  namespace fs = shared::fs;
-  fs::walk_tree(subtree, fs::WalkOptions{}, [&](const fs::TreeEntry& item) {
-    const std::string name = prefix + item.path;
-    const std::int64_t mtime = item.mtime_ns / 1'000'000'000;
-    switch (item.kind) {
-    case fs::EntryKind::file:
-      if (output.st_ino != 0 && item.inode == output.st_ino && item.device == output.st_dev) {
-        warnings.warn("skipped " + name + ": it is the output, from an earlier run");
-        ++plan.skipped;
-      } else if (acceptable(name, zip::EntryKind::file, warnings, plan)) {
-        plan.add(
-            {name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "", item.path});
-      }
-      break;
-    case fs::EntryKind::directory:
-      if (acceptable(name, zip::EntryKind::directory, warnings, plan)) {
-        plan.add({name, zip::EntryKind::directory, 0, std::nullopt, mtime, item.mode, "", ""});
-      }
-      break;
-    case fs::EntryKind::symlink:
-      if (!options.store_symlinks) {
-        warnings.warn("skipped symlink " + name + " (symlinks: skip)");
-        ++plan.skipped;
-      } else if (!link_stays_inside(item.path, item.link_target) ||
-                 !resolves_inside(real_subtree, subtree + "/" + item.path)) {
-        warnings.warn("skipped symlink " + name + " -> " + item.link_target +
-                      ": it leads out of the folder");
-        ++plan.skipped;
-      } else if (acceptable(name, zip::EntryKind::symlink, warnings, plan)) {
-        plan.add(
-            {name, zip::EntryKind::symlink, 0, std::nullopt, mtime, 0777, item.link_target, ""});
-      }
-      break;
-    case fs::EntryKind::other:
-      warnings.warn("skipped " + name + ": not a regular file, folder or symlink");
-      ++plan.skipped;
-      break;
-    }
-  });
+  plan_folder(plan, subtree, prefix, options.store_symlinks, skip_output ? &output : nullptr,
+              warnings);
   return plan;
 }
 

@@ -13,9 +13,9 @@
 extern char** environ;
 
 namespace tests::support {
-namespace {
+namespace {} // namespace
 
-std::vector<std::string> build_environment(const ProcessOptions& options) {
+std::vector<std::string> child_environment(const ProcessOptions& options) {
   std::vector<std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string item(*entry);
@@ -35,6 +35,8 @@ std::vector<std::string> build_environment(const ProcessOptions& options) {
   return env;
 }
 
+namespace {
+
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> result;
   for (auto& s : strings) {
@@ -48,7 +50,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 ProcessResult run_process(const std::vector<std::string>& argv_in, const ProcessOptions& options) {
   std::vector<std::string> argv = argv_in;
-  std::vector<std::string> env = build_environment(options);
+  std::vector<std::string> env = child_environment(options);
   std::vector<char*> argv_ptrs = pointers(argv);
   std::vector<char*> env_ptrs = pointers(env);
 

@@ -46,6 +46,7 @@ inputs:
   - name: port
     type: int
     short: P
+    environment: [PORT, OTHER_PORT]
   - name: delay
     type: number
     default: "1"
@@ -134,6 +135,13 @@ TEST_CASE("a flag beats the environment, which beats the default", "[task]") {
     const auto cl = parse({}, {{"INPUT_ROOTPATH", "/from/env"}});
     CHECK(cl.inputs.text("rootPath") == "/from/env");
   }
+  SECTION("environment aliases, after INPUT_<NAME>, in their order") {
+    CHECK(parse({"/r"}, {{"PORT", "1"}, {"OTHER_PORT", "2"}}).inputs.integer("port") == 1);
+    CHECK(parse({"/r"}, {{"OTHER_PORT", "2"}}).inputs.value("port").origin == "OTHER_PORT");
+    CHECK(parse({"/r"}, {{"INPUT_PORT", "3"}, {"PORT", "1"}}).inputs.integer("port") == 3);
+    CHECK(parse({"/r", "-P", "4"}, {{"PORT", "1"}}).inputs.integer("port") == 4);
+    CHECK(usage_error({"/r"}, {{"PORT", "x"}}) == "PORT: expected an integer, got \"x\"");
+  }
   SECTION("positional and short flags") {
     const auto cl = parse({"-P", "8080", "/pos"});
     CHECK(cl.inputs.text("rootPath") == "/pos");
@@ -199,6 +207,7 @@ TEST_CASE("help lists every input with its variable, default and group, and the 
   CHECK(help.find("Usage: sample [options] [root-path]") != std::string::npos);
   CHECK(help.find("--parallel <int>") != std::string::npos);
   CHECK(help.find("INPUT_PARALLEL; default: 8") != std::string::npos);
+  CHECK(help.find("[INPUT_PORT or PORT or OTHER_PORT]") != std::string::npos);
   CHECK(help.find("--mode <fast|safe>") != std::string::npos);
   CHECK(help.find("-P, --port <int>") != std::string::npos);
   CHECK(help.find("secret (masked in logs)") != std::string::npos);

@@ -12,16 +12,25 @@ TEST_CASE("every task manifest parses and its defaults are valid", "[task]") {
     return tests::support::read_file(std::string(MANIFEST_DIR) + "/" + name + ".yml");
   };
   // Each task with the fragments its CMakeLists.txt gives embed_manifest().
-  const std::pair<const char*, std::string> tasks[] = {
-      {"generate-metadata", manifest_text("common")},
-      {"download-artifact", manifest_text("common") + "\n---\n" + manifest_text("http")},
+  struct Task {
+    const char* file;
+    std::string common;
+    const char* name;
   };
-  for (const auto& [task, common] : tasks) {
+  const Task tasks[] = {
+      {"generate-metadata", manifest_text("common"), "generate-metadata"},
+      {"download-artifact", manifest_text("common") + "\n---\n" + manifest_text("http"),
+       "download-artifact"},
+      {"download-dir-zip", manifest_text("common") + "\n---\n" + manifest_text("http"),
+       "download-dir-zip"},
+      {"download-dir-zip-serve", manifest_text("common"), "download-dir-zip serve"},
+  };
+  for (const auto& [task, common, name] : tasks) {
     INFO(task);
     const std::string text =
         tests::support::read_file(std::string(MANIFEST_DIR) + "/" + task + ".yml");
     const Manifest manifest = parse_manifest(text, common);
-    CHECK(manifest.name == task);
+    CHECK(manifest.name == name);
     CHECK_FALSE(manifest.version.empty());
     CHECK_FALSE(manifest.description.empty());
     for (const auto& input : manifest.inputs) {

@@ -1,0 +1,29 @@
+// download-dir-zip serve: the archive service (seed 003's on-the-fly archives and seed 000's
+// synchronous directory-download API). See task-manifests/download-dir-zip-serve.yml.
+#pragma once
+
+#include "shared/server/service.hpp"
+#include "shared/task/inputs.hpp"
+#include "shared/task/run.hpp"
+#include "tasks/download-dir-zip/serve_routes.hpp"
+
+namespace tasks::download_dir_zip {
+
+/// Everything the service needs, from the inputs.
+struct ServeOptions {
+  ArchiveOptions archive;
+  shared::server::ServiceOptions service;
+  std::string sign;             ///< non-empty: print this path signed and exit
+  std::int64_t sign_ttl = 3600; ///< seconds
+};
+
+/// Options from the inputs of task-manifests/download-dir-zip-serve.yml. Throws
+/// shared::error::UsageError naming the input.
+ServeOptions serve_options_from_inputs(const shared::task::Inputs& inputs);
+
+/// The body of `download-dir-zip serve`: starts the service, logs "Listening on
+/// http://<host>:<port>/", answers until SIGINT or SIGTERM, then stops it (running answers end
+/// at their next write) and returns success.
+shared::error::ExitCode run_serve(const shared::task::TaskContext& context);
+
+} // namespace tasks::download_dir_zip
