@@ -42,8 +42,10 @@ struct Plan {
   std::uint64_t folders = 0;
   std::uint64_t links = 0;
   std::uint64_t skipped = 0;
+  std::vector<std::int64_t> mtimes_ns; ///< per entry: its modification time in nanoseconds
 
-  void add(zip::Entry entry) {
+  void add(zip::Entry entry, std::optional<std::int64_t> mtime_ns = std::nullopt) {
+    mtimes_ns.push_back(mtime_ns.value_or(entry.mtime * 1'000'000'000));
     switch (entry.kind) {
     case zip::EntryKind::file:
       ++files;
@@ -136,12 +138,14 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
         ++plan.skipped;
       } else if (acceptable(name, zip::EntryKind::file, warnings, plan)) {
         plan.add(
-            {name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "", item.path});
+            {name, zip::EntryKind::file, item.size, std::nullopt, mtime, item.mode, "", item.path},
+            item.mtime_ns);
       }
       break;
     case fs::EntryKind::directory:
       if (acceptable(name, zip::EntryKind::directory, warnings, plan)) {
-        plan.add({name, zip::EntryKind::directory, 0, std::nullopt, mtime, item.mode, "", ""});
+        plan.add({name, zip::EntryKind::directory, 0, std::nullopt, mtime, item.mode, "", ""},
+                 item.mtime_ns);
       }
       break;
     case fs::EntryKind::symlink:
@@ -155,7 +159,8 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
         ++plan.skipped;
       } else if (acceptable(name, zip::EntryKind::symlink, warnings, plan)) {
         plan.add(
-            {name, zip::EntryKind::symlink, 0, std::nullopt, mtime, 0777, item.link_target, ""});
+            {name, zip::EntryKind::symlink, 0, std::nullopt, mtime, 0777, item.link_target, ""},
+            item.mtime_ns);
       }
       break;
     case fs::EntryKind::other:
@@ -340,6 +345,23 @@ bool link_stays_inside(const std::string& link, const std::string& target) {
     start = slash + 1;
   }
   return true;
+}
+
+LocalTree list_local_tree(const std::string& root, const std::string& path, bool store_symlinks,
+                          shared::log::LimitedWarnings& warnings) {
+  Options options;
+  options.source = root;
+  options.path = normalize_subtree(path);
+  options.output = "-"; // no earlier output to leave out
+  options.store_symlinks = store_symlinks;
+  Plan plan = plan_local(root, "", options, warnings);
+  LocalTree tree;
+  tree.entries = std::move(plan.entries);
+  tree.mtimes_ns = std::move(plan.mtimes_ns);
+  tree.file_bytes = plan.file_bytes;
+  tree.files = plan.files;
+  tree.skipped = plan.skipped;
+  return tree;
 }
 
 Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Logger& logger) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "shared/error/error.hpp"
+#include "shared/log/limited_warnings.hpp"
 #include "shared/source/source.hpp"
 #include "shared/task/inputs.hpp"
 #include "shared/task/run.hpp"
@@ -40,6 +41,22 @@ std::string normalize_subtree(const std::string& path);
 /// Whether a symlink at `link` (a path relative to the subtree) whose text is `target` stays
 /// inside the subtree when resolved lexically: relative, and never climbing above the root.
 bool link_stays_inside(const std::string& link, const std::string& target);
+
+/// A local subtree's entries as run() lists them (names relative to the subtree; no symlink
+/// followed, also not on the way from `root` to it; links kept only with `store_symlinks` and
+/// when they stay inside; names the writer refuses skipped with a warning).
+struct LocalTree {
+  std::vector<shared::zip::Entry> entries;
+  std::vector<std::int64_t> mtimes_ns; ///< per entry: modification time in nanoseconds
+  std::uint64_t file_bytes = 0;        ///< sum of the files' sizes
+  std::uint64_t files = 0;
+  std::uint64_t skipped = 0;
+};
+
+/// Lists `<root>/<path>` (`path` as normalize_subtree() takes it) for the ZIP writer. Throws
+/// shared::error::UsageError when `path` is bad or names no folder (not through a symlink).
+LocalTree list_local_tree(const std::string& root, const std::string& path, bool store_symlinks,
+                          shared::log::LimitedWarnings& warnings);
 
 /// The task body for shared::task::run: list, check the size limit, write the archive.
 shared::error::ExitCode run(const shared::task::TaskContext& context);
