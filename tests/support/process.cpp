@@ -46,6 +46,10 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 } // namespace
 
+std::vector<std::string> child_environment(const ProcessOptions& options) {
+  return build_environment(options);
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv_in, const ProcessOptions& options) {
   std::vector<std::string> argv = argv_in;
   std::vector<std::string> env = build_environment(options);

@@ -33,6 +33,10 @@ struct ProcessResult {
   std::string err;    ///< everything written to stderr
 };
 
+/// The environment a child gets under `options` ("NAME=value" strings): the test's own, CI
+/// markers and INPUT_* removed, unset_env removed, set_env added.
+std::vector<std::string> child_environment(const ProcessOptions& options);
+
 /// Runs argv[0] (a path) with argv, waits for it, returns its result. Throws
 /// std::runtime_error when it cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});

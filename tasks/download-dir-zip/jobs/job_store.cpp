@@ -123,6 +123,93 @@ void register_connectors() {
                              "job database: " + what + ": " + e.displayText());
 }
 
+// One libpq keyword value, quoted when needed (libpq "Keyword/Value Connection Strings").
+std::string keyword_value(const std::string& value) {
+  if (!value.empty() && value.find_first_of(" '\\") == std::string::npos) {
+    return value;
+  }
+  std::string quoted = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') {
+      quoted += '\\';
+    }
+    quoted += c;
+  }
+  return quoted + "'";
+}
+
+// postgresql://[user[:password]@]host[:port][/database][?keyword=value&…] (the libpq URI
+// form) as the keyword/value string Poco::Data::PostgreSQL passes to PQconnectdb, which in
+// Poco 1.11 must contain '='. Throws UsageError naming --db.
+std::string postgres_keywords(const std::string& uri) {
+  namespace http = shared::http;
+  std::string rest = uri.substr(uri.find("://") + 3);
+  std::string query;
+  if (const auto mark = rest.find('?'); mark != std::string::npos) {
+    query = rest.substr(mark + 1);
+    rest.resize(mark);
+  }
+  std::string database;
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    database = http::decode_percent(rest.substr(slash + 1));
+    rest.resize(slash);
+  }
+  std::string user;
+  std::string password;
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {
+    const std::string credentials = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = credentials.find(':');
+    user = http::decode_percent(credentials.substr(0, colon));
+    if (colon != std::string::npos) {
+      password = http::decode_percent(credentials.substr(colon + 1));
+    }
+  }
+  std::string host = rest;
+  std::string port;
+  if (!host.empty() && host.front() == '[') { // [IPv6]:port
+    const auto close = host.find(']');
+    if (close == std::string::npos) {
+      throw UsageError("--db: \"" + http::redact(uri) + "\": unclosed [ in the host");
+    }
+    port = close + 1 < host.size() && host[close + 1] == ':' ? host.substr(close + 2) : "";
+    host = host.substr(1, close - 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host.resize(colon);
+  }
+  if (!port.empty() && port.find_first_not_of("0123456789") != std::string::npos) {
+    throw UsageError("--db: \"" + http::redact(uri) + "\": the port must be a number");
+  }
+  std::string text;
+  const auto add = [&](const std::string& keyword, const std::string& value) {
+    if (!value.empty()) {
+      text += (text.empty() ? "" : " ") + keyword + "=" + keyword_value(value);
+    }
+  };
+  add("host", http::decode_percent(host));
+  add("port", port);
+  add("dbname", database);
+  add("user", user);
+  add("password", password);
+  std::size_t start = 0;
+  while (start < query.size()) {
+    const std::size_t amp = std::min(query.find('&', start), query.size());
+    const std::string parameter = query.substr(start, amp - start);
+    const auto equals = parameter.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw UsageError("--db: \"" + http::redact(uri) + "\": bad parameter \"" + parameter + "\"");
+    }
+    add(http::decode_percent(parameter.substr(0, equals)),
+        http::decode_percent(parameter.substr(equals + 1)));
+    start = amp + 1;
+  }
+  if (text.empty()) {
+    text = "dbname=postgres";
+  }
+  return text;
+}
+
 } // namespace
 
 const char* to_string(Status status) {
@@ -155,7 +242,7 @@ std::unique_ptr<JobStore> JobStore::open(const std::string& spec, JobStoreOption
   std::string connection;
   if (spec.compare(0, 13, "postgresql://") == 0 || spec.compare(0, 11, "postgres://") == 0) {
     backend = "postgresql";
-    connection = spec;
+    connection = postgres_keywords(spec);
   } else if (spec.compare(0, 7, "sqlite:") == 0) {
     connection = spec.substr(7);
     if (connection.compare(0, 2, "//") == 0) { // sqlite:///abs/path
