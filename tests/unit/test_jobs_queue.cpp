@@ -3,6 +3,8 @@
 // PostgreSQL runs the same operations in tests/integration/test_download_dir_zip_jobs.cpp.
 #include "shared/error/error.hpp"
 #include "shared/store/local_store.hpp"
+#include "shared/task/inputs.hpp"
+#include "shared/task/manifest.hpp"
 #include "tasks/download-dir-zip/jobs/job_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -274,4 +276,38 @@ TEST_CASE("the fingerprint does not depend on the order of its lines", "[jobs]")
         fingerprint_lines({"d b 0 3 493 ", "f a 1 2 420 "}));
   CHECK(fingerprint_lines({"f a 1 2 420 "}) != fingerprint_lines({"f a 1 3 420 "}));
   CHECK(fingerprint_lines({}).size() == 64);
+}
+
+TEST_CASE("PostgreSQL URIs become libpq keyword strings", "[jobs]") {
+  CHECK(postgres_keywords("postgresql://postgres@127.0.0.1:5432/jobs") ==
+        "host=127.0.0.1 port=5432 dbname=jobs user=postgres");
+  CHECK(postgres_keywords("postgres://u:p%20w'x@db.example/a%2Fb?sslmode=require") ==
+        "host=db.example dbname=a/b user=u password='p w\\'x' sslmode=require");
+  CHECK(postgres_keywords("postgresql://[::1]:6000/d") == "host=::1 port=6000 dbname=d");
+  CHECK(postgres_keywords("postgresql://") == "dbname=postgres");
+  CHECK_THROWS_AS(postgres_keywords("postgresql://h:port/d"), shared::error::UsageError);
+  CHECK_THROWS_AS(postgres_keywords("postgresql://h/d?novalue"), shared::error::UsageError);
+}
+
+TEST_CASE("the worker's manifest parses and its defaults are valid", "[jobs]") {
+  const auto read = [](const std::string& name) {
+    return read_file(std::string(MANIFEST_DIR) + "/" + name + ".yml");
+  };
+  const auto manifest = shared::task::parse_manifest(read("download-dir-zip-worker"),
+                                                     read("common") + "\n---\n" + read("http"));
+  CHECK(manifest.name == "download-dir-zip worker");
+  for (const auto& input : manifest.inputs) {
+    INFO(input.name);
+    CHECK_FALSE(input.help.empty());
+  }
+  const shared::log::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "INPUT_ROOT") {
+      return std::string("/tmp");
+    }
+    return std::nullopt;
+  };
+  const char* argv[] = {"worker"};
+  const auto line = shared::task::parse_command_line(manifest, 1, argv, env);
+  CHECK(line.inputs.text("db") == "download-dir-zip-jobs.sqlite");
+  CHECK(line.inputs.number("lease") == 60);
 }

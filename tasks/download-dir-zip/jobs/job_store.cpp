@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <sys/stat.h>
 
 namespace tasks::download_dir_zip::jobs {
 namespace {
@@ -138,9 +139,8 @@ std::string keyword_value(const std::string& value) {
   return quoted + "'";
 }
 
-// postgresql://[user[:password]@]host[:port][/database][?keyword=value&…] (the libpq URI
-// form) as the keyword/value string Poco::Data::PostgreSQL passes to PQconnectdb, which in
-// Poco 1.11 must contain '='. Throws UsageError naming --db.
+} // namespace
+
 std::string postgres_keywords(const std::string& uri) {
   namespace http = shared::http;
   std::string rest = uri.substr(uri.find("://") + 3);
@@ -210,8 +210,6 @@ std::string postgres_keywords(const std::string& uri) {
   return text;
 }
 
-} // namespace
-
 const char* to_string(Status status) {
   switch (status) {
   case Status::queued:
@@ -257,10 +255,22 @@ std::unique_ptr<JobStore> JobStore::open(const std::string& spec, JobStoreOption
   if (connection.empty()) {
     throw UsageError("--db: \"" + spec + "\" names no SQLite file");
   }
+  if (backend == "sqlite") {
+    const auto slash = connection.rfind('/');
+    const std::string folder = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                                          : connection.substr(0, slash);
+    struct stat info {};
+    if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      throw UsageError("--db: the folder of the SQLite file \"" + connection + "\" does not exist");
+    }
+  }
   std::unique_ptr<Poco::Data::Session> session;
   try {
+    // Poco retries a failed open until this many seconds have passed.
+    constexpr std::size_t k_login_timeout = 10;
     session = std::make_unique<Poco::Data::Session>(backend == "sqlite" ? "SQLite" : "PostgreSQL",
-                                                    connection);
+                                                    connection, k_login_timeout);
     if (backend == "sqlite") {
       std::string mode;
       Poco::Int64 timeout = 0;

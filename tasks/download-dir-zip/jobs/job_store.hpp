@@ -165,6 +165,12 @@ private:
   std::mutex m_mutex;
 };
 
+/// A libpq URI, postgresql://[user[:password]@]host[:port][/database][?keyword=value&…]
+/// (percent-encoded parts decoded), as the keyword/value string ("host=h port=5432 …", values
+/// quoted when needed) that Poco::Data::PostgreSQL 1.11 requires (it refuses URIs). Throws
+/// shared::error::UsageError naming --db.
+std::string postgres_keywords(const std::string& uri);
+
 /// The content fingerprint of a list of entries: SHA-256 (lowercase hex) over one line per
 /// entry, sorted by name: kind, name, size, modification time (ns), mode, link target.
 /// Built by the zipper's walk (zipper.hpp: list_folder()).
