@@ -339,8 +339,19 @@ void JobStore::rollback() noexcept {
   }
 }
 
+void JobStore::reconnect_if_needed() {
+  try {
+    if (!m_session->isGood()) {
+      m_session->reconnect();
+    }
+  } catch (const Poco::Exception& e) {
+    rethrow_database(e, "reconnecting");
+  }
+}
+
 void JobStore::migrate() {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     begin_write();
     try {
@@ -389,6 +400,7 @@ std::optional<Job> JobStore::select_one(const std::string& id) {
 Job JobStore::submit(const std::string& folder, const std::string& name,
                      const std::string& fingerprint) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   Job job;
   job.id = new_uuid();
   job.folder = folder;
@@ -413,6 +425,7 @@ std::optional<Job> JobStore::find_reusable(const std::string& folder,
     return std::nullopt;
   }
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     Statement select(*m_session);
     const auto until = static_cast<Poco::Int64>(current_time() + m_options.reuse_margin);
@@ -434,6 +447,7 @@ std::optional<Job> JobStore::find_reusable(const std::string& folder,
 
 Job JobStore::submit_reused(const Job& original, const std::string& name, const std::string& url) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   Job job = original;
   job.id = new_uuid();
   job.name = name;
@@ -461,6 +475,7 @@ Job JobStore::submit_reused(const Job& original, const std::string& name, const 
 
 std::optional<Job> JobStore::get(const std::string& id) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     return select_one(id);
   } catch (const Poco::Exception& e) {
@@ -470,6 +485,7 @@ std::optional<Job> JobStore::get(const std::string& id) {
 
 std::optional<Claim> JobStore::claim(const std::string& worker, std::int64_t lease_seconds) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     begin_write();
     try {
@@ -524,6 +540,7 @@ std::optional<Claim> JobStore::claim(const std::string& worker, std::int64_t lea
 
 bool JobStore::renew(const Claim& claim, std::int64_t lease_seconds) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
@@ -539,6 +556,7 @@ bool JobStore::renew(const Claim& claim, std::int64_t lease_seconds) {
 
 bool JobStore::finish(const Claim& claim, const Archive& archive) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
@@ -556,6 +574,7 @@ bool JobStore::finish(const Claim& claim, const Archive& archive) {
 
 bool JobStore::fail(const Claim& claim, const std::string& error) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
@@ -572,6 +591,7 @@ bool JobStore::fail(const Claim& claim, const std::string& error) {
 
 bool JobStore::release(const Claim& claim) {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   try {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
@@ -591,6 +611,7 @@ std::size_t JobStore::cleanup(shared::store::ObjectStore& store, std::size_t lim
   Poco::Int64 at = 0;
   {
     std::lock_guard<std::mutex> lock(m_mutex);
+    reconnect_if_needed();
     try {
       at = static_cast<Poco::Int64>(current_time());
       const auto max = static_cast<Poco::Int64>(limit);
@@ -606,6 +627,8 @@ std::size_t JobStore::cleanup(shared::store::ObjectStore& store, std::size_t lim
     Poco::Int64 users = 0;
     {
       std::lock_guard<std::mutex> lock(m_mutex);
+      reconnect_if_needed();
+      reconnect_if_needed();
       try {
         Statement remove(*m_session);
         remove << sql("DELETE FROM dirzip_jobs WHERE id = ? AND expires <= ? AND status IN "
@@ -629,6 +652,7 @@ std::size_t JobStore::cleanup(shared::store::ObjectStore& store, std::size_t lim
 
 QueueCounts JobStore::counts() {
   std::lock_guard<std::mutex> lock(m_mutex);
+  reconnect_if_needed();
   QueueCounts counts;
   try {
     const auto at = static_cast<Poco::Int64>(current_time());

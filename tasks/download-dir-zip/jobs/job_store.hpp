@@ -87,7 +87,9 @@ struct QueueCounts {
   std::int64_t claimable_running = 0; ///< running with an expired lease
 };
 
-/// The job table. Thread-safe (one database session behind a mutex); open one per process.
+/// The job table. Thread-safe (one database session behind a mutex, reopened when the server
+/// dropped it); open one per process. Database failures throw shared::error::Error with exit
+/// status 3 ("job database: …").
 class JobStore {
 public:
   /// Opens the database `spec` and creates or migrates the schema (idempotent, safe with
@@ -153,6 +155,8 @@ private:
   JobStore(std::string backend, std::unique_ptr<Poco::Data::Session> session,
            JobStoreOptions options);
   void migrate();
+  /// Opens the session again when the server dropped it (a PostgreSQL restart).
+  void reconnect_if_needed();
   std::string sql(const std::string& text) const; ///< '?' → $1, $2 … for PostgreSQL
   void begin_write();
   void commit();

@@ -19,6 +19,8 @@ namespace {
 namespace format = shared::format;
 using Clock = std::chrono::steady_clock;
 
+constexpr double k_database_retry = 5; // seconds between tries while the database fails
+
 bool stopping(const WorkerOptions& options) {
   return options.stop && options.stop();
 }
@@ -185,14 +187,26 @@ WorkerSummary run_worker(JobStore& jobs, shared::store::ObjectStore& store,
         logger.warning(std::string("cleanup failed: ") + e.what());
       }
     }
-    if (work_one(jobs, store, options, logger, summary)) {
-      continue;
-    }
-    if (options.once) {
-      const QueueCounts counts = jobs.counts();
-      if (counts.queued == 0 && counts.running == 0 && counts.claimable_running == 0) {
-        break;
+    try {
+      if (work_one(jobs, store, options, logger, summary)) {
+        continue;
       }
+      if (options.once) {
+        const QueueCounts counts = jobs.counts();
+        if (counts.queued == 0 && counts.running == 0 && counts.claimable_running == 0) {
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      if (options.once) {
+        throw;
+      }
+      // The database went away: keep trying, as a service would (the job, if any, is
+      // taken up again when its lease runs out).
+      logger.warning(std::string(e.what()) + "; trying again in " +
+                     format::duration(k_database_retry) + "");
+      wait(k_database_retry, options);
+      continue;
     }
     wait(options.poll, options);
   }
