@@ -264,6 +264,32 @@ TEST_CASE("worker: killed with SIGKILL mid-job, another worker finishes it after
   CHECK_FALSE(exists(part));
 }
 
+TEST_CASE("worker: a job longer than its lease stays with its worker while it renews", "[worker]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+  INFO(backend);
+  Setup s(backend);
+  make_folder(s.submit.root, "8/long", 3u << 20, 8);
+  const Submitted submitted =
+      submit_folder(*s.jobs, s.store, "8/long", "l.zip", s.submit, s.logger);
+  // About 3 s of work on a 1 s lease, with a second worker waiting for the lease to run out.
+  const std::vector<std::string> slow = {"--once", "--lease", "1", "--max-rate", "1MB"};
+  std::vector<std::string> a_args = s.worker_args(slow);
+  a_args.insert(a_args.end(), {"--worker-id", "a"});
+  BackgroundProcess a(a_args, s.dir / "a.log");
+  REQUIRE(eventually([&] { return s.jobs->get(submitted.job.id)->status == Status::running; }));
+  std::vector<std::string> b_args = s.worker_args(slow);
+  b_args.insert(b_args.end(), {"--worker-id", "b"});
+  BackgroundProcess b(b_args, s.dir / "b.log");
+  CHECK(a.wait() == 0);
+  CHECK(b.wait() == 0);
+  const Job job = s.jobs->get(submitted.job.id).value();
+  CHECK(job.status == Status::done);
+  CHECK(job.worker == "a");
+  CHECK(job.attempts == 1);
+  CHECK(occurrences(a.log() + b.log(), ": zipping") == 1);
+  test_with_unzip(s.dir / ("store/" + job.id + ".zip"));
+}
+
 TEST_CASE("worker: SIGTERM puts the current job back and exits 0", "[worker]") {
   Setup s("sqlite");
   make_folder(s.submit.root, "3/slow", 4u << 20, 3);

@@ -95,8 +95,8 @@ TEST_CASE("an expired lease makes the job claimable again and fences the old wor
   const Job job = jobs->submit("a", "a_dir.zip", "");
   auto first = jobs->claim("dead", 10);
   REQUIRE(first);
-  clock.advance(9);
-  CHECK_FALSE(jobs->claim("other", 10)); // still leased
+  clock.advance(10);
+  CHECK_FALSE(jobs->claim("other", 10)); // still leased: the lease's last second
   clock.advance(1);
   auto second = jobs->claim("other", 10);
   REQUIRE(second);
@@ -120,9 +120,9 @@ TEST_CASE("a job whose workers keep dying fails after max_attempts", "[jobs]") {
   auto jobs = JobStore::open(dir / "jobs.sqlite", options);
   const Job job = jobs->submit("a", "a.zip", "");
   REQUIRE(jobs->claim("w", 5));
-  clock.advance(5);
+  clock.advance(6);
   REQUIRE(jobs->claim("w", 5));
-  clock.advance(5);
+  clock.advance(6);
   CHECK_FALSE(jobs->claim("w", 5));
   const auto seen = jobs->get(job.id);
   CHECK(seen->status == Status::failed);

@@ -10,9 +10,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace tasks::download_dir_zip::jobs;
@@ -189,4 +191,61 @@ TEST_CASE("the local store writes through a part file and deletes", "[store]") {
   write_file(dir / "f", "file body");
   store.put_file("copied", dir / "f");
   CHECK(read_file(dir / "s/copied") == "file body");
+}
+
+TEST_CASE("a worker whose lease was taken over stops zipping and records nothing", "[jobs]") {
+  Fixture f;
+  auto now = std::make_shared<std::atomic<std::int64_t>>(1'800'000'000);
+  JobStoreOptions clocked;
+  clocked.clock = [now] { return now->load(); };
+  auto jobs = JobStore::open(f.dir / "clocked.sqlite", clocked);
+  auto other = JobStore::open(f.dir / "clocked.sqlite", clocked);
+  write_file(f.dir / "root/42/dist/big.bin", std::string(2u << 20, 'x'));
+  const auto submitted = submit_folder(*jobs, f.store, "42/dist", "d.zip", f.submit, f.logger);
+  f.worker.lease = 1;             // renewed every 333 ms
+  f.worker.max_rate = 512u << 10; // about 4 s for the archive
+  std::thread worker([&] { work_one(*jobs, f.store, f.worker, f.logger, f.summary); });
+  while (jobs->get(submitted.job.id)->status != Status::running) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The lease runs out (as if the worker had hung) and another worker takes the job; a renewal
+  // that slips in between gives the lease another second, so move on until the claim works.
+  std::optional<Claim> taken;
+  for (int i = 0; i < 100 && !taken; ++i) {
+    *now += 10;
+    taken = other->claim("other", 60);
+  }
+  worker.join();
+  REQUIRE(taken);
+  CHECK(f.summary.lost == 1);
+  CHECK(f.summary.done == 0);
+  const auto job = jobs->get(submitted.job.id).value();
+  CHECK(job.status == Status::running);
+  CHECK(job.worker == "other");
+  CHECK((f.out.str() + f.err.str()).find("the lease was lost") != std::string::npos);
+}
+
+TEST_CASE("a job's status as the service answers it, in JSON", "[jobs]") {
+  Job job;
+  job.id = "0b1e4a4e-7a55-4d5e-9d59-0c4f9a7b2f10";
+  job.name = "dist_dir.zip";
+  job.created = 1800000000;
+  CHECK(job_json(job) == "{\"created\":1800000000,\"id\":\"0b1e4a4e-7a55-4d5e-9d59-0c4f9a7b2f10\","
+                         "\"name\":\"dist_dir.zip\",\"status\":\"queued\"}");
+  job.status = Status::done;
+  job.url = "/downloads/x.zip";
+  job.size = 5000000000;
+  job.sha256 = std::string(64, 'f');
+  job.expires = 1800086400;
+  job.reused_from = "other";
+  const std::string done = job_json(job);
+  CHECK(done.find("\"size\":5000000000") != std::string::npos);
+  CHECK(done.find("\"url\":\"/downloads/x.zip\"") != std::string::npos);
+  CHECK(done.find("\"reusedFrom\":\"other\"") != std::string::npos);
+  CHECK(done.find("error") == std::string::npos);
+  job.status = Status::failed;
+  job.error = "folder \"a\": no such folder";
+  const std::string failed = job_json(job);
+  CHECK(failed.find("\"error\":\"folder \\\"a\\\": no such folder\"") != std::string::npos);
+  CHECK(failed.find("url") == std::string::npos);
 }

@@ -495,7 +495,7 @@ std::optional<Claim> JobStore::claim(const std::string& worker, std::int64_t lea
         std::vector<Poco::Int64> attempts;
         std::string query =
             "SELECT id, attempts FROM dirzip_jobs WHERE status = 'queued' OR (status = 'running' "
-            "AND lease_until <= ?) ORDER BY created, id LIMIT 1";
+            "AND lease_until < ?) ORDER BY created, id LIMIT 1";
         if (m_backend == "postgresql") {
           query += " FOR UPDATE SKIP LOCKED";
         }
@@ -662,10 +662,10 @@ QueueCounts JobStore::counts() {
     *m_session << "SELECT CAST(COUNT(*) AS BIGINT) FROM dirzip_jobs WHERE status = 'queued'",
         into(queued), now;
     *m_session << sql("SELECT CAST(COUNT(*) AS BIGINT) FROM dirzip_jobs WHERE status = "
-                      "'running' AND lease_until > ?"),
+                      "'running' AND lease_until >= ?"),
         bind(at), into(running), now;
     *m_session << sql("SELECT CAST(COUNT(*) AS BIGINT) FROM dirzip_jobs WHERE status = "
-                      "'running' AND lease_until <= ?"),
+                      "'running' AND lease_until < ?"),
         bind(at), into(expired), now;
     counts.queued = queued;
     counts.running = running;

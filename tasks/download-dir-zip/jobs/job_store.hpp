@@ -124,7 +124,9 @@ public:
   /// The job `id`, or nullopt when there is none (or it was cleaned up).
   std::optional<Job> get(const std::string& id);
 
-  /// Takes the oldest claimable job (queued, or running with an expired lease) for `worker`
+  /// Takes the oldest claimable job (queued, or running with a lease that ended before the
+  /// current second: times are whole seconds, so a lease lasts at least `lease_seconds`) for
+  /// `worker`
   /// with a lease of `lease_seconds`, in one transaction (PostgreSQL: SELECT … FOR UPDATE SKIP
   /// LOCKED, so workers never wait on each other; SQLite: BEGIN IMMEDIATE). A job already
   /// claimed max_attempts times is failed instead. nullopt when none is claimable.

@@ -7,7 +7,10 @@
 #include "shared/zip/writer.hpp"
 #include "tasks/download-dir-zip/download_dir_zip.hpp"
 
+#include <Poco/JSON/Object.h>
+
 #include <chrono>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 
@@ -135,6 +138,28 @@ FolderListing list_folder(const std::string& root, const std::string& folder_in,
   listing.files = tree.files;
   listing.skipped = tree.skipped;
   return listing;
+}
+
+std::string job_json(const Job& job) {
+  Poco::JSON::Object body;
+  body.set("id", job.id);
+  body.set("status", std::string(to_string(job.status)));
+  body.set("name", job.name);
+  body.set("created", static_cast<Poco::Int64>(job.created));
+  if (job.status == Status::done) {
+    body.set("url", job.url);
+    body.set("size", static_cast<Poco::UInt64>(job.size));
+    body.set("sha256", job.sha256);
+    body.set("expires", static_cast<Poco::Int64>(job.expires));
+    if (!job.reused_from.empty()) {
+      body.set("reusedFrom", job.reused_from);
+    }
+  } else if (job.status == Status::failed) {
+    body.set("error", job.error);
+  }
+  std::ostringstream out;
+  body.stringify(out);
+  return out.str();
 }
 
 std::string archive_object(const Job& job) {

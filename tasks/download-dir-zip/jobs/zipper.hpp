@@ -84,6 +84,12 @@ Submitted submit_folder(JobStore& jobs, shared::store::ObjectStore& store,
                         const std::string& folder, const std::string& name,
                         const SubmitOptions& options, shared::log::Logger& logger);
 
+/// The body of GET /archives/{jobId} (seed 000's "200 with the URL"): a JSON object with
+/// "id", "status" (queued|running|done|failed), "name", "created" (seconds since 1970), and,
+/// when done, "url", "size" (bytes), "sha256" (hex), "expires" (seconds since 1970) and
+/// "reusedFrom" when it reuses another job's archive; when failed, "error".
+std::string job_json(const Job& job);
+
 /// The object name of a job's archive: "<job id>.zip".
 std::string archive_object(const Job& job);
 
