@@ -61,6 +61,10 @@ TEST_CASE("a submitted folder is zipped into the local store and recorded", "[jo
   Fixture f;
   auto expected = f.expected();
   expected["sub/"].mode = folder_mode(f.dir / "root/42/dist/sub");
+  // Symlinks are not followed, out of the folder or in it: neither is in the archive.
+  write_file(f.dir / "secret.txt", "outside the root");
+  REQUIRE(::symlink((f.dir / "secret.txt").c_str(), (f.dir / "root/42/dist/out").c_str()) == 0);
+  REQUIRE(::symlink("a.txt", (f.dir / "root/42/dist/in").c_str()) == 0);
   const Submitted submitted =
       submit_folder(*f.jobs, f.store, "42/dist", "dist_dir.zip", f.submit, f.logger);
   CHECK_FALSE(submitted.reused);
@@ -118,7 +122,9 @@ TEST_CASE("submit refuses missing folders, bad paths and folders over the limit"
                   FolderNotFound);
   CHECK_THROWS_AS(submit_folder(*f.jobs, f.store, "42/dist/a.txt", "x.zip", f.submit, f.logger),
                   FolderNotFound);
-  for (const char* bad : {"../etc", "42/../../x", "/etc", "a\\b"}) {
+  for (const std::string& bad :
+       {std::string("../etc"), std::string("42/../../x"), std::string("/etc"), std::string("a\\b"),
+        std::string("42\0/x", 4), std::string("42\n")}) {
     INFO(bad);
     try {
       submit_folder(*f.jobs, f.store, bad, "x.zip", f.submit, f.logger);

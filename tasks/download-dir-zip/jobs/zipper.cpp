@@ -102,6 +102,12 @@ FolderTooLarge::FolderTooLarge(const std::string& folder, std::uint64_t size, st
       m_size(size), m_limit(limit) {}
 
 std::string normalize_folder(const std::string& folder) {
+  for (const char c : folder) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      throw UsageError("folder \"" + folder.substr(0, folder.find('\0')) +
+                       "…\": a control character (NUL, newline …) in the path");
+    }
+  }
   try {
     return normalize_subtree(folder);
   } catch (const UsageError& e) {

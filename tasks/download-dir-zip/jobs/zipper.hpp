@@ -51,8 +51,8 @@ struct FolderListing {
 };
 
 /// `folder` as a job stores it: relative to the root, '/'-separated, without empty, "." or
-/// ".." segments, trailing '/' or backslash; "" is the root itself. Throws
-/// shared::error::UsageError naming the folder.
+/// ".." segments, trailing '/', backslash or control character (NUL …); "" is the root itself.
+/// Throws shared::error::UsageError naming the folder.
 std::string normalize_folder(const std::string& folder);
 
 /// Lists `<root>/<folder>` without following any symlink (download-dir-zip's local walk;
