@@ -10,13 +10,22 @@ set -euo pipefail
 packages=(
   g++ make cmake ninja-build pkg-config
   libpoco-dev libyaml-cpp-dev libboost-program-options-dev catch2 libssl-dev zlib1g-dev
+  # Poco::DataPostgreSQL's headers include libpq's (the job queue of download-dir-zip worker)
+  libpq-dev
   # test (always): servers the tests start privately on loopback (/usr/sbin/nginx, autoindex)
   nginx openssl
   # test (always): readers that check the ZIP archives shared/zip writes
   unzip python3
   # test (always): the HTTP client that drives download-dir-zip serve (resume with -C -)
   curl
+  # test (always): the job queue's PostgreSQL (initdb + pg_ctl into a temp folder)
+  postgresql
 )
+# test (always): Azurite (npm azurite@3.35.0, installed by the test fixture under build/) needs
+# Node.js and npm; a Node.js from elsewhere (e.g. NodeSource, which bundles npm) is kept.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 for profile in "$@"; do
   case "$profile" in
     bench) packages+=(hashdeep time coreutils findutils aria2 curl zip libarchive-tools) ;;

@@ -252,6 +252,11 @@ Response Client::head(const std::string& url, const Headers& headers) {
   return request(Poco::Net::HTTPRequest::HTTP_HEAD, url, nullptr, headers);
 }
 
+Response Client::send(const std::string& method, const std::string& url, std::string_view body,
+                      const Headers& headers, BodySink* sink) {
+  return request(method, url, sink, headers, &body);
+}
+
 void Client::drop_session() {
   m_session.reset();
   m_session_key.clear();
@@ -293,13 +298,13 @@ Client::Session& Client::session_for(const std::string& scheme, const std::strin
 }
 
 Response Client::request(const std::string& method, const std::string& url, BodySink* sink,
-                         const Headers& headers) {
+                         const Headers& headers, const std::string_view* body) {
   const RetryPolicy& policy = m_options.retry;
   for (int retry = 0;; ++retry) {
     std::string reason;
     std::optional<double> retry_after;
     try {
-      Response response = exchange(method, url, sink, headers);
+      Response response = exchange(method, url, sink, headers, body);
       if (!is_retryable_status(response.status)) {
         return response;
       }
@@ -332,7 +337,7 @@ Response Client::request(const std::string& method, const std::string& url, Body
 }
 
 Response Client::exchange(const std::string& method, const std::string& url, BodySink* sink,
-                          const Headers& headers) {
+                          const Headers& headers, const std::string_view* body) {
   std::string current = url;
   std::string first_host;
   try {
@@ -344,14 +349,14 @@ Response Client::exchange(const std::string& method, const std::string& url, Bod
     bool redirect = false;
     Response response;
     try {
-      response = exchange_once(method, current, first_host, sink, headers, redirect);
+      response = exchange_once(method, current, first_host, sink, headers, body, redirect);
     } catch (const Transient& e) {
       // A reused keep-alive connection the server had closed: one fresh try, not a retry.
       if (!e.before_response) {
         throw;
       }
       drop_session();
-      response = exchange_once(method, current, first_host, sink, headers, redirect);
+      response = exchange_once(method, current, first_host, sink, headers, body, redirect);
     }
     if (!redirect) {
       return response;
@@ -366,7 +371,8 @@ Response Client::exchange(const std::string& method, const std::string& url, Bod
 
 Response Client::exchange_once(const std::string& method, const std::string& url,
                                const std::string& first_host, BodySink* sink,
-                               const Headers& headers, bool& redirect) {
+                               const Headers& headers, const std::string_view* body,
+                               bool& redirect) {
   Poco::URI uri;
   try {
     uri = Poco::URI(url);
@@ -406,9 +412,19 @@ Response Client::exchange_once(const std::string& method, const std::string& url
       ++m_connections;
     }
     ++session->requests;
-    session->poco->sendRequest(request);
+    if (body != nullptr) {
+      request.setContentLength64(static_cast<Poco::Int64>(body->size()));
+    }
+    std::ostream& out = session->poco->sendRequest(request);
+    if (body != nullptr && !body->empty()) {
+      out.write(body->data(), static_cast<std::streamsize>(body->size()));
+      out.flush();
+      if (!out) {
+        throw Transient("the request body could not be sent", false);
+      }
+    }
     Poco::Net::HTTPResponse poco_response;
-    std::istream& body = session->poco->receiveResponse(poco_response);
+    std::istream& in = session->poco->receiveResponse(poco_response);
     received = true;
 
     response.status = static_cast<int>(poco_response.getStatus());
@@ -447,7 +463,7 @@ Response Client::exchange_once(const std::string& method, const std::string& url
         drop_session();
       } else if (has_body) {
         const auto length = static_cast<std::streamsize>(*response.content_length);
-        if (body.ignore(length).gcount() != length) {
+        if (in.ignore(length).gcount() != length) {
           drop_session(); // the body was cut short: the connection is not at a message boundary
         }
       }

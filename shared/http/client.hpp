@@ -15,6 +15,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,6 +102,13 @@ public:
   /// HEAD `url` (redirects followed, retried as get).
   Response head(const std::string& url, const Headers& headers = {});
 
+  /// Sends `method` (PUT, POST, DELETE …) to `url` with `body` (sent with Content-Length,
+  /// again in full on every retry and on a 307/308 redirect), retried as get; a 2xx response
+  /// body goes to `sink` when given, else is drained. Used for object-store uploads (e.g.
+  /// Azure Put Block), whose bodies are held in memory by the caller.
+  Response send(const std::string& method, const std::string& url, std::string_view body,
+                const Headers& headers = {}, BodySink* sink = nullptr);
+
   /// Retries made so far by this client.
   std::uint64_t retries() const { return m_retries; }
 
@@ -110,12 +118,12 @@ public:
 private:
   class Session;
   Response request(const std::string& method, const std::string& url, BodySink* sink,
-                   const Headers& headers);
+                   const Headers& headers, const std::string_view* body = nullptr);
   Response exchange(const std::string& method, const std::string& url, BodySink* sink,
-                    const Headers& headers);
+                    const Headers& headers, const std::string_view* body);
   Response exchange_once(const std::string& method, const std::string& url,
                          const std::string& first_host, BodySink* sink, const Headers& headers,
-                         bool& redirect);
+                         const std::string_view* body, bool& redirect);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
 

@@ -53,16 +53,8 @@ std::string last_segment(const std::string& path) {
 // from the source's root to the subtree).
 Plan plan_local(const std::string& root, const std::string& prefix, const Options& options,
                 shared::log::LimitedWarnings& warnings) {
-  std::string subtree = root;
   struct stat info {};
-  bool folder = ::stat(root.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-  for (std::size_t start = 0; folder && start < options.path.size();) {
-    const std::size_t slash = std::min(options.path.find('/', start), options.path.size());
-    subtree += "/" + options.path.substr(start, slash - start);
-    folder = ::lstat(subtree.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-    start = slash + 1;
-  }
-  if (!folder) {
+  if (!find_folder(root, options.path, &info)) {
     throw UsageError("--path: no folder \"" + options.path + "\" in " + options.source);
   }
   struct stat output {}; // an archive left by an earlier run inside the tree is not zipped
@@ -72,6 +64,7 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
     plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt,
               static_cast<std::int64_t>(info.st_mtim.tv_sec), info.st_mode & 07777u, "", ""});
   }
+  const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
   plan_folder(plan, subtree, prefix, options.store_symlinks, skip_output ? &output : nullptr,
               warnings);
   return plan;

@@ -3,6 +3,7 @@
 #include "shared/fs/tree_walker.hpp"
 #include "tasks/download-dir-zip/download_dir_zip.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace tasks::download_dir_zip {
@@ -51,6 +52,20 @@ bool acceptable(const std::string& name, zip::EntryKind kind,
     return false;
   }
   return true;
+}
+
+bool find_folder(const std::string& root, const std::string& path, struct stat* info) {
+  struct stat own {};
+  struct stat& st = info != nullptr ? *info : own;
+  bool folder = ::stat(root.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  std::string at = root;
+  for (std::size_t start = 0; folder && start < path.size();) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    at += "/" + path.substr(start, slash - start);
+    folder = ::lstat(at.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    start = slash + 1;
+  }
+  return folder;
 }
 
 void plan_folder(Plan& plan, const std::string& folder, const std::string& prefix,

@@ -1,6 +1,6 @@
 // What goes into an archive of a local folder: its tree walked without following any symlink
-// (shared/fs/tree_walker), names checked as the ZIP writer checks them. Shared by the one-shot
-// command and `download-dir-zip serve`.
+// (shared/fs/tree_walker), names checked as the ZIP writer checks them. The one walk of local
+// folders: used by the one-shot command, `download-dir-zip serve` and the jobs' zipper.
 #pragma once
 
 #include "shared/log/limited_warnings.hpp"
@@ -32,6 +32,12 @@ struct Plan {
 /// Whether the writer accepts `name` as an entry of `kind`; else a warning, counted as skipped.
 bool acceptable(const std::string& name, shared::zip::EntryKind kind,
                 shared::log::LimitedWarnings& warnings, Plan& plan);
+
+/// Whether `<root>/<path>` is a folder reached without any symlink on the way from `root`
+/// (`root` itself may be one). `path` is relative to `root`, '/'-separated, without empty, "."
+/// or ".." segments (normalize_subtree()); "" is the root. When it is, `info` (if not null)
+/// gets the folder's lstat.
+bool find_folder(const std::string& root, const std::string& path, struct stat* info = nullptr);
 
 /// Adds to `plan` everything under the folder `folder` (a path; the folder itself is not
 /// added), named `prefix` + the path relative to `folder`, with Entry::source the path

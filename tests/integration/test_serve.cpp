@@ -13,6 +13,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
@@ -682,7 +683,9 @@ TEST_CASE("serve: 200 clients that go away midway leave no threads, descriptors 
   INFO("threads " << before.threads << " -> " << after.threads << ", descriptors "
                   << before.descriptors << " -> " << after.descriptors << ", RSS "
                   << before.rss / 1024 << " -> " << after.rss / 1024 << " KiB");
-  CHECK(after.threads <= before.threads);
+  // Poco's pool starts its 16 threads on demand, so the warm-up may not have started them all:
+  // growth up to the pool's size plus main and the acceptor is no leak.
+  CHECK(after.threads <= std::max(before.threads, 16 + 2));
   CHECK(after.descriptors <= before.descriptors);
   CHECK(after.rss <= before.rss + 8 * 1024 * 1024);
   // Still answering.

@@ -1,5 +1,7 @@
 #include "tests/support/nginx_server.hpp"
 
+#include "tests/support/loopback.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -45,41 +47,6 @@ std::string find_nginx() {
     }
   }
   throw std::runtime_error("nginx not installed: run scripts/install-deps.sh");
-}
-
-/// A loopback port nobody listened on a moment ago (bind to port 0, read it back, close).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    throw std::runtime_error("socket failed");
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback socket to find a free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-/// Whether something accepts TCP connections at 127.0.0.1:port.
-bool accepts_connections(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return false;
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return connected;
 }
 
 /// The whole file, or "" when it cannot be read.

@@ -35,9 +35,7 @@ std::vector<std::string> child_environment(const ProcessOptions& options) {
   return env;
 }
 
-namespace {
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
+std::vector<char*> exec_pointers(std::vector<std::string>& strings) {
   std::vector<char*> result;
   for (auto& s : strings) {
     result.push_back(s.data());
@@ -46,13 +44,11 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return result;
 }
 
-} // namespace
-
 ProcessResult run_process(const std::vector<std::string>& argv_in, const ProcessOptions& options) {
   std::vector<std::string> argv = argv_in;
   std::vector<std::string> env = child_environment(options);
-  std::vector<char*> argv_ptrs = pointers(argv);
-  std::vector<char*> env_ptrs = pointers(env);
+  std::vector<char*> argv_ptrs = exec_pointers(argv);
+  std::vector<char*> env_ptrs = exec_pointers(env);
 
   int out_pipe[2];
   int err_pipe[2];

@@ -37,6 +37,10 @@ struct ProcessResult {
 /// without CI markers and INPUT_* (unless set), with set_env over it and unset_env removed.
 std::vector<std::string> child_environment(const ProcessOptions& options);
 
+/// `strings` as the NULL-terminated char* array execve() takes (pointing into `strings`, which
+/// must outlive it).
+std::vector<char*> exec_pointers(std::vector<std::string>& strings);
+
 /// Runs argv[0] (a path) with argv, waits for it, returns its result. Throws
 /// std::runtime_error when it cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});

@@ -4,33 +4,20 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <Poco/Timespan.h>
-
 #include <catch2/catch.hpp>
 
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <dirent.h>
-#include <fcntl.h>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 namespace tests::support {
 namespace {
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> result;
-  for (auto& s : strings) {
-    result.push_back(s.data());
-  }
-  result.push_back(nullptr);
-  return result;
-}
 
 int count_entries(const std::string& folder) {
   DIR* dir = ::opendir(folder.c_str());
@@ -69,22 +56,7 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
                            const ProcessOptions& options) {
   std::vector<std::string> argv = {exe, "serve", "-P", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> env = child_environment(options);
-  std::vector<char*> argv_ptrs = pointers(argv);
-  std::vector<char*> env_ptrs = pointers(env);
-  const std::string log = m_dir / "output.log";
-  m_pid = ::fork();
-  if (m_pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (m_pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-    ::execve(argv_ptrs[0], argv_ptrs.data(), env_ptrs.data());
-    ::_exit(127);
-  }
+  m_process = std::make_unique<BackgroundProcess>(argv, m_dir / "output.log", options);
   const std::regex listening("Listening on http://[^ ]*:([0-9]+)/");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -94,12 +66,9 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
       m_port = std::stoi(match[1].str());
       return;
     }
-    int status = 0;
-    if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
-      m_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      m_pid = -1;
-      throw std::runtime_error("download-dir-zip serve exited (" + std::to_string(m_status) +
-                               "): " + text);
+    if (!m_process->running()) {
+      throw std::runtime_error("download-dir-zip serve exited (" +
+                               std::to_string(m_process->wait()) + "): " + text);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -109,7 +78,7 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
 }
 
 ServeProcess::~ServeProcess() {
-  const bool running = m_pid > 0;
+  const bool running = m_process->running();
   const int status = stop();
   const std::string text = output();
   INFO(text);
@@ -121,15 +90,16 @@ ServeProcess::~ServeProcess() {
   }
 }
 
+pid_t ServeProcess::pid() const {
+  return m_process->running() ? m_process->pid() : -1;
+}
+
 std::string ServeProcess::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(m_port) + path;
 }
 
 std::string ServeProcess::output() const {
-  std::ifstream in(m_dir / "output.log", std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return m_process->log();
 }
 
 bool ServeProcess::wait_for_output(const std::string& text, double seconds) const {
@@ -144,27 +114,15 @@ bool ServeProcess::wait_for_output(const std::string& text, double seconds) cons
 }
 
 int ServeProcess::stop() {
-  if (m_pid <= 0) {
-    return m_status;
-  }
-  ::kill(m_pid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int status = 0;
-  while (true) {
-    const pid_t done = ::waitpid(m_pid, &status, WNOHANG);
-    if (done == m_pid) {
-      break;
+  if (m_process->running()) {
+    m_process->signal(SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (m_process->running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(m_pid, SIGKILL);
-      ::waitpid(m_pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    m_process->signal(SIGKILL); // nothing when it exited
   }
-  m_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  m_pid = -1;
-  return m_status;
+  return m_process->wait();
 }
 
 std::string RawResponse::header(const std::string& lower_name) const {

@@ -4,11 +4,13 @@
 // of the service's threads, descriptors and memory.
 #pragma once
 
+#include "tests/support/background_process.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -30,7 +32,8 @@ public:
   ServeProcess& operator=(const ServeProcess&) = delete;
 
   int port() const { return m_port; }
-  pid_t pid() const { return m_pid; }
+  /// Its process id while it runs, else -1.
+  pid_t pid() const;
   /// "http://127.0.0.1:<port>" + path (used as given).
   std::string url(const std::string& path) const;
   /// Its stdout and stderr so far.
@@ -43,9 +46,8 @@ public:
 
 private:
   TempDir m_dir;
-  pid_t m_pid = -1;
+  std::unique_ptr<BackgroundProcess> m_process;
   int m_port = 0;
-  int m_status = -1;
 };
 
 /// An HTTP answer as received.
