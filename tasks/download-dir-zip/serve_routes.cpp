@@ -33,23 +33,6 @@ using server::HttpError;
 
 constexpr const char* k_missing = "The archive does not exist or has been deleted.";
 
-// A descriptor closed when it goes out of scope.
-class Fd {
-public:
-  explicit Fd(int fd = -1) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
-
 // The folder `segments` (each already checked by decode_segment) under `root_fd`, opened one
 // segment at a time with O_NOFOLLOW: a symlink anywhere on the way, or anything but a
 // folder, is a 404.
@@ -84,24 +67,6 @@ bool client_connected(Exchange& exchange) {
   auto& impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl&>(exchange.request);
   pollfd p{impl.socket().impl()->sockfd(), POLLRDHUP, 0};
   return ::poll(&p, 1, 0) <= 0 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0;
-}
-
-void send_too_large(Exchange& exchange, std::uint64_t size, std::uint64_t limit) {
-  Poco::JSON::Object body;
-  body.set("statusCode", 413);
-  body.set("error", "Payload Too Large");
-  body.set("message", "the files add up to " + std::to_string(size) +
-                          " bytes, over the download limit of " + std::to_string(limit) + " bytes");
-  body.set("size", size);
-  body.set("limit", limit);
-  std::ostringstream text;
-  body.stringify(text);
-  server::send_text(exchange, 413, "application/json", text.str() + "\n");
-}
-
-std::string content_disposition(const std::string& filename, bool attachment) {
-  return std::string(attachment ? "attachment" : "inline") + "; filename=\"" +
-         ascii_filename(filename) + "\"; filename*=UTF-8''" + server::percent_encode(filename);
 }
 
 // The CRC-32 of every non-empty file of `plan`, from the cache or read (then remembered).
@@ -202,6 +167,24 @@ std::string ascii_filename(const std::string& name) {
     out.push_back(byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\' || c == '/' ? '_' : c);
   }
   return out;
+}
+
+void send_too_large(server::Exchange& exchange, std::uint64_t size, std::uint64_t limit) {
+  Poco::JSON::Object body;
+  body.set("statusCode", 413);
+  body.set("error", "Payload Too Large");
+  body.set("message", "the files add up to " + std::to_string(size) +
+                          " bytes, over the download limit of " + std::to_string(limit) + " bytes");
+  body.set("size", size);
+  body.set("limit", limit);
+  std::ostringstream text;
+  body.stringify(text);
+  server::send_text(exchange, 413, "application/json", text.str() + "\n");
+}
+
+std::string content_disposition(const std::string& filename, bool attachment) {
+  return std::string(attachment ? "attachment" : "inline") + "; filename=\"" +
+         ascii_filename(filename) + "\"; filename*=UTF-8''" + server::percent_encode(filename);
 }
 
 ArchiveRoutes::ArchiveRoutes(ArchiveOptions options, shared::log::Logger& logger)
@@ -362,13 +345,21 @@ void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::strin
     send_too_large(exchange, size, m_options.max_download_size);
     return;
   }
+  send_open_file(exchange, file.get(), info, content_type_for(path.back()), path.back(),
+                 as_attachment);
+}
+
+void send_open_file(server::Exchange& exchange, int fd, const struct stat& info,
+                    const std::string& content_type, const std::string& filename,
+                    bool as_attachment) {
+  const auto size = static_cast<std::uint64_t>(info.st_size);
   const std::string stamp = std::to_string(info.st_ino) + "-" + std::to_string(size) + "-" +
                             std::to_string(info.st_mtim.tv_sec) + "." +
                             std::to_string(info.st_mtim.tv_nsec);
   const std::string etag = "\"" + hex(shared::hash::sha256(stamp), 16) + "\"";
   auto& response = exchange.response;
-  response.setContentType(content_type_for(path.back()));
-  response.set("Content-Disposition", content_disposition(path.back(), as_attachment));
+  response.setContentType(content_type);
+  response.set("Content-Disposition", content_disposition(filename, as_attachment));
   response.set("Cache-Control", "private, no-cache");
   response.set("X-Content-Type-Options", "nosniff");
   if (!as_attachment) {
@@ -383,7 +374,7 @@ void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::strin
     return;
   }
   try {
-    if (!server::send_file_range(body, file.get(), range.first, range.last)) {
+    if (!server::send_file_range(body, fd, range.first, range.last)) {
       throw zip::SinkClosed();
     }
   } catch (const shared::error::IntegrityError& e) {
@@ -391,5 +382,4 @@ void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::strin
     body.abort();
   }
 }
-
 } // namespace tasks::download_dir_zip

@@ -9,9 +9,28 @@
 
 #include <cstdint>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace tasks::download_dir_zip {
+
+/// A file descriptor, closed when it goes out of scope.
+class Fd {
+public:
+  explicit Fd(int fd = -1) : m_fd(fd) {}
+  ~Fd() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return m_fd; }
+
+private:
+  int m_fd;
+};
 
 /// What the archive routes need to know.
 struct ArchiveOptions {
@@ -55,6 +74,21 @@ private:
   int m_root_fd = -1;
   shared::zip::CrcCache m_crcs;
 };
+
+/// Answers 413 with the JSON error of seed 000's limit: {"statusCode":413,"error":"Payload Too
+/// Large","message":…,"size":`size`,"limit":`limit`} (both in bytes).
+void send_too_large(shared::server::Exchange& exchange, std::uint64_t size, std::uint64_t limit);
+
+/// `Content-Disposition` for `filename` (`attachment` or `inline`; RFC 6266, with filename*).
+std::string content_disposition(const std::string& filename, bool attachment);
+
+/// Answers GET/HEAD with the regular file open at `fd` (`info` its fstat): ETag from inode,
+/// size and mtime, If-None-Match (304), Range/If-Range (206/416), the bytes by sendfile(2);
+/// `as_attachment` or inline (then with Content-Security-Policy: sandbox). Throws
+/// zip::SinkClosed when the client went away.
+void send_open_file(shared::server::Exchange& exchange, int fd, const struct stat& info,
+                    const std::string& content_type, const std::string& filename,
+                    bool as_attachment);
 
 /// `name` for a quoted Content-Disposition filename (RFC 6266 §4.1): bytes outside printable
 /// ASCII, '"', '\' and '/' become '_'.

@@ -3,8 +3,10 @@
 // real worker processes against a real database (a SQLite file, and Debian's PostgreSQL started
 // on a free port) and a real object store (a local folder, and Azurite from npm). Lifecycle,
 // reuse, TTL cleanup, a worker killed with SIGKILL mid-job, SIGTERM, two workers sharing a
-// queue, and Azure block uploads read back through the read SAS URL. Every archive is read by
-// unzip -t, Python's zipfile and Poco::Zip.
+// queue, and Azure block uploads read back through the read SAS URL. Then the service's
+// asynchronous routes over HTTP ([serve][async]): POST, poll, download with Range, reuse, a
+// separate worker, hostile requests. Every archive is read by unzip -t, Python's zipfile and
+// Poco::Zip.
 #include "shared/http/client.hpp"
 #include "shared/http/errors.hpp"
 #include "shared/log/logger.hpp"
@@ -15,9 +17,12 @@
 #include "tests/support/background_process.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/zip_readers.hpp"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -444,4 +449,238 @@ TEST_CASE("object store: Azurite with a SAS token instead of the key", "[azure]"
   CHECK(body.body() == bytes);
   CHECK(with_sas.remove("only.bin"));
   CHECK(out.str().find(token.substr(token.find("sig=") + 4)) == std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The asynchronous routes of `download-dir-zip serve` over HTTP: the service (and, with
+// --workers 0, a separate worker process) on a free loopback port, always stopped.
+
+namespace {
+
+// The JSON object of an answer's body.
+Poco::JSON::Object::Ptr json_of(const RawResponse& response) {
+  INFO(response.body);
+  Poco::JSON::Parser parser;
+  return parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
+}
+
+RawResponse post_json(const ServeProcess& service, const std::string& body) {
+  return http_request(service.port(), "POST", "/archives", {"Content-Type: application/json"},
+                      body);
+}
+
+// Submits through `target` (a POST route), checks the 201 answer; the job's id.
+std::string submit_over_http(const ServeProcess& service, const std::string& target,
+                             const std::string& body = "") {
+  const RawResponse answer = target == "/archives" ? post_json(service, body)
+                                                   : http_request(service.port(), "POST", target);
+  INFO(answer.body);
+  REQUIRE(answer.status == 201);
+  CHECK(answer.header("content-type") == "application/json");
+  const auto object = json_of(answer);
+  const std::string id = object->getValue<std::string>("id");
+  CHECK(answer.header("location") == "/archives/" + id);
+  CHECK(object->getValue<std::string>("statusUrl") == "/archives/" + id);
+  return id;
+}
+
+// Polls GET /archives/{id} until the job is done or failed (60 s at most); its last answer.
+Poco::JSON::Object::Ptr wait_for_job(const ServeProcess& service, const std::string& id) {
+  Poco::JSON::Object::Ptr job;
+  const bool finished = eventually(
+      [&] {
+        const RawResponse answer = http_request(service.port(), "GET", "/archives/" + id);
+        REQUIRE(answer.status == 200);
+        job = json_of(answer);
+        const std::string status = job->getValue<std::string>("status");
+        return status == "done" || status == "failed";
+      },
+      60);
+  REQUIRE(finished);
+  REQUIRE(job->getValue<std::string>("status") == "done");
+  return job;
+}
+
+// GETs a done job's archive from the service, whole and in a range; checks it against the
+// job's size and SHA-256 and with the three readers against `expected`; the bytes.
+std::string download_and_check(const ServeProcess& service, const Poco::JSON::Object::Ptr& job,
+                               const Listing& expected, const std::string& folder) {
+  const std::string url = job->getValue<std::string>("url");
+  REQUIRE(url.rfind("/downloads/", 0) == 0);
+  const RawResponse whole = http_request(service.port(), "GET", url);
+  REQUIRE(whole.status == 200);
+  CHECK(whole.header("content-type") == "application/zip");
+  CHECK(whole.header("accept-ranges") == "bytes");
+  CHECK(whole.header("content-disposition")
+            .find("filename=\"" + job->getValue<std::string>("name") + "\"") != std::string::npos);
+  CHECK(whole.body.size() == job->getValue<std::uint64_t>("size"));
+  CHECK(sha_hex(whole.body) == job->getValue<std::string>("sha256"));
+  const std::string archive = folder + "/downloaded.zip";
+  write_file(archive, whole.body);
+  check_archive(archive, expected);
+
+  REQUIRE(whole.body.size() > 4196);
+  const RawResponse part = http_request(service.port(), "GET", url, {"Range: bytes=100-4195"});
+  REQUIRE(part.status == 206);
+  CHECK(part.header("content-range") == "bytes 100-4195/" + std::to_string(whole.body.size()));
+  CHECK(part.body == whole.body.substr(100, 4096));
+  const RawResponse tail = http_request(service.port(), "GET", url, {"Range: bytes=-22"});
+  REQUIRE(tail.status == 206);
+  CHECK(tail.body == whole.body.substr(whole.body.size() - 22)); // the end of central directory
+  const RawResponse head = http_request(service.port(), "HEAD", url);
+  CHECK(head.status == 200);
+  CHECK(head.header("content-length") == std::to_string(whole.body.size()));
+  return whole.body;
+}
+
+} // namespace
+
+TEST_CASE("serve: asynchronous archive over HTTP: POST, poll, download with Range, reuse, change",
+          "[serve][async]") {
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+  INFO(backend);
+  TempDir dir;
+  const Database db(backend, dir);
+  const std::string root = dir / "root";
+  const Listing expected = make_folder(root, "42/dist", 3u << 20, 5);
+  ServeProcess service(
+      k_zip, {"--root", root, "--db", db.spec, "--store", dir / "store", "--log-requests"});
+
+  const std::string id =
+      submit_over_http(service, "/v4/builds/42/artifacts/dist?type=download&dir=true&async=true");
+  const auto job = wait_for_job(service, id);
+  CHECK(job->getValue<std::string>("id") == id);
+  CHECK(job->getValue<std::string>("name") == "dist_dir.zip");
+  CHECK(job->getValue<std::string>("url") == "/downloads/" + id + ".zip");
+  CHECK_FALSE(job->has("reusedFrom"));
+  const std::string first = download_and_check(service, job, expected, dir / "");
+
+  // Unchanged: POST /archives is done at once with the same archive.
+  const RawResponse again = post_json(service, R"({"build": "42", "path": "dist"})");
+  REQUIRE(again.status == 201);
+  const auto reused = json_of(again);
+  CHECK(reused->getValue<std::string>("status") == "done");
+  CHECK(reused->getValue<std::string>("reusedFrom") == id);
+  CHECK(reused->getValue<std::string>("url") == job->getValue<std::string>("url"));
+  CHECK(reused->getValue<std::string>("sha256") == job->getValue<std::string>("sha256"));
+
+  // Changed: a new archive, with the new file.
+  write_file(root + "/42/dist/added.txt", "new");
+  const std::string changed =
+      submit_over_http(service, "/archives", R"({"build":"42","path":"dist"})");
+  CHECK(changed != id);
+  const auto rebuilt = wait_for_job(service, changed);
+  CHECK_FALSE(rebuilt->has("reusedFrom"));
+  CHECK(rebuilt->getValue<std::string>("sha256") != job->getValue<std::string>("sha256"));
+  Listing with_added = expected;
+  with_added["added.txt"] = {sha_hex("new"), 3, 0100644};
+  const std::string second = download_and_check(service, rebuilt, with_added, dir / "");
+  CHECK(second != first);
+  // The first archive is still served under its own name.
+  CHECK(http_request(service.port(), "GET", "/downloads/" + id + ".zip").body == first);
+
+  // A whole build: POST /v4/builds/{id}/artifacts?async=true and {"build": …} alone.
+  const std::string whole = submit_over_http(service, "/v4/builds/42/artifacts?async=true");
+  CHECK(wait_for_job(service, whole)->getValue<std::string>("name") == "42_artifacts.zip");
+  const auto by_build = json_of(post_json(service, R"({"build":"42"})"));
+  CHECK(by_build->getValue<std::string>("reusedFrom") == whole);
+}
+
+TEST_CASE("serve: --workers 0 leaves the jobs to a separate download-dir-zip worker",
+          "[serve][async]") {
+  TempDir dir;
+  const std::string root = dir / "root";
+  const std::string db = dir / "jobs.sqlite";
+  const Listing expected = make_folder(root, "7/out", 1u << 20, 9);
+  ServeProcess service(k_zip,
+                       {"--root", root, "--db", db, "--store", dir / "store", "--workers", "0"});
+  const std::string id =
+      submit_over_http(service, "/v4/builds/7/artifacts/out?type=download&dir=true&async=true");
+  const RawResponse queued = http_request(service.port(), "GET", "/archives/" + id);
+  REQUIRE(queued.status == 200);
+  CHECK(json_of(queued)->getValue<std::string>("status") == "queued"); // nobody zips here
+
+  const auto run = run_process(
+      {k_zip, "worker", "--root", root, "--db", db, "--store", dir / "store", "--once"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("Job " + id + " done") != std::string::npos);
+  const auto job = wait_for_job(service, id);
+  download_and_check(service, job, expected, dir / "");
+}
+
+TEST_CASE("serve: hostile and bad requests on the asynchronous routes get their statuses",
+          "[serve][async]") {
+  TempDir dir;
+  const std::string root = dir / "root";
+  make_folder(root, "42/dist");
+  make_folder(root, "42/big", 4096);
+  std::filesystem::create_directories(dir / "store");
+  std::filesystem::create_symlink(root + "/42/dist/a.txt", dir / "store/link.zip");
+  std::filesystem::create_symlink(root + "/42/dist", root + "/42/linked");
+  ServeProcess service(k_zip, {"--root", root, "--db", dir / "jobs.sqlite", "--store",
+                               dir / "store", "--workers", "0", "--max-download-size", "1000"});
+  const int port = service.port();
+  const std::string async = "?type=download&dir=true&async=true";
+  const std::string uuid = "0123abcd-0123-4567-89ab-0123456789ab";
+  struct Case {
+    std::string method, target, body;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v4/builds/42/artifacts/dist?type=download&dir=true", "", 400}, // no async
+      {"POST", "/v4/builds/42/artifacts/dist?async=true", "", 400},             // no dir=true
+      {"POST", "/v4/builds/42/artifacts/dist?dir=true&async=true&type=preview", "", 400},
+      {"POST", "/v4/builds/42/artifacts/nope" + async, "", 404},
+      {"POST", "/v4/builds/43/artifacts/dist" + async, "", 404},
+      {"POST", "/v4/builds/42/artifacts/linked" + async, "", 404},     // a symlink
+      {"POST", "/v4/builds/42/artifacts/dist/a.txt" + async, "", 404}, // a file
+      {"POST", "/v4/builds/42/artifacts/%2e%2e" + async, "", 400},
+      {"POST", "/v4/builds/42/artifacts/..%2F..%2Fetc" + async, "", 400},
+      {"POST", "/v4/builds/42/artifacts/%252e%252e" + async, "", 400},
+      {"POST", "/v4/builds/42/artifacts/a%00b" + async, "", 400},
+      {"POST", "/v4/builds/42/artifacts/" + std::string(300, 'x') + async, "", 400},
+      {"POST", "/v4/builds/42/artifacts/big" + async, "", 413},
+      {"POST", "/archives", "{bad json", 400},
+      {"POST", "/archives", "", 400},
+      {"POST", "/archives", "[1, 2]", 400},
+      {"POST", "/archives", R"({"path": "dist"})", 400},
+      {"POST", "/archives", R"({"build": 42})", 400},
+      {"POST", "/archives", R"({"build": "42", "path": "../etc"})", 400},
+      {"POST", "/archives", R"({"build": "42", "path": "/etc"})", 400},
+      {"POST", "/archives", R"({"build": "42", "path": "dist/"})", 400},
+      {"POST", "/archives", R"({"build": "42", "path": "%2e%2e"})", 400},
+      {"POST", "/archives", R"({"build": "..", "path": "dist"})", 400},
+      {"POST", "/archives", R"({"build": "42/dist"})", 400},
+      {"POST", "/archives", "{\"build\": \"42\", \"path\": \"a\\u0000b\"}", 400},
+      {"POST", "/archives", R"({"build": "42", "path": "nope"})", 404},
+      {"POST", "/archives", R"({"build": "42", "path": "linked"})", 404},
+      {"POST", "/archives", R"({"build": "42", "path": "big"})", 413},
+      {"POST", "/archives", "{\"build\": \"" + std::string(70000, 'x') + "\"}", 413},
+      {"GET", "/archives/" + uuid, "", 404},
+      {"GET", "/archives/nope", "", 404},
+      {"GET", "/archives/" + std::string(300, 'a'), "", 400},
+      {"GET", "/archives/%2e%2e", "", 400},
+      {"DELETE", "/archives/" + uuid, "", 405},
+      {"GET", "/downloads/" + uuid + ".zip", "", 404},
+      {"GET", "/downloads/link.zip", "", 404}, // a symlink in the store
+      {"GET", "/downloads/..%2Fjobs.sqlite", "", 400},
+      {"GET", "/downloads/%2e%2e", "", 400},
+      {"GET", "/downloads/a%20b.zip", "", 404}, // not an object name
+      {"GET", "/downloads/", "", 404},
+  };
+  for (const auto& c : cases) {
+    INFO(c.method << " " << c.target.substr(0, 120) << " " << c.body.substr(0, 80));
+    const RawResponse answer = http_request(port, c.method, c.target, {}, c.body);
+    CHECK(answer.status == c.status);
+    if (c.status == 413 && c.body.size() < 1000) {
+      const auto error = json_of(answer);
+      CHECK(error->getValue<int>("statusCode") == 413);
+      CHECK(error->getValue<std::uint64_t>("limit") == 1000);
+      CHECK(error->getValue<std::uint64_t>("size") > 1000);
+    }
+    CHECK(answer.body.find("hello from") == std::string::npos); // nothing from the tree
+  }
+  // Nothing was queued by any of them.
+  CHECK(JobStore::open(dir / "jobs.sqlite")->counts().queued == 0);
 }

@@ -56,7 +56,10 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
                            const ProcessOptions& options) {
   std::vector<std::string> argv = {exe, "serve", "-P", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
-  m_process = std::make_unique<BackgroundProcess>(argv, m_dir / "output.log", options);
+  ProcessOptions own = options; // the job queue and store in the temp folder unless given
+  own.set_env.emplace("INPUT_DB", m_dir / "jobs.sqlite");
+  own.set_env.emplace("INPUT_STORE", m_dir / "downloads");
+  m_process = std::make_unique<BackgroundProcess>(argv, m_dir / "output.log", own);
   const std::regex listening("Listening on http://[^ ]*:([0-9]+)/");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -176,14 +179,17 @@ RawResponse raw_exchange(int port, const std::string& request, bool head) {
 }
 
 RawResponse http_request(int port, const std::string& method, const std::string& target,
-                         const std::vector<std::string>& headers) {
+                         const std::vector<std::string>& headers, const std::string& body) {
   std::string request = method + " " + target +
                         " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\n";
   for (const auto& header : headers) {
     request += header + "\r\n";
   }
-  request += "\r\n";
+  if (!body.empty() || method == "POST") {
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
   return raw_exchange(port, request, method == "HEAD");
 }
 

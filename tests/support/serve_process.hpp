@@ -20,7 +20,9 @@ namespace tests::support {
 /// The service as a child process. Its stdout and stderr go to files in a temp folder.
 class ServeProcess {
 public:
-  /// Runs `exe serve -P 0 <args>` (add --root, or set PHOTOS_DIR in options.set_env) and
+  /// Runs `exe serve -P 0 <args>` (add --root, or set PHOTOS_DIR in options.set_env; the job
+  /// database and store are in its temp folder unless --db/--store or INPUT_DB/INPUT_STORE
+  /// say otherwise) and
   /// waits up to 10 s for its "Listening on http://…:<port>/" line. Throws std::runtime_error
   /// with its output when it exits or does not listen in time.
   ServeProcess(const std::string& exe, const std::vector<std::string>& args,
@@ -62,9 +64,11 @@ struct RawResponse {
 /// connection (30 s at most) and parses the answer; `head` for answers without a body.
 RawResponse raw_exchange(int port, const std::string& request, bool head = false);
 
-/// `<method> <target> HTTP/1.1` with Host, Connection: close and `headers` ("Name: value").
+/// `<method> <target> HTTP/1.1` with Host, Connection: close and `headers` ("Name: value"),
+/// then `body` with its Content-Length (always for POST).
 RawResponse http_request(int port, const std::string& method, const std::string& target,
-                         const std::vector<std::string>& headers = {});
+                         const std::vector<std::string>& headers = {},
+                         const std::string& body = "");
 
 /// /proc readings of a process.
 struct ProcessUsage {

@@ -95,6 +95,8 @@ void wait(double seconds, const WorkerOptions& options) {
   }
 }
 
+} // namespace
+
 std::string default_worker_id() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) {
@@ -102,8 +104,6 @@ std::string default_worker_id() {
   }
   return std::string(host[0] != '\0' ? host : "worker") + ":" + std::to_string(::getpid());
 }
-
-} // namespace
 
 bool work_one(JobStore& jobs, shared::store::ObjectStore& store, const WorkerOptions& options,
               shared::log::Logger& logger, WorkerSummary& summary) {

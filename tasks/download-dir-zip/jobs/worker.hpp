@@ -36,6 +36,9 @@ struct WorkerSummary {
   std::uint64_t cleaned = 0;  ///< expired jobs deleted
 };
 
+/// "<hostname>:<pid>", the name a worker records on the jobs it claims unless told otherwise.
+std::string default_worker_id();
+
 /// Claims and processes one job; false when none was claimable. A job that fails (a missing
 /// folder, a file that changed, a store error) is recorded as failed with its message; a stop
 /// request mid-job puts it back in the queue. Throws the job store's errors.
