@@ -65,6 +65,7 @@ shared::error::ExitCode run_serve(const shared::task::TaskContext& context) {
   }
   std::signal(SIGPIPE, SIG_IGN); // a client that goes away is an error on write, not a kill
 
+  ArchiveRoutes archives(options.archive, logger); // checks --root before anything is created
   // The asynchronous archives: the queue, the store, the routes and this service's zippers.
   jobs::JobStoreOptions job_options;
   job_options.ttl = options.ttl;
@@ -75,7 +76,6 @@ shared::error::ExitCode run_serve(const shared::task::TaskContext& context) {
   store_context.logger = &logger;
   const auto store = shared::store::make_store(options.store, store_context);
 
-  ArchiveRoutes archives(options.archive, logger);
   JobRoutes job_routes({options.archive.root, options.archive.max_download_size}, *job_store,
                        *store, logger);
   shared::server::Router router;
