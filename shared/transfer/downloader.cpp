@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <fcntl.h>
@@ -278,8 +279,10 @@ struct Run {
   int root_fd;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
-  std::mutex extra_mutex;      // guards extra and split
+  std::mutex extra_mutex; // guards extra, split and probes
+  std::condition_variable extra_changed;
   std::deque<Task> extra;      // segments of items split as they started: taken first
+  std::size_t probes = 0;      // first parts in flight, which may publish segments
   std::deque<Segmented> split; // their states
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
@@ -322,6 +325,9 @@ public:
       }
       const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
       if (k >= m_run.tasks.size()) {
+        if (wait_for_extra()) {
+          continue;
+        }
         break;
       }
       if (m_run.tasks[k].segmented != nullptr) {
@@ -345,6 +351,37 @@ public:
   }
 
 private:
+  // Nothing is left to start: waits while a first part in flight may still publish
+  // segments. Returns whether there are some.
+  bool wait_for_extra() {
+    std::unique_lock<std::mutex> lock(m_run.extra_mutex);
+    while (m_run.extra.empty() && m_run.probes > 0 && !m_run.stop.load()) {
+      m_run.extra_changed.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    return !m_run.extra.empty();
+  }
+
+  // Counts a first part in flight while it lives (see wait_for_extra).
+  class Probing {
+  public:
+    explicit Probing(Run& run) : m_run(run) {
+      std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+      ++m_run.probes;
+    }
+    ~Probing() {
+      {
+        std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+        --m_run.probes;
+      }
+      m_run.extra_changed.notify_all();
+    }
+    Probing(const Probing&) = delete;
+    Probing& operator=(const Probing&) = delete;
+
+  private:
+    Run& m_run;
+  };
+
   std::optional<Task> extra_task() {
     std::lock_guard<std::mutex> lock(m_run.extra_mutex);
     if (m_run.extra.empty()) {
@@ -648,14 +685,17 @@ private:
                 sink.write(item.content->data(), item.content->size());
               } else if (!probe) {
                 m_reader->fetch(item, sink);
-              } else if (const auto size = m_reader->fetch_first(item, first, sink);
-                         size && *size > sink.bytes()) {
-                if (sink.bytes() != first) {
-                  throw error::IntegrityError("asked for the first " + std::to_string(first) +
-                                              " bytes, got " + std::to_string(sink.bytes()));
+              } else {
+                const Probing probing(m_run); // until the segments are published
+                const auto size = m_reader->fetch_first(item, first, sink);
+                if (size && *size > sink.bytes()) {
+                  if (sink.bytes() != first) {
+                    throw error::IntegrityError("asked for the first " + std::to_string(first) +
+                                                " bytes, got " + std::to_string(sink.bytes()));
+                  }
+                  continue_in_segments(item, dir, fd, sink, first, *size);
+                  return false; // the segments finish it
                 }
-                continue_in_segments(item, dir, fd, sink, first, *size);
-                return false; // the segments finish it
               }
               return true;
             });
