@@ -335,17 +335,7 @@ public:
         continue;
       }
       const source::Item& item = *m_run.tasks[k].item;
-      try {
-        place(item);
-        m_run.progress.add_item();
-      } catch (const Settled&) {
-      } catch (const error::Interrupted&) {
-        throw;
-      } catch (const error::Error& e) {
-        fail(item, e.what(), e.code());
-      } catch (const std::exception& e) {
-        fail(item, e.what(), error::ExitCode::items_failed);
-      }
+      settle(item, [&] { place(item); });
     }
     m_run.retries += m_reader->retries();
   }
@@ -426,6 +416,23 @@ private:
     state.progress_bytes = first;
     for (std::size_t k = 1; k < state.count; ++k) {
       m_run.extra.push_back({&item, &state, k});
+    }
+  }
+
+  // Runs `place_item`: the item is counted when it returns, failed with its error when it
+  // throws (but for Interrupted, which stops the run, and Settled: segments count it).
+  template <typename Place>
+  void settle(const source::Item& item, const Place& place_item) {
+    try {
+      place_item();
+      m_run.progress.add_item();
+    } catch (const Settled&) {
+    } catch (const error::Interrupted&) {
+      throw;
+    } catch (const error::Error& e) {
+      fail(item, e.what(), e.code());
+    } catch (const std::exception& e) {
+      fail(item, e.what(), error::ExitCode::items_failed);
     }
   }
 
@@ -624,7 +631,7 @@ private:
     if (dir >= 0) {
       ::close(dir);
     }
-    try {
+    settle(item, [&] {
       if (failure) {
         std::rethrow_exception(failure);
       }
@@ -634,14 +641,7 @@ private:
         m_run.bytes += state.size;
         ++m_run.downloaded;
       }
-      m_run.progress.add_item();
-    } catch (const error::Interrupted&) {
-      throw;
-    } catch (const error::Error& e) {
-      fail(item, e.what(), e.code());
-    } catch (const std::exception& e) {
-      fail(item, e.what(), error::ExitCode::items_failed);
-    }
+    });
   }
 
   // Places one item: from a local copy, else fetched whole, or (when `may_split` and the

@@ -13,6 +13,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
@@ -638,6 +639,7 @@ TEST_CASE("serve: 200 clients that go away midway leave no threads, descriptors 
   env.set_env["ASAN_OPTIONS"] = std::string(asan != nullptr ? asan : "") +
                                 ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
   ServeProcess service(k_exe, {"--root", root, "--threads", "16"}, env);
+  const ProcessUsage idle = process_usage(service.pid());
   const auto cut_short = [&](int clients) {
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c) {
@@ -682,7 +684,9 @@ TEST_CASE("serve: 200 clients that go away midway leave no threads, descriptors 
   INFO("threads " << before.threads << " -> " << after.threads << ", descriptors "
                   << before.descriptors << " -> " << after.descriptors << ", RSS "
                   << before.rss / 1024 << " -> " << after.rss / 1024 << " KiB");
-  CHECK(after.threads <= before.threads);
+  // The pool keeps idle threads for a while and may still grow to its 16: more than that
+  // would be threads left behind.
+  CHECK(after.threads <= std::max(before.threads, idle.threads + 16));
   CHECK(after.descriptors <= before.descriptors);
   CHECK(after.rss <= before.rss + 8 * 1024 * 1024);
   // Still answering.
