@@ -19,11 +19,14 @@
 namespace shared::transfer {
 namespace {
 
-// Writes one part's body at its offset.
+// Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
+// run being cancelled.
 class PartSink : public http::BodySink {
 public:
-  PartSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter* progress)
-      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress) {}
+  PartSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter* progress,
+           const std::function<bool()>& cancelled)
+      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress), m_cancelled(cancelled) {
+  }
 
   void start(const http::Response& response) override {
     if (response.status != 206) {
@@ -34,6 +37,9 @@ public:
   }
 
   void write(const char* data, std::size_t size) override {
+    if (m_cancelled && m_cancelled()) {
+      throw error::Interrupted();
+    }
     if (m_written + size > m_length) {
       throw error::IntegrityError("the server sent more than the range asked for");
     }
@@ -58,6 +64,7 @@ private:
   std::uint64_t m_offset;
   std::uint64_t m_length;
   progress::Reporter* m_progress;
+  const std::function<bool()>& m_cancelled;
   std::uint64_t m_written = 0;
 };
 
@@ -127,6 +134,9 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       try {
         http::Client client(http, logger);
         for (std::uint64_t k = next++; k < parts && !stop; k = next++) {
+          if (options.http.cancelled && options.http.cancelled()) {
+            throw error::Interrupted();
+          }
           const std::uint64_t offset = k * part_size;
           const std::uint64_t length = std::min(part_size, size - offset);
           for (int refreshes = 0;; ++refreshes) {
@@ -134,7 +144,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
             http::Headers headers = where.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
-            PartSink sink(fd, offset, length, progress);
+            PartSink sink(fd, offset, length, progress, options.http.cancelled);
             try {
               client.get(where.url, sink, headers);
               if (sink.written() != length) {
@@ -183,7 +193,11 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     }
     if (sha256) {
       hash::FileHasher hasher;
-      const hash::FileHash got = hasher.hash_file(part_path);
+      const hash::FileHash got = hasher.hash_file(part_path, [&options](std::size_t) {
+        if (options.http.cancelled && options.http.cancelled()) {
+          throw error::Interrupted();
+        }
+      });
       if (got.sha256 != *sha256) {
         throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
                                     ", got " + hash::to_hex(got.sha256));

@@ -29,8 +29,16 @@ struct File {
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
 
+// Throws error::Interrupted once SIGINT/SIGTERM arrived (the run's cancel flag).
+void stop_if_cancelled(const std::function<bool()>& cancelled) {
+  if (cancelled && cancelled()) {
+    throw shared::error::Interrupted();
+  }
+}
+
 // Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
-bool complete(const std::string& path, const shared::source::DrsObject& object) {
+bool complete(const std::string& path, const shared::source::DrsObject& object,
+              const std::function<bool()>& cancelled) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
       static_cast<std::uint64_t>(info.st_size) != object.size) {
@@ -40,7 +48,8 @@ bool complete(const std::string& path, const shared::source::DrsObject& object) 
     return true;
   }
   shared::hash::FileHasher hasher;
-  return hasher.hash_file(path).sha256 == *object.sha256;
+  return hasher.hash_file(path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
+             .sha256 == *object.sha256;
 }
 
 // The ids of `files`, listed for a message (the first k_listed).
@@ -143,6 +152,7 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   // 1. Every id asked for first: availability, and staging starts.
   logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
   for (File& file : files) {
+    stop_if_cancelled(options.http.cancelled);
     try {
       file.answer = drs.object(file.id);
       if (file.answer.state == DrsAnswer::State::unavailable) {
@@ -161,7 +171,8 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   // 2. What is already complete in the destination (a .part leftover never is).
   for (File& file : files) {
     if (file.answer.state == DrsAnswer::State::ready && file.fate == File::Fate::pending &&
-        complete(options.destination + "/" + file.name, *file.answer.object)) {
+        complete(options.destination + "/" + file.name, *file.answer.object,
+                 options.http.cancelled)) {
       file.fate = File::Fate::exists;
     }
   }
@@ -205,6 +216,7 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
     if (file.fate != File::Fate::pending) {
       continue;
     }
+    stop_if_cancelled(options.http.cancelled);
     try {
       double waited = 0;
       while (file.answer.state == DrsAnswer::State::staging) {
