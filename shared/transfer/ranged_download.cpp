@@ -23,10 +23,11 @@ namespace {
 // run being cancelled.
 class PartSink : public http::BodySink {
 public:
-  PartSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter* progress,
-           const std::function<bool()>& cancelled)
-      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress), m_cancelled(cancelled) {
-  }
+  // `offset`: of the part in the body; the body starts at byte `base` of the file.
+  PartSink(int fd, std::uint64_t base, std::uint64_t offset, std::uint64_t length,
+           progress::Reporter* progress, const std::function<bool()>& cancelled)
+      : m_fd(fd), m_base(base), m_offset(offset), m_length(length), m_progress(progress),
+        m_cancelled(cancelled) {}
 
   void start(const http::Response& response) override {
     if (response.status != 206) {
@@ -43,7 +44,7 @@ public:
     if (m_written + size > m_length) {
       throw error::IntegrityError("the server sent more than the range asked for");
     }
-    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
+    fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
     m_written += size;
     if (m_progress != nullptr) {
       m_progress->add_bytes(size);
@@ -61,6 +62,7 @@ public:
 
 private:
   int m_fd;
+  std::uint64_t m_base;
   std::uint64_t m_offset;
   std::uint64_t m_length;
   progress::Reporter* m_progress;
@@ -104,9 +106,10 @@ private:
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
                              const std::function<Location()>& refresh, const RangedOptions& options,
-                             log::Logger& logger, progress::Reporter* progress) {
+                             log::Logger& logger, progress::Reporter* progress,
+                             std::string_view head) {
   RangedResult result;
-  result.bytes = size;
+  result.bytes = head.size() + size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
   ::unlink(part_path.c_str()); // a leftover is never "already downloaded"
   int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -114,9 +117,10 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     throw error::IoError(error::system_message("cannot create " + part_path, errno));
   }
   try {
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + part_path, errno));
     }
+    fs::pwrite_all(fd, head.data(), head.size(), 0, part_path);
     http::ClientOptions http = options.http;
     http.bearer_token.clear();
     http.username.clear();
@@ -144,7 +148,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
             http::Headers headers = where.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
-            PartSink sink(fd, offset, length, progress, options.http.cancelled);
+            PartSink sink(fd, head.size(), offset, length, progress, options.http.cancelled);
             try {
               client.get(where.url, sink, headers);
               if (sink.written() != length) {
@@ -192,12 +196,26 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      hash::FileHasher hasher;
-      const hash::FileHash got = hasher.hash_file(part_path, [&options](std::size_t) {
-        if (options.http.cancelled && options.http.cancelled()) {
-          throw error::Interrupted();
+      const int reading = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (reading < 0) {
+        throw error::IoError(error::system_message("cannot read " + part_path, errno));
+      }
+      hash::FileHash got{};
+      try {
+        if (::lseek(reading, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
+          throw error::IoError(error::system_message("cannot read " + part_path, errno));
         }
-      });
+        hash::FileHasher hasher;
+        got = hasher.hash_fd(reading, part_path, [&options](std::size_t) {
+          if (options.http.cancelled && options.http.cancelled()) {
+            throw error::Interrupted();
+          }
+        });
+      } catch (...) {
+        ::close(reading);
+        throw;
+      }
+      ::close(reading);
       if (got.sha256 != *sha256) {
         throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
                                     ", got " + hash::to_hex(got.sha256));

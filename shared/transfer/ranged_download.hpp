@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace shared::transfer {
 
@@ -32,7 +33,7 @@ struct RangedOptions {
 
 /// What download_ranged() did.
 struct RangedResult {
-  std::uint64_t bytes = 0;         ///< the file's size
+  std::uint64_t bytes = 0;         ///< the file's size: head and body
   std::uint64_t retries = 0;       ///< request retries of the HTTP clients
   std::uint64_t part_attempts = 0; ///< part requests made again after a failure
   std::uint64_t refreshed = 0;     ///< fresh locations asked for
@@ -45,11 +46,14 @@ struct RangedResult {
 /// file is checked against `sha256` when given and renamed to `final_path` (absolute or
 /// relative to the working directory). On any failure the part file is deleted and the error
 /// rethrown: error::IntegrityError (checksum or size), http::HttpStatusError, NetworkError,
-/// error::IoError, error::Interrupted (options.http.cancelled). `progress` (may be null) sees
-/// the bytes.
+/// error::IoError, error::Interrupted (options.http.cancelled: the parts stop within one
+/// buffer). `progress` (may be null) sees the bytes of the body. `head` (may be empty) is
+/// written first: the file is then `head` followed by the `size` bytes of the body (a Crypt4GH
+/// envelope and the encrypted body, GHGA); `sha256` and `size` are the body's.
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
                              const std::function<Location()>& refresh, const RangedOptions& options,
-                             log::Logger& logger, progress::Reporter* progress);
+                             log::Logger& logger, progress::Reporter* progress,
+                             std::string_view head = {});
 
 } // namespace shared::transfer

@@ -1,15 +1,19 @@
 #include "tasks/download-artifact/batch.hpp"
 
+#include "shared/crypt4gh/crypt4gh.hpp"
 #include "shared/format/units.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/retry.hpp"
 #include "shared/source/drs.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace tasks::download_artifact {
 namespace {
@@ -18,6 +22,9 @@ namespace format = shared::format;
 using shared::source::DrsAnswer;
 
 constexpr std::size_t k_listed = 50;
+// The largest Crypt4GH envelope looked for at the start of an existing .c4gh file (bytes);
+// DrsClient::envelope() takes at most 1 MiB of base64.
+constexpr std::uint64_t k_max_envelope = 1u << 20;
 
 // One id's way through the batch.
 struct File {
@@ -49,6 +56,44 @@ bool complete(const std::string& path, const shared::source::DrsObject& object,
   }
   shared::hash::FileHasher hasher;
   return hasher.hash_file(path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
+             .sha256 == *object.sha256;
+}
+
+// Whether `path` already holds a GHGA download of the object: a Crypt4GH header whose length
+// (from its packets' length fields) is exactly what the file holds beyond the object's size,
+// then the body with the object's SHA-256 when it has one. The header is not decrypted (that
+// needs the user's secret key): whether it was made for the current key is not known.
+bool complete_c4gh(const std::string& path, const shared::source::DrsObject& object,
+                   const std::function<bool()>& cancelled) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<std::uint64_t>(info.st_size) <= object.size ||
+      static_cast<std::uint64_t>(info.st_size) - object.size > k_max_envelope) {
+    return false;
+  }
+  const auto head =
+      static_cast<std::size_t>(static_cast<std::uint64_t>(info.st_size) - object.size);
+  std::string envelope(head, '\0');
+  if (::pread(fd, envelope.data(), head, 0) != static_cast<ssize_t>(head) ||
+      shared::crypt4gh::header_length(envelope) != head) {
+    return false;
+  }
+  if (!object.sha256) {
+    return true;
+  }
+  if (::lseek(fd, static_cast<off_t>(head), SEEK_SET) < 0) {
+    return false;
+  }
+  shared::hash::FileHasher hasher;
+  return hasher.hash_fd(fd, path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
              .sha256 == *object.sha256;
 }
 
@@ -141,6 +186,19 @@ std::string file_name_for(const std::string& id, const std::string& drs_name) {
 
 shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
+  // The name in the destination: GHGA's from the work package, else from the DRS name.
+  const auto name_of = [&options](const std::string& id, const shared::source::DrsObject& object) {
+    if (!options.ghga) {
+      return file_name_for(id, object.name);
+    }
+    const auto extension = options.extensions.find(id);
+    return id + (extension == options.extensions.end() ? "" : extension->second) + ".c4gh";
+  };
+  const auto complete_at = [&options](const std::string& path,
+                                      const shared::source::DrsObject& object) {
+    return options.ghga ? complete_c4gh(path, object, options.http.cancelled)
+                        : complete(path, object, options.http.cancelled);
+  };
   shared::source::DrsClient drs(options.base, options.http, logger);
   std::vector<File> files;
   for (const auto& id : options.ids) {
@@ -159,7 +217,7 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
         file.fate = File::Fate::unavailable;
         file.problem = file.answer.reason;
       } else if (file.answer.state == DrsAnswer::State::ready) {
-        file.name = file_name_for(file.id, file.answer.object->name);
+        file.name = name_of(file.id, *file.answer.object);
       }
     } catch (const shared::error::Interrupted&) {
       throw;
@@ -171,8 +229,7 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   // 2. What is already complete in the destination (a .part leftover never is).
   for (File& file : files) {
     if (file.answer.state == DrsAnswer::State::ready && file.fate == File::Fate::pending &&
-        complete(options.destination + "/" + file.name, *file.answer.object,
-                 options.http.cancelled)) {
+        complete_at(options.destination + "/" + file.name, *file.answer.object)) {
       file.fate = File::Fate::exists;
     }
   }
@@ -236,9 +293,20 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
         }
       }
       const auto& object = *file.answer.object;
-      file.name = file_name_for(file.id, object.name);
+      file.name = name_of(file.id, object);
       logger.info("Downloading " + file.id + " (" + format::bytes(object.size) + ") to " +
                   file.name);
+      std::string envelope;
+      if (options.ghga) { // the Crypt4GH header made for the user's key comes first
+        envelope = drs.envelope(file.id);
+        std::string problem;
+        if (shared::crypt4gh::header_length(envelope, &problem) != envelope.size()) {
+          throw shared::error::Error(
+              shared::error::ExitCode::items_failed,
+              "the envelope from GET /objects/" + file.id + "/envelopes is not a Crypt4GH header" +
+                  (problem.empty() ? std::string(" (bytes after it)") : ": " + problem));
+        }
+      }
       const auto refresh = [&drs, &file]() {
         const DrsAnswer fresh = drs.object(file.id);
         if (fresh.state != DrsAnswer::State::ready) {
@@ -253,9 +321,9 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
                                           "files", 1, object.size);
       shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
                                         object.sha256, {object.access_url, object.access_headers},
-                                        refresh, options.ranged, logger, &progress);
+                                        refresh, options.ranged, logger, &progress, envelope);
       file.fate = File::Fate::downloaded;
-      bytes += object.size;
+      bytes += envelope.size() + object.size;
     } catch (const shared::error::Interrupted&) {
       throw;
     } catch (const shared::error::Error& e) {

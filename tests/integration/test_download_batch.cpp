@@ -816,3 +816,293 @@ TEST_CASE("batch: on a terminal, the user is asked about existing files", "[batc
     CHECK_FALSE(exists(files.at("new")));
   }
 }
+
+// ---- provider ghga: the work package from GHGA_WORK_PACKAGE_*, the user's key checked first,
+// each file saved as <id><extension>.c4gh = its Crypt4GH envelope, then the encrypted body.
+
+namespace {
+
+const std::string k_user_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";   // bytes 0..31
+const std::string k_other_key = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";  // bytes 32..63
+const std::string k_server_key = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8="; // bytes 64..95
+
+std::string key_file_text(const std::string& base64) {
+  return "-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + base64 + "\n-----END CRYPT4GH PUBLIC KEY-----\n";
+}
+
+std::string le32(std::uint32_t value) {
+  std::string bytes(4, '\0');
+  for (int i = 0; i < 4; ++i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+  return bytes;
+}
+
+// A Crypt4GH header as GHGA's envelope endpoint returns it: magic, version 1, one packet of
+// method 0 (X25519 + ChaCha20-Poly1305: writer's key, nonce, encrypted data key, MAC), 124
+// bytes. Its content is random: nothing here decrypts it.
+std::string envelope(unsigned seed) {
+  return "crypt4gh" + le32(1) + le32(1) + le32(108) + le32(0) + random_content(100, seed);
+}
+
+// A GHGA run: the fixture's token for the envelopes, the key file `key_path`, the work
+// package in `env` (over the complete one of `files_json`).
+struct Ghga {
+  std::string key_path;
+  std::map<std::string, std::string> env;
+
+  Ghga(const Files& files, const std::string& files_json) {
+    key_path = files.dir / "me.pub";
+    write_file(key_path, key_file_text(k_user_key));
+    env = {{"GHGA_WORK_PACKAGE_FILES", files_json},
+           {"GHGA_WORK_PACKAGE_USER_ID", "user-7"},
+           {"GHGA_WORK_PACKAGE_USER_PUBLIC_KEY", k_user_key},
+           {"GHGA_WORK_PACKAGE_SERVER_PUBLIC_KEY", key_file_text(k_server_key)}};
+  }
+
+  ProcessResult run(const DrsServer& server, const Files& files,
+                    const std::vector<std::string>& extra = {},
+                    const std::vector<std::string>& unset = {}) const {
+    std::vector<std::string> args = {
+        k_download,      "--provider", "ghga",        server.base_url(),
+        "--destination", files.out,    "--part-size", "64KiB",
+        "--retry-delay", "0.01",       "--token",     DrsServerOptions().token};
+    if (!key_path.empty()) {
+      args.push_back("--my-public-key-path");
+      args.push_back(key_path);
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessOptions options;
+    options.set_env = env;
+    options.unset_env = unset;
+    for (const auto& name : unset) {
+      options.set_env.erase(name);
+    }
+    return run_process(args, options);
+  }
+};
+
+std::size_t lines_of(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+} // namespace
+
+TEST_CASE("ghga: each file is its envelope then its body, as <id><extension>.c4gh",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", 5 * k_part + 321);
+  files.add("GHGAF2", 1000);
+  files.add("GHGAF3", 2 * k_part);
+  DrsServer server(files.served);
+  server.set_behaviour("GHGAF1", named("ignored-name.txt")); // the work package names the file
+  std::map<std::string, std::string> envelopes;
+  unsigned seed = 1;
+  for (const auto& id : {"GHGAF1", "GHGAF2", "GHGAF3"}) {
+    envelopes[id] = envelope(seed++);
+    server.set_envelope(id, envelopes[id]);
+  }
+  const Ghga ghga(files, R"({"GHGAF1": ".fastq.gz", "GHGAF2": "bam", "GHGAF3": ""})");
+
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::map<std::string, std::string> names = {
+      {"GHGAF1", "GHGAF1.fastq.gz.c4gh"}, {"GHGAF2", "GHGAF2.bam.c4gh"}, {"GHGAF3", "GHGAF3.c4gh"}};
+  for (const auto& [id, name] : names) {
+    INFO(name);
+    REQUIRE(exists(files.at(name)));
+    const std::string got = read_file(files.at(name));
+    CHECK(got.size() == envelopes[id].size() + files.contents[id].size());
+    CHECK(got.substr(0, envelopes[id].size()) == envelopes[id]);
+    CHECK(hex(got.substr(envelopes[id].size())) == hex(files.contents[id]));
+    CHECK(server.envelope_requests(id) == 1);
+    check_parts(server, id, files.contents[id].size());
+  }
+  std::size_t entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(files.out)) {
+    INFO(entry.path());
+    CHECK(entry.path().extension() == ".c4gh");
+    ++entries;
+  }
+  CHECK(entries == 3);
+  const std::string log = result.out + result.err;
+  CHECK(contains(log, "user-7"));
+  CHECK(contains(log, summary(3)));
+  CHECK(contains(log, counts(0, 0, 0)));
+}
+
+TEST_CASE("ghga: a public key that is not the work package's stops the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", 2 * k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+  write_file(ghga.key_path, key_file_text(k_other_key));
+
+  SECTION("--my-public-key-path") {
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--my-public-key-path: the key in " + ghga.key_path));
+    CHECK(contains(result.err, "not the one of the work package"));
+    CHECK(lines_of(result.err) == 1);
+  }
+  SECTION("INPUT_MYPUBLICKEYPATH") {
+    ghga.env["INPUT_MYPUBLICKEYPATH"] = ghga.key_path;
+    ghga.key_path.clear();
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "INPUT_MYPUBLICKEYPATH: the key in"));
+  }
+  CHECK(server.requests().empty());
+  CHECK(byte_request_count(server) == 0);
+  CHECK_FALSE(exists(files.at("GHGAF1.bam.c4gh")));
+  CHECK_FALSE(exists(files.at("GHGAF1.bam.c4gh.part")));
+}
+
+TEST_CASE("ghga: a malformed or unreadable key file stops the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+  const std::map<std::string, std::pair<std::string, std::string>> cases = {
+      {"not armored", {"hello\n", "not base64"}},
+      {"31 bytes", {key_file_text("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="), "31 bytes"}},
+      {"no END line", {"-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + k_user_key + "\n", "no -----END"}},
+      {"a private key",
+       {"-----BEGIN CRYPT4GH PRIVATE KEY-----\nYzRnaC12MQ==\n-----END CRYPT4GH PRIVATE KEY-----\n",
+        "private key"}},
+      {"missing", {"", "cannot be read"}},
+  };
+  const std::string which = GENERATE(as<std::string>{}, "not armored", "31 bytes", "no END line",
+                                     "a private key", "missing");
+  INFO(which);
+  const auto& [content, reason] = cases.at(which);
+  if (which == "missing") {
+    ghga.key_path = files.dir / "nowhere.pub";
+  } else {
+    write_file(ghga.key_path, content);
+  }
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 2);
+  CHECK(contains(result.err, "--my-public-key-path: " + ghga.key_path + ": "));
+  CHECK(contains(result.err, reason));
+  CHECK(lines_of(result.err) == 1);
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("ghga: missing work-package variables or key path stop the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+
+  SECTION("a variable unset") {
+    const std::string name =
+        GENERATE(as<std::string>{}, "GHGA_WORK_PACKAGE_FILES", "GHGA_WORK_PACKAGE_USER_ID",
+                 "GHGA_WORK_PACKAGE_USER_PUBLIC_KEY", "GHGA_WORK_PACKAGE_SERVER_PUBLIC_KEY");
+    const ProcessResult result = ghga.run(server, files, {}, {name});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, name + " is not set"));
+    CHECK(lines_of(result.err) == 1);
+  }
+  SECTION("a malformed variable") {
+    ghga.env["GHGA_WORK_PACKAGE_FILES"] = "GHGAF1";
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "GHGA_WORK_PACKAGE_FILES: not a JSON object"));
+  }
+  SECTION("no --my-public-key-path") {
+    ghga.key_path.clear();
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--my-public-key-path: provider ghga needs"));
+  }
+  SECTION("--files outside the work package") {
+    const ProcessResult result = ghga.run(server, files, {"--files", "GHGAF9"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "GHGAF9 is not in the work package"));
+  }
+  CHECK(server.requests().empty());
+  CHECK_FALSE(exists(files.out));
+}
+
+TEST_CASE("ghga: a complete .c4gh is already downloaded; a body alone or a wrong body is not",
+          "[batch][ghga]") {
+  Files files;
+  const std::string& have = files.add("have", 3 * k_part + 5);
+  const std::string& bare = files.add("bare", 2 * k_part);
+  const std::string& wrong = files.add("wrong", 2 * k_part);
+  DrsServer server(files.served);
+  for (const auto& id : {"have", "bare", "wrong"}) {
+    server.set_envelope(id, envelope(7));
+  }
+  // An envelope from an earlier run (envelopes differ from call to call), then the body.
+  write_file(files.at("have.txt.c4gh"), envelope(99) + have);
+  write_file(files.at("bare.c4gh"), bare); // what provider drs would have written
+  std::string changed = wrong;
+  changed[7] = static_cast<char>(changed[7] ^ 1);
+  write_file(files.at("wrong.c4gh"), envelope(99) + changed);
+  const Ghga ghga(files, R"({"have": ".txt", "bare": "", "wrong": ""})");
+
+  SECTION("without --skip-downloaded and without a terminal: exit 2, nothing fetched") {
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--skip-downloaded"));
+    CHECK(contains(result.err, "\n  have"));
+    CHECK_FALSE(contains(result.err, "\n  bare"));
+    CHECK_FALSE(contains(result.err, "\n  wrong"));
+    CHECK(byte_request_count(server) == 0);
+  }
+  SECTION("with --skip-downloaded: kept as it is, the others fetched again") {
+    const ProcessResult result = ghga.run(server, files, {"--skip-downloaded"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(read_file(files.at("have.txt.c4gh")) == envelope(99) + have);
+    CHECK(server.envelope_requests("have") == 0);
+    CHECK(server.byte_requests("have").empty());
+    CHECK(read_file(files.at("bare.c4gh")) == envelope(7) + bare);
+    CHECK(read_file(files.at("wrong.c4gh")) == envelope(7) + wrong);
+    CHECK(contains(result.out + result.err, counts(1, 0, 0)));
+  }
+}
+
+TEST_CASE("ghga: an envelope that is not a Crypt4GH header, or none, fails that file",
+          "[batch][ghga]") {
+  Files files;
+  files.add("good", 2 * k_part);
+  files.add("garbled", 2 * k_part);
+  files.add("none", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("good", envelope(1));
+  server.set_envelope("garbled", "not a crypt4gh header");
+  // "none": no envelope (404 from GET /objects/none/envelopes)
+  const Ghga ghga(files, R"({"garbled": "", "none": "", "good": ""})");
+
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(read_file(files.at("good.c4gh")) == envelope(1) + files.contents["good"]);
+  for (const auto& name : {"garbled.c4gh", "none.c4gh"}) {
+    CHECK_FALSE(exists(files.at(name)));
+    CHECK_FALSE(exists(files.at(std::string(name) + ".part")));
+  }
+  CHECK(server.byte_requests("garbled").empty());
+  CHECK(server.byte_requests("none").empty());
+  CHECK(contains(result.out + result.err, "is not a Crypt4GH header"));
+  CHECK(contains(result.out + result.err, "404"));
+  CHECK(contains(result.out + result.err, counts(0, 0, 2)));
+}
