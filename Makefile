@@ -38,6 +38,7 @@ bench: release
 	@bench/generate-metadata.sh
 	@bench/download-artifact.sh
 	@bench/incremental.sh
+	@bench/batch.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

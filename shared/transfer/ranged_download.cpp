@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
@@ -19,15 +20,148 @@
 namespace shared::transfer {
 namespace {
 
+// Hashes the body in order while its parts are still arriving, so that the SHA-256 costs no
+// second pass after the last part: a thread follows the contiguous prefix that is written (the
+// finished parts, then the lowest unfinished part up to what it has written; each part is
+// written from its first byte on) and reads it back from the part file (the page cache).
+// Bytes it has read that are then written again (a part restarted by a retry or a fresh URL)
+// make its digest worthless: it is "spoiled", and the caller hashes the file again.
+class FollowingHasher {
+public:
+  // `fd`: the part file open for reading; the body of `size` bytes starts at byte `base`.
+  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, std::uint64_t part_size,
+                  const std::function<bool()>& cancelled)
+      : m_fd(fd), m_base(base), m_size(size), m_part_size(part_size), m_cancelled(cancelled),
+        m_written(size == 0 ? 0 : (size + part_size - 1) / part_size, 0),
+        m_thread([this] { run(); }) {}
+
+  ~FollowingHasher() {
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_stop = true;
+    }
+    m_wake.notify_one();
+    if (m_thread.joinable()) {
+      m_thread.join();
+    }
+  }
+  FollowingHasher(const FollowingHasher&) = delete;
+  FollowingHasher& operator=(const FollowingHasher&) = delete;
+
+  // Part `k` holds its first `written` bytes.
+  void wrote(std::uint64_t k, std::uint64_t written) {
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_written[k] = written;
+      // Only the lowest unfinished part moves the frontier; woken for a step worth a read.
+      wake = k == m_low &&
+             (written == part_length(k) || k * m_part_size + written >= m_claimed + k_step);
+    }
+    if (wake) {
+      m_wake.notify_one();
+    }
+  }
+
+  // Part `k` will be written again from its first byte.
+  void restarted(std::uint64_t k) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_written[k] = 0;
+    if (m_claimed > k * m_part_size) {
+      m_spoiled = true;
+      m_wake.notify_one();
+    }
+    m_low = std::min(m_low, k);
+  }
+
+  // Once every part is written: the body's digest, or nullopt when it was spoiled (or could not
+  // be read, or the run was cancelled): then hash the file again.
+  std::optional<hash::Digest> finish() {
+    m_wake.notify_one(); // every part is written: the frontier is the end
+    m_thread.join();
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_spoiled || m_claimed != m_size) {
+      return std::nullopt;
+    }
+    return m_sha256.finish();
+  }
+
+private:
+  static constexpr std::uint64_t k_step = 4u << 20; // bytes
+
+  std::uint64_t part_length(std::uint64_t k) const {
+    return std::min(m_part_size, m_size - k * m_part_size);
+  }
+
+  // Under m_mutex: the bytes from the body's start that are written.
+  std::uint64_t frontier() {
+    const std::uint64_t parts = m_written.size();
+    while (m_low < parts && m_written[m_low] == part_length(m_low)) {
+      ++m_low;
+    }
+    return m_low < parts ? m_low * m_part_size + m_written[m_low] : m_size;
+  }
+
+  void run() {
+    std::vector<char> buffer(hash::FileHasher::k_buffer_size);
+    std::unique_lock<std::mutex> lock(m_mutex);
+    while (m_claimed < m_size) {
+      m_wake.wait(lock, [this] {
+        const std::uint64_t written = frontier();
+        return m_stop || m_spoiled || written == m_size || written >= m_claimed + k_step;
+      });
+      if (m_stop || m_spoiled) {
+        return;
+      }
+      std::uint64_t at = m_claimed;
+      const std::uint64_t to = frontier();
+      m_claimed = to;
+      lock.unlock();
+      while (at < to) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), to - at));
+        const ssize_t n = ::pread(m_fd, buffer.data(), want, static_cast<off_t>(m_base + at));
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n <= 0 || (m_cancelled && m_cancelled())) {
+          lock.lock();
+          m_spoiled = true; // the second pass reports the error (or the interruption)
+          return;
+        }
+        m_sha256.update(buffer.data(), static_cast<std::size_t>(n));
+        at += static_cast<std::uint64_t>(n);
+      }
+      lock.lock();
+    }
+  }
+
+  int m_fd;
+  std::uint64_t m_base;
+  std::uint64_t m_size;
+  std::uint64_t m_part_size;
+  const std::function<bool()>& m_cancelled;
+  hash::Sha256 m_sha256; // only the thread touches it until finish() has joined it
+  std::mutex m_mutex;    // guards everything below
+  std::condition_variable m_wake;
+  std::vector<std::uint64_t> m_written; // bytes written of each part
+  std::uint64_t m_low = 0;              // parts below are complete
+  std::uint64_t m_claimed = 0;          // bytes the thread has read or is reading
+  bool m_spoiled = false;
+  bool m_stop = false;
+  std::thread m_thread; // last: started once the rest is set up
+};
+
 // Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
 // run being cancelled.
 class PartSink : public http::BodySink {
 public:
   // `offset`: of the part in the body; the body starts at byte `base` of the file.
-  PartSink(int fd, std::uint64_t base, std::uint64_t offset, std::uint64_t length,
-           progress::Reporter* progress, const std::function<bool()>& cancelled)
-      : m_fd(fd), m_base(base), m_offset(offset), m_length(length), m_progress(progress),
-        m_cancelled(cancelled) {}
+  // `hasher` (may be null) is told what part `k` holds.
+  PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
+           progress::Reporter* progress, const std::function<bool()>& cancelled,
+           FollowingHasher* hasher)
+      : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_progress(progress),
+        m_cancelled(cancelled), m_hasher(hasher) {}
 
   void start(const http::Response& response) override {
     if (response.status != 206) {
@@ -46,6 +180,9 @@ public:
     }
     fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
     m_written += size;
+    if (m_hasher != nullptr) {
+      m_hasher->wrote(m_k, m_written);
+    }
     if (m_progress != nullptr) {
       m_progress->add_bytes(size);
     }
@@ -56,6 +193,9 @@ public:
       m_progress->remove_bytes(m_written);
     }
     m_written = 0;
+    if (m_hasher != nullptr) {
+      m_hasher->restarted(m_k);
+    }
   }
 
   std::uint64_t written() const { return m_written; }
@@ -63,10 +203,12 @@ public:
 private:
   int m_fd;
   std::uint64_t m_base;
+  std::uint64_t m_k;
   std::uint64_t m_offset;
   std::uint64_t m_length;
   progress::Reporter* m_progress;
   const std::function<bool()>& m_cancelled;
+  FollowingHasher* m_hasher;
   std::uint64_t m_written = 0;
 };
 
@@ -128,6 +270,23 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     const std::uint64_t part_size = std::max<std::uint64_t>(options.part_size, 1);
     const std::uint64_t parts = size == 0 ? 0 : (size + part_size - 1) / part_size;
     SharedLocation shared(location, refresh);
+    // The SHA-256 follows the parts as they land (a read-back of the page cache, no second pass).
+    struct Reader {
+      int fd = -1;
+      ~Reader() {
+        if (fd >= 0) {
+          ::close(fd);
+        }
+      }
+    } reader;
+    std::optional<FollowingHasher> hasher;
+    if (sha256) {
+      reader.fd = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (reader.fd < 0) {
+        throw error::IoError(error::system_message("cannot read " + part_path, errno));
+      }
+      hasher.emplace(reader.fd, head.size(), size, part_size, options.http.cancelled);
+    }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> retries{0};
@@ -148,7 +307,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
             http::Headers headers = where.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
-            PartSink sink(fd, head.size(), offset, length, progress, options.http.cancelled);
+            PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
+                          hasher ? &*hasher : nullptr);
             try {
               client.get(where.url, sink, headers);
               if (sink.written() != length) {
@@ -196,29 +356,25 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      const int reading = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      if (reading < 0) {
-        throw error::IoError(error::system_message("cannot read " + part_path, errno));
-      }
-      hash::FileHash got{};
-      try {
-        if (::lseek(reading, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
+      std::optional<hash::Digest> got = hasher->finish();
+      if (!got) { // bytes it had read were written again: a second pass over the body
+        ++result.rehashed;
+        if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
           throw error::IoError(error::system_message("cannot read " + part_path, errno));
         }
-        hash::FileHasher hasher;
-        got = hasher.hash_fd(reading, part_path, [&options](std::size_t) {
-          if (options.http.cancelled && options.http.cancelled()) {
-            throw error::Interrupted();
-          }
-        });
-      } catch (...) {
-        ::close(reading);
-        throw;
+        hash::FileHasher again;
+        got = again
+                  .hash_fd(reader.fd, part_path,
+                           [&options](std::size_t) {
+                             if (options.http.cancelled && options.http.cancelled()) {
+                               throw error::Interrupted();
+                             }
+                           })
+                  .sha256;
       }
-      ::close(reading);
-      if (got.sha256 != *sha256) {
+      if (*got != *sha256) {
         throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
-                                    ", got " + hash::to_hex(got.sha256));
+                                    ", got " + hash::to_hex(*got));
       }
     }
     const int closing = fd;

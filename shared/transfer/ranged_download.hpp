@@ -37,6 +37,9 @@ struct RangedResult {
   std::uint64_t retries = 0;       ///< request retries of the HTTP clients
   std::uint64_t part_attempts = 0; ///< part requests made again after a failure
   std::uint64_t refreshed = 0;     ///< fresh locations asked for
+  /// 1 when the SHA-256, computed as the parts landed, had to be computed again by a second
+  /// read (a part it had read was restarted); 0 otherwise.
+  std::uint64_t rehashed = 0;
 };
 
 /// Downloads `size` bytes from `location` into "<final_path>.part" in parts of
@@ -44,7 +47,9 @@ struct RangedResult {
 /// fails is retried alone (the HTTP client's retries, then after a 403 with a location from
 /// `refresh`, which may block and throw), while the parts already written stay. The finished
 /// file is checked against `sha256` when given and renamed to `final_path` (absolute or
-/// relative to the working directory). On any failure the part file is deleted and the error
+/// relative to the working directory); the SHA-256 is computed while the parts land, following
+/// the written prefix of the file (a second read only when a part it had read was restarted).
+/// On any failure the part file is deleted and the error
 /// rethrown: error::IntegrityError (checksum or size), http::HttpStatusError, NetworkError,
 /// error::IoError, error::Interrupted (options.http.cancelled: the parts stop within one
 /// buffer). `progress` (may be null) sees the bytes of the body. `head` (may be empty) is

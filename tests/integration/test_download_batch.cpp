@@ -1039,7 +1039,7 @@ TEST_CASE("ghga: missing work-package variables or key path stop the run before 
   CHECK_FALSE(exists(files.out));
 }
 
-TEST_CASE("ghga: a complete .c4gh is already downloaded; a body alone or a wrong body is not",
+TEST_CASE("ghga: a complete .c4gh is already downloaded, a body alone or a wrong body is not",
           "[batch][ghga]") {
   Files files;
   const std::string& have = files.add("have", 3 * k_part + 5);
