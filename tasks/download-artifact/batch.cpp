@@ -45,18 +45,19 @@ void stop_if_cancelled(const std::function<bool()>& cancelled) {
 
 // Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
 bool complete(const std::string& path, const shared::source::DrsObject& object,
+              const std::optional<shared::hash::Digest>& sha256,
               const std::function<bool()>& cancelled) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
       static_cast<std::uint64_t>(info.st_size) != object.size) {
     return false;
   }
-  if (!object.sha256) {
+  if (!sha256) {
     return true;
   }
   shared::hash::FileHasher hasher;
   return hasher.hash_file(path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
-             .sha256 == *object.sha256;
+             .sha256 == *sha256;
 }
 
 // Whether `path` already holds a GHGA download of the object: a Crypt4GH header whose length
@@ -64,6 +65,7 @@ bool complete(const std::string& path, const shared::source::DrsObject& object,
 // then the body with the object's SHA-256 when it has one. The header is not decrypted (that
 // needs the user's secret key): whether it was made for the current key is not known.
 bool complete_c4gh(const std::string& path, const shared::source::DrsObject& object,
+                   const std::optional<shared::hash::Digest>& sha256,
                    const std::function<bool()>& cancelled) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -86,7 +88,7 @@ bool complete_c4gh(const std::string& path, const shared::source::DrsObject& obj
       shared::crypt4gh::header_length(envelope) != head) {
     return false;
   }
-  if (!object.sha256) {
+  if (!sha256) {
     return true;
   }
   if (::lseek(fd, static_cast<off_t>(head), SEEK_SET) < 0) {
@@ -94,7 +96,7 @@ bool complete_c4gh(const std::string& path, const shared::source::DrsObject& obj
   }
   shared::hash::FileHasher hasher;
   return hasher.hash_fd(fd, path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
-             .sha256 == *object.sha256;
+             .sha256 == *sha256;
 }
 
 // The ids of `files`, listed for a message (the first k_listed).
@@ -194,10 +196,14 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
     const auto extension = options.extensions.find(id);
     return id + (extension == options.extensions.end() ? "" : extension->second) + ".c4gh";
   };
-  const auto complete_at = [&options](const std::string& path,
-                                      const shared::source::DrsObject& object) {
-    return options.ghga ? complete_c4gh(path, object, options.http.cancelled)
-                        : complete(path, object, options.http.cancelled);
+  // The SHA-256 to check, unless skipValidation.
+  const auto expected = [&options](const shared::source::DrsObject& object) {
+    return options.skip_validation ? std::nullopt : object.sha256;
+  };
+  const auto complete_at = [&options, &expected](const std::string& path,
+                                                 const shared::source::DrsObject& object) {
+    return options.ghga ? complete_c4gh(path, object, expected(object), options.http.cancelled)
+                        : complete(path, object, expected(object), options.http.cancelled);
   };
   shared::source::DrsClient drs(options.base, options.http, logger);
   std::vector<File> files;
@@ -320,8 +326,9 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id,
                                           "files", 1, object.size);
       shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
-                                        object.sha256, {object.access_url, object.access_headers},
-                                        refresh, options.ranged, logger, &progress, envelope);
+                                        expected(object),
+                                        {object.access_url, object.access_headers}, refresh,
+                                        options.ranged, logger, &progress, envelope);
       file.fate = File::Fate::downloaded;
       bytes += envelope.size() + object.size;
     } catch (const shared::error::Interrupted&) {

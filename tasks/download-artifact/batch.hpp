@@ -23,6 +23,8 @@ struct BatchOptions {
   std::string destination;      ///< the output folder (created)
   bool skip_downloaded = false;
   bool skip_unavailable = false;
+  /// skipValidation: no SHA-256 check of downloaded or existing files (sizes still checked).
+  bool skip_validation = false;
   double max_wait = 3600; ///< seconds of staging polls per file
   shared::http::ClientOptions http;
   shared::transfer::RangedOptions ranged;

@@ -148,6 +148,7 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
     batch.destination = options.download.destination;
     batch.skip_downloaded = context.inputs.boolean("skipDownloaded");
     batch.skip_unavailable = context.inputs.boolean("skipUnavailable");
+    batch.skip_validation = options.download.skip_validation;
     batch.max_wait = context.inputs.number("maxWait");
     batch.http = options.source_context.http;
     batch.ranged.http = options.source_context.http;

@@ -546,6 +546,29 @@ TEST_CASE("batch: a checksum mismatch fails the file (exit 4) and the others are
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
+TEST_CASE("batch: --skip-validation checks sizes only, on downloads and on existing files",
+          "[batch]") {
+  Files files;
+  files.add("bad", 3 * k_part + 1);
+  const std::string& have = files.add("have", 2 * k_part);
+  std::string changed = have;
+  changed[5] = static_cast<char>(changed[5] ^ 1);
+  write_file(files.at("have"), changed); // right size, wrong bytes
+  DrsServer server(files.served);
+  DrsObjectBehaviour bad;
+  bad.wrong_checksum = true;
+  server.set_behaviour("bad", bad);
+
+  const ProcessResult result =
+      batch(server, files, {"bad", "have"}, {"--skip-validation", "--skip-downloaded"});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(files.right("bad", "bad"));
+  CHECK(read_file(files.at("have")) == changed); // taken as already downloaded
+  CHECK(server.byte_requests("have").empty());
+  CHECK(contains(result.out + result.err, counts(1, 0, 0)));
+}
+
 TEST_CASE("batch: staging longer than --max-wait fails that file (exit 1)", "[batch]") {
   Files files;
   files.add("ok", k_part);
