@@ -20,6 +20,12 @@
 namespace shared::transfer {
 namespace {
 
+// One Range request's bytes of the body.
+struct Part {
+  std::uint64_t offset = 0; // bytes from the body's start
+  std::uint64_t length = 0;
+};
+
 // Hashes the body in order while its parts are still arriving, so that the SHA-256 costs no
 // second pass after the last part: a thread follows the contiguous prefix that is written (the
 // finished parts, then the lowest unfinished part up to what it has written; each part is
@@ -29,11 +35,10 @@ namespace {
 class FollowingHasher {
 public:
   // `fd`: the part file open for reading; the body of `size` bytes starts at byte `base`.
-  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, std::uint64_t part_size,
+  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts,
                   const std::function<bool()>& cancelled)
-      : m_fd(fd), m_base(base), m_size(size), m_part_size(part_size), m_cancelled(cancelled),
-        m_written(size == 0 ? 0 : (size + part_size - 1) / part_size, 0),
-        m_thread([this] { run(); }) {}
+      : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_cancelled(cancelled),
+        m_written(parts.size(), 0), m_thread([this] { run(); }) {}
 
   ~FollowingHasher() {
     {
@@ -56,7 +61,7 @@ public:
       m_written[k] = written;
       // Only the lowest unfinished part moves the frontier; woken for a step worth a read.
       wake = k == m_low &&
-             (written == part_length(k) || k * m_part_size + written >= m_claimed + k_step);
+             (written == m_parts[k].length || m_parts[k].offset + written >= m_claimed + k_step);
     }
     if (wake) {
       m_wake.notify_one();
@@ -67,7 +72,7 @@ public:
   void restarted(std::uint64_t k) {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_written[k] = 0;
-    if (m_claimed > k * m_part_size) {
+    if (m_claimed > m_parts[k].offset) {
       m_spoiled = true;
       m_wake.notify_one();
     }
@@ -77,6 +82,10 @@ public:
   // Once every part is written: the body's digest, or nullopt when it was spoiled (or could not
   // be read, or the run was cancelled): then hash the file again.
   std::optional<hash::Digest> finish() {
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_left = m_size - m_claimed;
+    }
     m_wake.notify_one(); // every part is written: the frontier is the end
     m_thread.join();
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -86,20 +95,19 @@ public:
     return m_sha256.finish();
   }
 
+  // Bytes it had not read yet when finish() was called.
+  std::uint64_t left() const { return m_left; }
+
 private:
   static constexpr std::uint64_t k_step = 4u << 20; // bytes
-
-  std::uint64_t part_length(std::uint64_t k) const {
-    return std::min(m_part_size, m_size - k * m_part_size);
-  }
 
   // Under m_mutex: the bytes from the body's start that are written.
   std::uint64_t frontier() {
     const std::uint64_t parts = m_written.size();
-    while (m_low < parts && m_written[m_low] == part_length(m_low)) {
+    while (m_low < parts && m_written[m_low] == m_parts[m_low].length) {
       ++m_low;
     }
-    return m_low < parts ? m_low * m_part_size + m_written[m_low] : m_size;
+    return m_low < parts ? m_parts[m_low].offset + m_written[m_low] : m_size;
   }
 
   void run() {
@@ -138,7 +146,7 @@ private:
   int m_fd;
   std::uint64_t m_base;
   std::uint64_t m_size;
-  std::uint64_t m_part_size;
+  const std::vector<Part>& m_parts;
   const std::function<bool()>& m_cancelled;
   hash::Sha256 m_sha256; // only the thread touches it until finish() has joined it
   std::mutex m_mutex;    // guards everything below
@@ -146,6 +154,7 @@ private:
   std::vector<std::uint64_t> m_written; // bytes written of each part
   std::uint64_t m_low = 0;              // parts below are complete
   std::uint64_t m_claimed = 0;          // bytes the thread has read or is reading
+  std::uint64_t m_left = 0;
   bool m_spoiled = false;
   bool m_stop = false;
   std::thread m_thread; // last: started once the rest is set up
@@ -212,6 +221,25 @@ private:
   std::uint64_t m_written = 0;
 };
 
+// The parts of a body of `size` bytes: `part_size` each, but the last `parallel` x `part_size`
+// bytes in parts of part_size / parallel (at least k_min_tail_part): the parts still in flight
+// when the last one lands, the bytes the SHA-256 follower must read after it, are then few.
+std::vector<Part> plan_parts(std::uint64_t size, std::uint64_t part_size, unsigned parallel) {
+  constexpr std::uint64_t k_min_tail_part = 1u << 20;
+  part_size = std::max<std::uint64_t>(part_size, 1);
+  parallel = std::max(parallel, 1u);
+  const std::uint64_t small = std::max(part_size / parallel, k_min_tail_part);
+  const std::uint64_t tail = small < part_size ? std::min(size, parallel * part_size) : 0;
+  std::vector<Part> parts;
+  for (std::uint64_t at = 0; at < size;) {
+    const bool big = at + part_size <= size - tail; // big parts never reach into the tail
+    const std::uint64_t length = std::min(big ? part_size : small, size - at);
+    parts.push_back({at, length});
+    at += length;
+  }
+  return parts;
+}
+
 // The location all workers use, refreshed once per 403 however many parts saw it.
 class SharedLocation {
 public:
@@ -267,8 +295,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     http.bearer_token.clear();
     http.username.clear();
     http.password.clear();
-    const std::uint64_t part_size = std::max<std::uint64_t>(options.part_size, 1);
-    const std::uint64_t parts = size == 0 ? 0 : (size + part_size - 1) / part_size;
+    const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
+    const std::uint64_t parts = plan.size();
     SharedLocation shared(location, refresh);
     // The SHA-256 follows the parts as they land (a read-back of the page cache, no second pass).
     struct Reader {
@@ -285,7 +313,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       if (reader.fd < 0) {
         throw error::IoError(error::system_message("cannot read " + part_path, errno));
       }
-      hasher.emplace(reader.fd, head.size(), size, part_size, options.http.cancelled);
+      hasher.emplace(reader.fd, head.size(), size, plan, options.http.cancelled);
     }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
@@ -300,8 +328,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
           if (options.http.cancelled && options.http.cancelled()) {
             throw error::Interrupted();
           }
-          const std::uint64_t offset = k * part_size;
-          const std::uint64_t length = std::min(part_size, size - offset);
+          const std::uint64_t offset = plan[k].offset;
+          const std::uint64_t length = plan[k].length;
           for (int refreshes = 0;; ++refreshes) {
             auto [where, generation] = shared.get();
             http::Headers headers = where.headers;
@@ -357,6 +385,9 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     }
     if (sha256) {
       std::optional<hash::Digest> got = hasher->finish();
+      result.hashed_after = hasher->left();
+      logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
+                   " bytes left to read after the last part");
       if (!got) { // bytes it had read were written again: a second pass over the body
         ++result.rehashed;
         if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {

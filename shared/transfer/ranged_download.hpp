@@ -23,8 +23,11 @@ struct Location {
 
 /// How to fetch the parts.
 struct RangedOptions {
-  std::uint64_t part_size = 64ull << 20; ///< bytes a Range request asks for
-  unsigned parallel = 8;                 ///< parts in flight
+  /// Bytes a Range request asks for; the last parallel x part_size bytes of a file go in parts
+  /// of part_size / parallel (at least 1 MiB, never more than part_size), so that the SHA-256,
+  /// which follows the written prefix, has little left to read when the last part lands.
+  std::uint64_t part_size = 64ull << 20;
+  unsigned parallel = 8; ///< parts in flight
   /// For the requests to the location. Its credentials (token, user, password) are never sent
   /// there: a presigned URL carries its own, in the URL or the location's headers.
   http::ClientOptions http;
@@ -40,6 +43,8 @@ struct RangedResult {
   /// 1 when the SHA-256, computed as the parts landed, had to be computed again by a second
   /// read (a part it had read was restarted); 0 otherwise.
   std::uint64_t rehashed = 0;
+  /// Bytes the SHA-256 still had to read when the last part had landed.
+  std::uint64_t hashed_after = 0;
 };
 
 /// Downloads `size` bytes from `location` into "<final_path>.part" in parts of

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -107,4 +108,31 @@ TEST_CASE("ranged download: bytes hashed early and then rewritten are hashed aga
     CHECK(result.rehashed <= 1);
     CHECK(read_file(dir / "out") == good);
   }
+}
+
+TEST_CASE("ranged download: the last parallel x partSize bytes go in smaller parts", "[ranged]") {
+  const std::uint64_t mib = 1u << 20;
+  const std::string body = random_content(16 * mib + 5, 3);
+  FaultServer server;
+  server.serve("/f", body);
+  TempDir dir;
+  Run run;
+  run.options.part_size = 4 * mib;
+  run.options.parallel = 2;
+  run.fetch(server, dir / "out", body.size(), body);
+  CHECK(read_file(dir / "out") == body);
+  std::set<std::string> ranges;
+  for (const auto& request : server.requests()) {
+    ranges.insert(request.headers.at("range"));
+  }
+  // 4 MiB parts while a whole one ends before the last 8 MiB (parallel x partSize); from there
+  // parts of 2 MiB (partSize / parallel), the last one what is left.
+  const auto range = [](std::uint64_t first, std::uint64_t last) {
+    return "bytes=" + std::to_string(first) + "-" + std::to_string(last);
+  };
+  const std::set<std::string> expected = {
+      range(0, 4 * mib - 1),         range(4 * mib, 8 * mib - 1),   range(8 * mib, 10 * mib - 1),
+      range(10 * mib, 12 * mib - 1), range(12 * mib, 14 * mib - 1), range(14 * mib, 16 * mib - 1),
+      range(16 * mib, 16 * mib + 4)};
+  CHECK(ranges == expected);
 }
