@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
@@ -27,45 +26,44 @@ struct Part {
 };
 
 // Hashes the body in order while its parts are still arriving, so that the SHA-256 costs no
-// second pass after the last part: a thread follows the contiguous prefix that is written (the
-// finished parts, then the lowest unfinished part up to what it has written; each part is
-// written from its first byte on) and reads it back from the part file (the page cache).
-// Bytes it has read that are then written again (a part restarted by a retry or a fresh URL)
-// make its digest worthless: it is "spoiled", and the caller hashes the file again.
+// second pass after the last part. The workers do it as they write: after each write, the one
+// that finds the hash idle takes the next step (up to k_step bytes) of the contiguous prefix
+// that is written (the finished parts, then the lowest unfinished part up to what it has
+// written; each part is written from its first byte on), hashing its own buffer when that is
+// the step, else reading the step back from the part file (the page cache). Hashing thus gets
+// the workers' share of the CPU, not one thread's. Bytes hashed that are then written again (a
+// part restarted by a retry or a fresh URL) make the digest worthless: it is "spoiled", and
+// the caller hashes the file again.
 class FollowingHasher {
 public:
   // `fd`: the part file open for reading; the body of `size` bytes starts at byte `base`.
-  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts,
-                  const std::function<bool()>& cancelled)
-      : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_cancelled(cancelled),
-        m_written(parts.size(), 0), m_thread([this] { run(); }) {}
+  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts)
+      : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_written(parts.size(), 0),
+        m_buffer(k_step) {}
 
-  ~FollowingHasher() {
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      m_stop = true;
+  // Part `k` now holds its first `written` bytes, the last `size` of them `data`; hashes a step
+  // if the hash is idle and behind.
+  void wrote(std::uint64_t k, std::uint64_t written, const char* data, std::size_t size) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_written[k] = written;
+    if (m_busy || m_spoiled) {
+      return;
     }
-    m_wake.notify_one();
-    if (m_thread.joinable()) {
-      m_thread.join();
+    const std::uint64_t end = frontier();
+    if (end <= m_claimed) {
+      return;
     }
-  }
-  FollowingHasher(const FollowingHasher&) = delete;
-  FollowingHasher& operator=(const FollowingHasher&) = delete;
-
-  // Part `k` holds its first `written` bytes.
-  void wrote(std::uint64_t k, std::uint64_t written) {
-    bool wake = false;
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      m_written[k] = written;
-      // Only the lowest unfinished part moves the frontier; woken for a step worth a read.
-      wake = k == m_low &&
-             (written == m_parts[k].length || m_parts[k].offset + written >= m_claimed + k_step);
+    const std::uint64_t start = m_parts[k].offset + written - size;
+    if (start == m_claimed && end == start + size) { // the step is this very buffer
+      m_claimed = end;
+      m_busy = true;
+      lock.unlock();
+      m_sha256.update(data, size);
+      lock.lock();
+      m_busy = false;
+      return;
     }
-    if (wake) {
-      m_wake.notify_one();
-    }
+    step(lock, end);
   }
 
   // Part `k` will be written again from its first byte.
@@ -74,28 +72,29 @@ public:
     m_written[k] = 0;
     if (m_claimed > m_parts[k].offset) {
       m_spoiled = true;
-      m_wake.notify_one();
     }
     m_low = std::min(m_low, k);
   }
 
-  // Once every part is written: the body's digest, or nullopt when it was spoiled (or could not
-  // be read, or the run was cancelled): then hash the file again.
-  std::optional<hash::Digest> finish() {
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      m_left = m_size - m_claimed;
+  // Once every part is written (no worker left): hashes what is left. The body's digest, or
+  // nullopt when it was spoiled (or could not be read): then hash the file again. Throws
+  // error::Interrupted when `cancelled`.
+  std::optional<hash::Digest> finish(const std::function<bool()>& cancelled) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_left = m_size - m_claimed;
+    while (!m_spoiled && m_claimed < m_size) {
+      if (cancelled && cancelled()) {
+        throw error::Interrupted();
+      }
+      step(lock, frontier());
     }
-    m_wake.notify_one(); // every part is written: the frontier is the end
-    m_thread.join();
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_spoiled || m_claimed != m_size) {
+    if (m_spoiled) {
       return std::nullopt;
     }
     return m_sha256.finish();
   }
 
-  // Bytes it had not read yet when finish() was called.
+  // Bytes not hashed yet when finish() was called.
   std::uint64_t left() const { return m_left; }
 
 private:
@@ -110,54 +109,45 @@ private:
     return m_low < parts ? m_parts[m_low].offset + m_written[m_low] : m_size;
   }
 
-  void run() {
-    std::vector<char> buffer(hash::FileHasher::k_buffer_size);
-    std::unique_lock<std::mutex> lock(m_mutex);
-    while (m_claimed < m_size) {
-      m_wake.wait(lock, [this] {
-        const std::uint64_t written = frontier();
-        return m_stop || m_spoiled || written == m_size || written >= m_claimed + k_step;
-      });
-      if (m_stop || m_spoiled) {
-        return;
+  // Under m_mutex (held on return), the hash idle: reads and hashes the next step up to `end`.
+  void step(std::unique_lock<std::mutex>& lock, std::uint64_t end) {
+    std::uint64_t at = m_claimed;
+    const std::uint64_t to = std::min(end, at + k_step);
+    m_claimed = to;
+    m_busy = true;
+    lock.unlock();
+    bool failed = false;
+    while (at < to) {
+      const ssize_t n = ::pread(m_fd, m_buffer.data(), static_cast<std::size_t>(to - at),
+                                static_cast<off_t>(m_base + at));
+      if (n < 0 && errno == EINTR) {
+        continue;
       }
-      std::uint64_t at = m_claimed;
-      const std::uint64_t to = frontier();
-      m_claimed = to;
-      lock.unlock();
-      while (at < to) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), to - at));
-        const ssize_t n = ::pread(m_fd, buffer.data(), want, static_cast<off_t>(m_base + at));
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n <= 0 || (m_cancelled && m_cancelled())) {
-          lock.lock();
-          m_spoiled = true; // the second pass reports the error (or the interruption)
-          return;
-        }
-        m_sha256.update(buffer.data(), static_cast<std::size_t>(n));
-        at += static_cast<std::uint64_t>(n);
+      if (n <= 0) {
+        failed = true; // the second pass reports the error
+        break;
       }
-      lock.lock();
+      m_sha256.update(m_buffer.data(), static_cast<std::size_t>(n));
+      at += static_cast<std::uint64_t>(n);
     }
+    lock.lock();
+    m_busy = false;
+    m_spoiled = m_spoiled || failed;
   }
 
   int m_fd;
   std::uint64_t m_base;
   std::uint64_t m_size;
   const std::vector<Part>& m_parts;
-  const std::function<bool()>& m_cancelled;
-  hash::Sha256 m_sha256; // only the thread touches it until finish() has joined it
-  std::mutex m_mutex;    // guards everything below
-  std::condition_variable m_wake;
+  std::mutex m_mutex; // guards everything below; the hashing itself runs outside it (m_busy)
   std::vector<std::uint64_t> m_written; // bytes written of each part
   std::uint64_t m_low = 0;              // parts below are complete
-  std::uint64_t m_claimed = 0;          // bytes the thread has read or is reading
+  std::uint64_t m_claimed = 0;          // bytes hashed or being hashed
   std::uint64_t m_left = 0;
+  bool m_busy = false; // someone is hashing: m_sha256 and m_buffer are theirs
   bool m_spoiled = false;
-  bool m_stop = false;
-  std::thread m_thread; // last: started once the rest is set up
+  hash::Sha256 m_sha256;
+  std::vector<char> m_buffer;
 };
 
 // Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
@@ -190,7 +180,7 @@ public:
     fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
     m_written += size;
     if (m_hasher != nullptr) {
-      m_hasher->wrote(m_k, m_written);
+      m_hasher->wrote(m_k, m_written, data, size);
     }
     if (m_progress != nullptr) {
       m_progress->add_bytes(size);
@@ -298,7 +288,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
     const std::uint64_t parts = plan.size();
     SharedLocation shared(location, refresh);
-    // The SHA-256 follows the parts as they land (a read-back of the page cache, no second pass).
+    // The SHA-256 follows the parts as they land (the workers hash the written prefix).
     struct Reader {
       int fd = -1;
       ~Reader() {
@@ -313,7 +303,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       if (reader.fd < 0) {
         throw error::IoError(error::system_message("cannot read " + part_path, errno));
       }
-      hasher.emplace(reader.fd, head.size(), size, plan, options.http.cancelled);
+      hasher.emplace(reader.fd, head.size(), size, plan);
     }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
@@ -384,10 +374,11 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      std::optional<hash::Digest> got = hasher->finish();
+      std::optional<hash::Digest> got = hasher->finish(options.http.cancelled);
       result.hashed_after = hasher->left();
       logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
-                   " bytes left to read after the last part");
+                   " bytes left to read after the last part" +
+                   (got ? "" : "; read again (a part it had read was written again)"));
       if (!got) { // bytes it had read were written again: a second pass over the body
         ++result.rehashed;
         if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
