@@ -67,7 +67,8 @@ bool complete(const std::string& path, const shared::source::DrsObject& object,
 bool complete_c4gh(const std::string& path, const shared::source::DrsObject& object,
                    const std::optional<shared::hash::Digest>& sha256,
                    const std::function<bool()>& cancelled) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO under that name must not block the run (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return false;
   }
