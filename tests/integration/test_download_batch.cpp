@@ -1,6 +1,8 @@
 // download-artifact --provider drs (seed 001, issue 5): a batch of files by id from a GA4GH DRS
 // service (our DrsServer, bytes served by nginx), checked first, ordered by expected wait,
-// fetched one at a time in Range parts.
+// fetched one at a time in Range parts; and --provider ghga: the work package from
+// GHGA_WORK_PACKAGE_*, the user's Crypt4GH key checked first, <id><extension>.c4gh files made of
+// the envelope and the body.
 #include "shared/hash/sha256.hpp"
 #include "tests/support/drs_server.hpp"
 #include "tests/support/process.hpp"
