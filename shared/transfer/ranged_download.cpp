@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
@@ -150,23 +151,119 @@ private:
   std::vector<char> m_buffer;
 };
 
+// The location all workers use. A 403 on the current generation makes the part that saw it
+// ask for a fresh location (one per generation, however many parts saw the 403), and that part
+// tries the fresh one first: the other workers wait to start a request until its request has
+// an answer (its response headers, or its failure). So a 403 on a fresh location is about that
+// part, never a location other parts had used up (one-time or few-use presigned URLs), and only
+// such 403s count against the part. A 403 on a location that was replaced meanwhile is simply
+// tried again with the current one.
+class SharedLocation {
+public:
+  // What get() hands out: `first` when the part asked for this fresh location and tries it
+  // before anyone else.
+  struct Use {
+    Location location;
+    std::uint64_t generation = 0;
+    bool first = false;
+  };
+
+  SharedLocation(Location location, const std::function<Location()>& refresh, log::Logger& logger)
+      : m_location(std::move(location)), m_refresh(refresh), m_logger(logger) {}
+
+  // The location for part `part`'s next request; waits while another part is trying a fresh one.
+  Use get(std::uint64_t part) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_tried.wait(lock, [&] { return !m_trial || m_trial_part == part; });
+    return {m_location, m_generation, m_trial};
+  }
+
+  // Part `part`'s request on generation `generation`, the fresh location it asked for, has an
+  // answer (or none will come): the other parts may use it too. No effect on another part's
+  // trial or a later generation's.
+  void tried(std::uint64_t part, std::uint64_t generation) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trial && m_trial_part == part && m_generation == generation) {
+      m_trial = false;
+      m_tried.notify_all();
+    }
+  }
+
+  // After a 403 to part `part` on generation `seen`: a fresh location, which `part` then tries
+  // first, unless another part got one already. Throws what `refresh` throws.
+  void refresh(std::uint64_t seen, std::uint64_t part, std::uint64_t offset) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (seen != m_generation) {
+      m_logger.debug("part at " + std::to_string(offset) +
+                     ": 403 on a location already replaced; trying the current one");
+      return;
+    }
+    m_logger.info("the location answered 403 (expired?): asking for a fresh one");
+    m_location = m_refresh();
+    ++m_generation;
+    ++m_refreshed;
+    m_trial = true;
+    m_trial_part = part;
+  }
+
+  std::uint64_t refreshed() const { return m_refreshed; }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_tried;
+  Location m_location;
+  std::uint64_t m_generation = 0;
+  std::uint64_t m_refreshed = 0;
+  bool m_trial = false; // m_trial_part has not had an answer on the current location yet
+  std::uint64_t m_trial_part = 0;
+  const std::function<Location()>& m_refresh;
+  log::Logger& m_logger;
+};
+
+// Ends a part's trial of a fresh location when it goes out of scope (the request failed or
+// returned) unless it ended earlier, at the response's first bytes.
+class Trial {
+public:
+  Trial(SharedLocation& shared, std::uint64_t part, const SharedLocation::Use& use)
+      : m_shared(shared), m_part(part), m_generation(use.generation), m_active(use.first) {}
+  ~Trial() { end(); }
+  Trial(const Trial&) = delete;
+  Trial& operator=(const Trial&) = delete;
+  void end() {
+    if (m_active) {
+      m_active = false;
+      m_shared.tried(m_part, m_generation);
+    }
+  }
+
+private:
+  SharedLocation& m_shared;
+  std::uint64_t m_part;
+  std::uint64_t m_generation;
+  bool m_active;
+};
+
 // Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
 // run being cancelled.
 class PartSink : public http::BodySink {
 public:
   // `offset`: of the part in the body; the body starts at byte `base` of the file.
   // `hasher` (may be null) is told what part `k` holds.
+  // `trial` (may be null) is ended when the response begins.
   PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
            progress::Reporter* progress, const std::function<bool()>& cancelled,
-           FollowingHasher* hasher)
+           FollowingHasher* hasher, Trial* trial)
       : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_progress(progress),
-        m_cancelled(cancelled), m_hasher(hasher) {}
+        m_cancelled(cancelled), m_hasher(hasher), m_trial(trial) {}
 
   void start(const http::Response& response) override {
+    if (m_trial != nullptr) {
+      m_trial->end();
+    }
     if (response.status != 206) {
-      throw error::IntegrityError("asked for bytes " + std::to_string(m_offset) + "-" +
-                                  std::to_string(m_offset + m_length - 1) + ", got status " +
-                                  std::to_string(response.status) + " instead of 206");
+      throw http::ProtocolError("asked for bytes " + std::to_string(m_offset) + "-" +
+                                std::to_string(m_offset + m_length - 1) + ", got status " +
+                                std::to_string(response.status) + " instead of 206");
     }
   }
 
@@ -208,6 +305,7 @@ private:
   progress::Reporter* m_progress;
   const std::function<bool()>& m_cancelled;
   FollowingHasher* m_hasher;
+  Trial* m_trial;
   std::uint64_t m_written = 0;
 };
 
@@ -229,37 +327,6 @@ std::vector<Part> plan_parts(std::uint64_t size, std::uint64_t part_size, unsign
   }
   return parts;
 }
-
-// The location all workers use, refreshed once per 403 however many parts saw it.
-class SharedLocation {
-public:
-  SharedLocation(Location location, const std::function<Location()>& refresh)
-      : m_location(std::move(location)), m_refresh(refresh) {}
-
-  std::pair<Location, std::uint64_t> get() {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return {m_location, m_generation};
-  }
-
-  // After a 403 on generation `seen`: a fresh location unless another part got one already.
-  void refresh(std::uint64_t seen) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (seen == m_generation) {
-      m_location = m_refresh();
-      ++m_generation;
-      ++m_refreshed;
-    }
-  }
-
-  std::uint64_t refreshed() const { return m_refreshed; }
-
-private:
-  std::mutex m_mutex;
-  Location m_location;
-  std::uint64_t m_generation = 0;
-  std::uint64_t m_refreshed = 0;
-  const std::function<Location()>& m_refresh;
-};
 
 } // namespace
 
@@ -287,7 +354,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     http.password.clear();
     const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
     const std::uint64_t parts = plan.size();
-    SharedLocation shared(location, refresh);
+    SharedLocation shared(location, refresh, logger);
     // The SHA-256 follows the parts as they land (the workers hash the written prefix).
     struct Reader {
       int fd = -1;
@@ -320,15 +387,18 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
           }
           const std::uint64_t offset = plan[k].offset;
           const std::uint64_t length = plan[k].length;
-          for (int refreshes = 0;; ++refreshes) {
-            auto [where, generation] = shared.get();
-            http::Headers headers = where.headers;
+          // Fresh locations this part asked for and tried first that answered 403 too.
+          int refused = 0;
+          for (;;) {
+            const SharedLocation::Use use = shared.get(k);
+            Trial trial(shared, k, use);
+            http::Headers headers = use.location.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
             PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
-                          hasher ? &*hasher : nullptr);
+                          hasher ? &*hasher : nullptr, &trial);
             try {
-              client.get(where.url, sink, headers);
+              client.get(use.location.url, sink, headers);
               if (sink.written() != length) {
                 throw error::IntegrityError("part at " + std::to_string(offset) + ": got " +
                                             std::to_string(sink.written()) + " of " +
@@ -336,13 +406,17 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
               }
               break;
             } catch (const http::HttpStatusError& e) {
-              if (e.status() != 403 || refreshes >= options.refreshes_per_part) {
+              if (e.status() != 403) {
                 throw;
+              }
+              if (use.first && ++refused >= std::max(options.refreshes_per_part, 1)) {
+                throw http::HttpStatusError(
+                    403, std::string(e.what()) + " (also with " + std::to_string(refused) +
+                             " fresh locations, each tried first by this part)");
               }
               sink.restart();
               ++attempts;
-              logger.info("the location answered 403 (expired?): asking for a fresh one");
-              shared.refresh(generation);
+              shared.refresh(use.generation, k, offset);
             }
           }
         }

@@ -31,7 +31,10 @@ struct RangedOptions {
   /// For the requests to the location. Its credentials (token, user, password) are never sent
   /// there: a presigned URL carries its own, in the URL or the location's headers.
   http::ClientOptions http;
-  int refreshes_per_part = 2; ///< fresh locations a part may ask for after 403s
+  /// A part fails when this many fresh locations it asked for after a 403, and tried before
+  /// any other part, answered it 403 too (at least 1). A 403 on a location other parts may
+  /// have used up (few-use presigned URLs) does not count: it gets a fresh location.
+  int refreshes_per_part = 2;
 };
 
 /// What download_ranged() did.
@@ -50,12 +53,15 @@ struct RangedResult {
 /// Downloads `size` bytes from `location` into "<final_path>.part" in parts of
 /// options.part_size, options.parallel at a time, each written at its offset; a part that
 /// fails is retried alone (the HTTP client's retries, then after a 403 with a location from
-/// `refresh`, which may block and throw), while the parts already written stay. The finished
-/// file is checked against `sha256` when given and renamed to `final_path` (absolute or
+/// `refresh`, which may block and throw), while the parts already written stay. `refresh` is
+/// called once per location however many parts it answered 403, and the part that asked tries
+/// the fresh location before the others start a request on it (see refreshes_per_part). The
+/// finished file is checked against `sha256` when given and renamed to `final_path` (absolute or
 /// relative to the working directory); the SHA-256 is computed while the parts land, following
 /// the written prefix of the file (a second read only when a part it had read was restarted).
 /// On any failure the part file is deleted and the error
-/// rethrown: error::IntegrityError (checksum or size), http::HttpStatusError, NetworkError,
+/// rethrown: error::IntegrityError (checksum or size), http::ProtocolError (a status other than
+/// 206 to a Range request), http::HttpStatusError, NetworkError,
 /// error::IoError, error::Interrupted (options.http.cancelled: the parts stop within one
 /// buffer). `progress` (may be null) sees the bytes of the body. `head` (may be empty) is
 /// written first: the file is then `head` followed by the `size` bytes of the body (a Crypt4GH

@@ -3,6 +3,7 @@
 #include "shared/crypt4gh/crypt4gh.hpp"
 #include "shared/format/units.hpp"
 #include "shared/hash/file_hasher.hpp"
+#include "shared/http/errors.hpp"
 #include "shared/http/retry.hpp"
 #include "shared/source/drs.hpp"
 
@@ -22,6 +23,9 @@ namespace format = shared::format;
 using shared::source::DrsAnswer;
 
 constexpr std::size_t k_listed = 50;
+// The shortest time between two GET /objects/{id} of a file being staged (seconds), whatever
+// its Retry-After says ("0" must not make a tight loop).
+constexpr double k_min_poll = 1;
 // The largest Crypt4GH envelope looked for at the start of an existing .c4gh file (bytes);
 // DrsClient::envelope() takes at most 1 MiB of base64.
 constexpr std::uint64_t k_max_envelope = 1u << 20;
@@ -30,11 +34,24 @@ constexpr std::uint64_t k_max_envelope = 1u << 20;
 struct File {
   std::string id;
   DrsAnswer answer;
-  std::string name;    // in the destination, once known
-  std::string problem; // why it is unavailable or failed
+  std::chrono::steady_clock::time_point answered; // when `answer` came
+  std::string name;                               // in the destination, once known
+  std::string problem;                            // why it is unavailable or failed
   enum class Fate { pending, exists, unavailable, downloaded, failed } fate = Fate::pending;
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
+
+// `file` failed with `e` (logged): an integrity failure keeps its exit status, anything else is
+// a failed item.
+void fail(File& file, const std::exception& e, shared::log::Logger& logger) {
+  file.fate = File::Fate::failed;
+  file.problem = e.what();
+  const auto* error = dynamic_cast<const shared::error::Error*>(&e);
+  file.code = error != nullptr && error->code() == shared::error::ExitCode::integrity
+                  ? shared::error::ExitCode::integrity
+                  : shared::error::ExitCode::items_failed;
+  logger.error(file.id + ": " + e.what());
+}
 
 // Throws error::Interrupted once SIGINT/SIGTERM arrived (the run's cancel flag).
 void stop_if_cancelled(const std::function<bool()>& cancelled) {
@@ -210,16 +227,21 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   std::vector<File> files;
   for (const auto& id : options.ids) {
     if (std::none_of(files.begin(), files.end(), [&id](const File& f) { return f.id == id; })) {
-      files.push_back(File{id, {}, {}, {}});
+      files.push_back(File{id, {}, {}, {}, {}});
     }
   }
 
-  // 1. Every id asked for first: availability, and staging starts.
+  // 1. Every id asked for first: availability, and staging starts. Only 404 and 403 make a
+  // file unavailable. Any other failure fails that file (the HTTP layer has retried), except
+  // that a service which has not answered any check yet and cannot be reached ends the run.
   logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
+  bool reached = false; // the service answered a check
   for (File& file : files) {
     stop_if_cancelled(options.http.cancelled);
     try {
       file.answer = drs.object(file.id);
+      file.answered = std::chrono::steady_clock::now();
+      reached = true;
       if (file.answer.state == DrsAnswer::State::unavailable) {
         file.fate = File::Fate::unavailable;
         file.problem = file.answer.reason;
@@ -228,9 +250,15 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       }
     } catch (const shared::error::Interrupted&) {
       throw;
+    } catch (const shared::http::NetworkError& e) {
+      if (!reached) {
+        throw shared::error::Error(shared::error::ExitCode::network,
+                                   "cannot reach the DRS service: " + std::string(e.what()));
+      }
+      fail(file, e, logger);
     } catch (const std::exception& e) {
-      file.fate = File::Fate::unavailable;
-      file.problem = e.what();
+      reached = true; // it answered, if not as DRS says
+      fail(file, e, logger);
     }
   }
   // 2. What is already complete in the destination (a .part leftover never is).
@@ -252,15 +280,19 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   std::vector<const File*> unavailable;
   std::size_t ready = 0;
   std::size_t staging = 0;
+  std::size_t unchecked = 0;
   for (const File& file : files) {
     existing.insert(existing.end(), file.fate == File::Fate::exists ? 1 : 0, &file);
     unavailable.insert(unavailable.end(), file.fate == File::Fate::unavailable ? 1 : 0, &file);
     ready += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::ready;
     staging += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::staging;
+    unchecked += file.fate == File::Fate::failed;
   }
-  logger.info(format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
-              format::count(existing.size()) + " already downloaded, " +
-              format::count(unavailable.size()) + " unavailable");
+  logger.info(
+      format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
+      format::count(existing.size()) + " already downloaded, " + format::count(unavailable.size()) +
+      " unavailable" +
+      (unchecked == 0 ? std::string() : ", " + format::count(unchecked) + " failed their check"));
   if (!existing.empty()) {
     logger.info("Already downloaded in " + options.destination + ":" + list_ids(existing, false));
   }
@@ -282,18 +314,32 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
     }
     stop_if_cancelled(options.http.cancelled);
     try {
-      double waited = 0;
+      // Polled while being staged: at the service's Retry-After, never sooner than k_min_poll
+      // after its last answer; the wait is measured from here, and it fails as soon as the next
+      // poll would come after maxWait.
+      using Clock = std::chrono::steady_clock;
+      const Clock::time_point waiting = Clock::now();
+      const auto since = [](Clock::time_point from, Clock::time_point to) {
+        return std::chrono::duration<double>(to - from).count();
+      };
       while (file.answer.state == DrsAnswer::State::staging) {
-        if (waited + file.answer.retry_after > options.max_wait) {
-          throw shared::error::Error(shared::error::ExitCode::items_failed,
-                                     "still being staged after " + format::duration(waited) +
-                                         " (maxWait " + format::duration(options.max_wait) + ")");
+        const Clock::time_point next =
+            file.answered +
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(std::max(file.answer.retry_after, k_min_poll)));
+        const Clock::time_point now = Clock::now();
+        if (since(waiting, next) > options.max_wait) {
+          throw shared::error::Error(
+              shared::error::ExitCode::items_failed,
+              "still being staged after " + format::duration(since(waiting, now)) + " (maxWait " +
+                  format::duration(options.max_wait) + "; the service asked to " + "wait " +
+                  format::duration(file.answer.retry_after) + " more)");
         }
-        logger.info(file.id + ": being staged; asking again in " +
-                    format::duration(file.answer.retry_after));
-        shared::http::sleep_unless_cancelled(file.answer.retry_after, options.http.cancelled);
-        waited += file.answer.retry_after;
+        const double delay = std::max(0.0, since(now, next));
+        logger.info(file.id + ": being staged; asking again in " + format::duration(delay));
+        shared::http::sleep_unless_cancelled(delay, options.http.cancelled);
         file.answer = drs.object(file.id);
+        file.answered = Clock::now();
         if (file.answer.state == DrsAnswer::State::unavailable) {
           throw shared::error::Error(shared::error::ExitCode::items_failed,
                                      "became unavailable: " + file.answer.reason);
@@ -334,17 +380,8 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       bytes += envelope.size() + object.size;
     } catch (const shared::error::Interrupted&) {
       throw;
-    } catch (const shared::error::Error& e) {
-      file.fate = File::Fate::failed;
-      file.problem = e.what();
-      file.code = e.code() == shared::error::ExitCode::integrity
-                      ? shared::error::ExitCode::integrity
-                      : shared::error::ExitCode::items_failed;
-      logger.error(file.id + ": " + e.what());
     } catch (const std::exception& e) {
-      file.fate = File::Fate::failed;
-      file.problem = e.what();
-      logger.error(file.id + ": " + e.what());
+      fail(file, e, logger);
     }
   }
   // 6. The summary.

@@ -369,60 +369,75 @@ TEST_CASE("batch: unavailable ids stop the run without a terminal, or are skippe
   }
 }
 
-TEST_CASE("batch: 202 without Retry-After makes the file unavailable, with the reason", "[batch]") {
+// Only 404 and 403 are "unavailable" (a question for the user); a 202 without Retry-After is a
+// protocol error of the service: that file fails (exit 1), without stopping the run to ask.
+TEST_CASE("batch: 202 without Retry-After at the check fails the file, with the reason",
+          "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("noretry", k_part);
   DrsServer server(files.served);
   server.set_behaviour("noretry", staging(1, std::nullopt));
 
-  SECTION("without --skip-unavailable: exit 2") {
-    const ProcessResult result = batch(server, files, {"noretry", "ok"});
-    INFO(result.out << result.err);
-    CHECK(result.exit_code == 2);
-    CHECK(contains(result.err, "noretry"));
-    CHECK(byte_request_count(server) == 0);
-  }
-  SECTION("with --skip-unavailable: reported with its reason, the others downloaded") {
-    const ProcessResult result = batch(server, files, {"noretry", "ok"}, {"--skip-unavailable"});
-    INFO(result.out << result.err);
-    CHECK(result.exit_code == 0);
-    CHECK(contains(result.out + result.err, "noretry ("));
-    CHECK(contains(result.out + result.err, "Retry-After"));
-    CHECK(files.right("ok", "ok"));
-    CHECK_FALSE(exists(files.at("noretry")));
-    CHECK(server.byte_requests("noretry").empty());
-    CHECK(contains(result.out + result.err, counts(0, 1, 0)));
-  }
+  const std::vector<std::string> flags =
+      GENERATE(std::vector<std::string>{}, std::vector<std::string>{"--skip-unavailable"});
+  INFO("flags: " << flags.size());
+  const ProcessResult result = batch(server, files, {"noretry", "ok"}, flags);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(contains(result.out + result.err, "noretry ("));
+  CHECK(contains(result.out + result.err, "Retry-After"));
+  CHECK(files.right("ok", "ok"));
+  CHECK_FALSE(exists(files.at("noretry")));
+  CHECK(server.byte_requests("noretry").empty());
+  CHECK(server.object_requests("noretry") == 1);
+  CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug: batch.cpp's first pass (GET /objects/{id} for every id) turns every exception into
-// "unavailable", so a server error that retries did not cure (503 here) or a DRS service that
-// cannot be reached at all is reported as "skipped (unavailable)" and, with --skip-unavailable,
-// the run exits 0 with nothing downloaded (without the flag it asks to rerun with
-// --skip-unavailable). The issue: only 404 and 403 are unavailable; other errors as in the HTTP
-// layer, i.e. the file fails (exit 1) or the run fails (exit 3).
-TEST_CASE("batch: a server error on GET /objects/{id} is a failure, not unavailable",
-          "[batch][!shouldfail]") {
+// Only 404 and 403 on GET /objects/{id} are "unavailable". A server error that the HTTP
+// layer's retries did not cure (503 here) fails that file (exit 1) and the others are
+// downloaded; a service that cannot be reached at all (nothing answered any check) ends the
+// run at once, exit 3, before anything is downloaded.
+TEST_CASE("batch: a server error on GET /objects/{id} is a failure, not unavailable", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("broken", k_part);
   DrsServer server(files.served);
   server.set_behaviour("broken", error(503));
 
-  const ProcessResult result =
-      batch(server, files, {"broken", "ok"}, {"--skip-unavailable", "--retries", "2"});
-  INFO(result.out << result.err);
-  CHECK(files.right("ok", "ok"));
-  CHECK(result.exit_code != 0);
-  CHECK_FALSE(contains(result.out + result.err, counts(0, 1, 0)));
-
-  const ProcessResult unreachable =
-      run_process({k_download, "--provider", "drs", "http://127.0.0.1:1/ga4gh/drs/v1",
-                   "--destination", files.out, "--files", "ok", "--skip-unavailable", "--retries",
-                   "1", "--retry-delay", "0.01"});
-  INFO(unreachable.out << unreachable.err);
-  CHECK(unreachable.exit_code != 0);
+  SECTION("503 after the retries: that file fails, the others are downloaded") {
+    const ProcessResult result =
+        batch(server, files, {"broken", "ok"}, {"--skip-unavailable", "--retries", "2"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(files.right("ok", "ok"));
+    CHECK_FALSE(exists(files.at("broken")));
+    CHECK_FALSE(exists(files.at("broken.part")));
+    CHECK(server.object_requests("broken") == 3); // the check and its 2 retries, no more
+    CHECK(server.byte_requests("broken").empty());
+    CHECK(contains(result.out + result.err, "broken ("));
+    CHECK(contains(result.out + result.err, "503"));
+    CHECK(contains(result.out + result.err, summary(1)));
+    CHECK(contains(result.out + result.err, counts(0, 0, 1)));
+  }
+  SECTION("without --skip-unavailable the run is not stopped to ask: it is not unavailable") {
+    const ProcessResult result = batch(server, files, {"broken", "ok"}, {"--retries", "0"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(files.right("ok", "ok"));
+    CHECK(contains(result.out + result.err, counts(0, 0, 1)));
+  }
+  SECTION("a service that cannot be reached: exit 3, nothing written") {
+    const ProcessResult unreachable =
+        run_process({k_download, "--provider", "drs", "http://127.0.0.1:1/ga4gh/drs/v1",
+                     "--destination", files.out, "--files", "ok", "--files", "broken",
+                     "--skip-unavailable", "--retries", "1", "--retry-delay", "0.01"});
+    INFO(unreachable.out << unreachable.err);
+    CHECK(unreachable.exit_code == 3);
+    CHECK(contains(unreachable.err, "cannot reach the DRS service"));
+    CHECK_FALSE(contains(unreachable.out + unreachable.err, "skipped (unavailable)"));
+    CHECK_FALSE(exists(files.at("ok")));
+  }
 }
 
 TEST_CASE("batch: an access URL that expires is replaced and finished parts are kept", "[batch]") {
@@ -504,14 +519,12 @@ TEST_CASE("batch: a part always answered 403 fails its file after a few fresh UR
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug: when access URLs are good for fewer requests than --parallel (one-time or few-use
-// presigned URLs), a file of many parts fails although every 403 got a fresh URL and parts keep
-// completing. ranged_download.cpp counts every 403 a part sees against refreshes_per_part (2),
-// also a 403 on a URL that other parts had used up or that was already replaced (SharedLocation
-// then does not even refresh), so some part soon sees its 3rd 403 and the whole file, finished
-// parts included, is thrown away. Fails every time here (32 parts, 2 requests a URL, parallel 8).
-TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts",
-          "[batch][!shouldfail]") {
+// Access URLs good for fewer requests than --parallel (one-time or few-use presigned URLs):
+// parts see 403s on URLs the other parts used up. One fresh URL per URL used up (however many
+// parts saw its 403), tried first by the part that asked for it; only a 403 on such a fresh
+// URL counts against a part. Before, every 403 counted and a file like this one (32 parts, 2
+// requests a URL, parallel 8) always failed, its finished parts thrown away.
+TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts", "[batch]") {
   Files files;
   files.add("many", 32 * k_part);
   DrsServer server(files.served);
@@ -521,8 +534,13 @@ TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts",
 
   const ProcessResult result = batch(server, files, {"many"}, {"--parallel", "8"});
   INFO(result.out << result.err);
-  CHECK(result.exit_code == 0);
+  REQUIRE(result.exit_code == 0);
   CHECK(files.right("many", "many"));
+  check_parts(server, "many", 32 * k_part); // every part served once: none redone
+  // 2 parts a URL: at least 15 fresh ones; at most one per part (no refresh storm).
+  CHECK(server.object_requests("many") >= 16);
+  CHECK(server.object_requests("many") <= 1 + 32);
+  CHECK(contains(result.out + result.err, summary(1)));
 }
 
 TEST_CASE("batch: a checksum mismatch fails the file (exit 4) and the others are downloaded",
@@ -626,12 +644,9 @@ TEST_CASE("batch: 202 without Retry-After while polling fails that file", "[batc
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug (minor): the same answer makes the file "unavailable" at the first check but an integrity
-// failure (exit 4, "a hash or size did not match") when seen while polling: drs.cpp throws
-// error::IntegrityError for a 202 without Retry-After, and batch.cpp keeps that code. A protocol
-// error of the service is not an integrity failure: the file should fail with exit 1.
-TEST_CASE("batch: 202 without Retry-After while polling is not an integrity failure",
-          "[batch][!shouldfail]") {
+// A protocol error of the service (http::ProtocolError) is not an integrity failure (exit 4 is
+// for a hash or size that did not match): the file fails with exit 1, as at the first check.
+TEST_CASE("batch: 202 without Retry-After while polling is not an integrity failure", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("late", k_part);
@@ -640,14 +655,15 @@ TEST_CASE("batch: 202 without Retry-After while polling is not an integrity fail
   const ProcessResult result = staging_then_no_retry_after(server, files);
   INFO(result.out << result.err);
   CHECK(result.exit_code == 1);
+  CHECK(contains(result.out + result.err, "no Retry-After"));
+  CHECK(files.right("ok", "ok"));
 }
 
-// Bug: a Retry-After of 0 never adds to the wait counted against --max-wait (batch.cpp sums the
-// announced delays instead of measuring time), so a file the service keeps staging with
-// "Retry-After: 0" is polled in a tight loop for ever (tens of thousands of GET /objects/{id} a
-// second). Killed after 1.5 s here.
-TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0",
-          "[batch][!shouldfail]") {
+// "Retry-After: 0" again and again: polled at least 1 s apart (before, the announced delays
+// were summed against --max-wait, so 0 never added up and the file was polled in a tight loop,
+// tens of thousands of GET /objects/{id} a second, for ever); the wait is measured, so
+// --max-wait 2.5 ends it after a few polls. The watchdog only keeps a regression from hanging.
+TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("busy", k_part);
@@ -656,14 +672,18 @@ TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0",
 
   ProcessOptions watchdog;
   watchdog.signal = SIGKILL;
-  watchdog.signal_after_ms = 1500;
+  watchdog.signal_after_ms = 30000;
   const ProcessResult result =
-      batch(server, files, {"busy", "ok"}, {"--max-wait", "0.3", "--quiet"}, watchdog);
+      batch(server, files, {"busy", "ok"}, {"--max-wait", "2.5"}, watchdog);
   INFO(result.out.substr(0, 2000) << result.err.substr(0, 2000));
   INFO("GET /objects/busy: " << server.object_requests("busy"));
   CHECK(result.exit_code == 1);
   CHECK(files.right("ok", "ok"));
   CHECK(contains(result.out + result.err, "still being staged"));
+  CHECK(server.object_requests("busy") >= 2); // the check, then polls while --max-wait lasts
+  CHECK(server.object_requests("busy") <= 10);
+  CHECK(server.byte_requests("busy").empty());
+  CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
 TEST_CASE("batch: after SIGKILL, a rerun skips finished files and redoes the interrupted one",
