@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
@@ -19,26 +20,265 @@
 namespace shared::transfer {
 namespace {
 
-// Writes one part's body at its offset.
+// One Range request's bytes of the body.
+struct Part {
+  std::uint64_t offset = 0; // bytes from the body's start
+  std::uint64_t length = 0;
+};
+
+// Hashes the body in order while its parts are still arriving, so that the SHA-256 costs no
+// second pass after the last part. The workers do it as they write: after each write, the one
+// that finds the hash idle takes the next step (up to k_step bytes) of the contiguous prefix
+// that is written (the finished parts, then the lowest unfinished part up to what it has
+// written; each part is written from its first byte on), hashing its own buffer when that is
+// the step, else reading the step back from the part file (the page cache). Hashing thus gets
+// the workers' share of the CPU, not one thread's. Bytes hashed that are then written again (a
+// part restarted by a retry or a fresh URL) make the digest worthless: it is "spoiled", and
+// the caller hashes the file again.
+class FollowingHasher {
+public:
+  // `fd`: the part file open for reading; the body of `size` bytes starts at byte `base`.
+  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts)
+      : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_written(parts.size(), 0),
+        m_buffer(k_step) {}
+
+  // Part `k` now holds its first `written` bytes, the last `size` of them `data`; hashes a step
+  // if the hash is idle and behind.
+  void wrote(std::uint64_t k, std::uint64_t written, const char* data, std::size_t size) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_written[k] = written;
+    if (m_busy || m_spoiled) {
+      return;
+    }
+    const std::uint64_t end = frontier();
+    if (end <= m_claimed) {
+      return;
+    }
+    const std::uint64_t start = m_parts[k].offset + written - size;
+    if (start == m_claimed && end == start + size) { // the step is this very buffer
+      m_claimed = end;
+      m_busy = true;
+      lock.unlock();
+      m_sha256.update(data, size);
+      lock.lock();
+      m_busy = false;
+      return;
+    }
+    step(lock, end);
+  }
+
+  // Part `k` will be written again from its first byte.
+  void restarted(std::uint64_t k) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_written[k] = 0;
+    if (m_claimed > m_parts[k].offset) {
+      m_spoiled = true;
+    }
+    m_low = std::min(m_low, k);
+  }
+
+  // Once every part is written (no worker left): hashes what is left. The body's digest, or
+  // nullopt when it was spoiled (or could not be read): then hash the file again. Throws
+  // error::Interrupted when `cancelled`.
+  std::optional<hash::Digest> finish(const std::function<bool()>& cancelled) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_left = m_size - m_claimed;
+    while (!m_spoiled && m_claimed < m_size) {
+      if (cancelled && cancelled()) {
+        throw error::Interrupted();
+      }
+      step(lock, frontier());
+    }
+    if (m_spoiled) {
+      return std::nullopt;
+    }
+    return m_sha256.finish();
+  }
+
+  // Bytes not hashed yet when finish() was called.
+  std::uint64_t left() const { return m_left; }
+
+private:
+  static constexpr std::uint64_t k_step = 4u << 20; // bytes
+
+  // Under m_mutex: the bytes from the body's start that are written.
+  std::uint64_t frontier() {
+    const std::uint64_t parts = m_written.size();
+    while (m_low < parts && m_written[m_low] == m_parts[m_low].length) {
+      ++m_low;
+    }
+    return m_low < parts ? m_parts[m_low].offset + m_written[m_low] : m_size;
+  }
+
+  // Under m_mutex (held on return), the hash idle: reads and hashes the next step up to `end`.
+  void step(std::unique_lock<std::mutex>& lock, std::uint64_t end) {
+    std::uint64_t at = m_claimed;
+    const std::uint64_t to = std::min(end, at + k_step);
+    m_claimed = to;
+    m_busy = true;
+    lock.unlock();
+    bool failed = false;
+    while (at < to) {
+      const ssize_t n = ::pread(m_fd, m_buffer.data(), static_cast<std::size_t>(to - at),
+                                static_cast<off_t>(m_base + at));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        failed = true; // the second pass reports the error
+        break;
+      }
+      m_sha256.update(m_buffer.data(), static_cast<std::size_t>(n));
+      at += static_cast<std::uint64_t>(n);
+    }
+    lock.lock();
+    m_busy = false;
+    m_spoiled = m_spoiled || failed;
+  }
+
+  int m_fd;
+  std::uint64_t m_base;
+  std::uint64_t m_size;
+  const std::vector<Part>& m_parts;
+  std::mutex m_mutex; // guards everything below; the hashing itself runs outside it (m_busy)
+  std::vector<std::uint64_t> m_written; // bytes written of each part
+  std::uint64_t m_low = 0;              // parts below are complete
+  std::uint64_t m_claimed = 0;          // bytes hashed or being hashed
+  std::uint64_t m_left = 0;
+  bool m_busy = false; // someone is hashing: m_sha256 and m_buffer are theirs
+  bool m_spoiled = false;
+  hash::Sha256 m_sha256;
+  std::vector<char> m_buffer;
+};
+
+// The location all workers use. A 403 on the current generation makes the part that saw it
+// ask for a fresh location (one per generation, however many parts saw the 403), and that part
+// tries the fresh one first: the other workers wait to start a request until its request has
+// an answer (its response headers, or its failure). So a 403 on a fresh location is about that
+// part, never a location other parts had used up (one-time or few-use presigned URLs), and only
+// such 403s count against the part. A 403 on a location that was replaced meanwhile is simply
+// tried again with the current one.
+class SharedLocation {
+public:
+  // What get() hands out: `first` when the part asked for this fresh location and tries it
+  // before anyone else.
+  struct Use {
+    Location location;
+    std::uint64_t generation = 0;
+    bool first = false;
+  };
+
+  SharedLocation(Location location, const std::function<Location()>& refresh, log::Logger& logger)
+      : m_location(std::move(location)), m_refresh(refresh), m_logger(logger) {}
+
+  // The location for part `part`'s next request; waits while another part is trying a fresh one.
+  Use get(std::uint64_t part) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_tried.wait(lock, [&] { return !m_trial || m_trial_part == part; });
+    return {m_location, m_generation, m_trial};
+  }
+
+  // Part `part`'s request on generation `generation`, the fresh location it asked for, has an
+  // answer (or none will come): the other parts may use it too. No effect on another part's
+  // trial or a later generation's.
+  void tried(std::uint64_t part, std::uint64_t generation) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trial && m_trial_part == part && m_generation == generation) {
+      m_trial = false;
+      m_tried.notify_all();
+    }
+  }
+
+  // After a 403 to part `part` on generation `seen`: a fresh location, which `part` then tries
+  // first, unless another part got one already. Throws what `refresh` throws.
+  void refresh(std::uint64_t seen, std::uint64_t part, std::uint64_t offset) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (seen != m_generation) {
+      m_logger.debug("part at " + std::to_string(offset) +
+                     ": 403 on a location already replaced; trying the current one");
+      return;
+    }
+    m_logger.info("the location answered 403 (expired?): asking for a fresh one");
+    m_location = m_refresh();
+    ++m_generation;
+    ++m_refreshed;
+    m_trial = true;
+    m_trial_part = part;
+  }
+
+  std::uint64_t refreshed() const { return m_refreshed; }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_tried;
+  Location m_location;
+  std::uint64_t m_generation = 0;
+  std::uint64_t m_refreshed = 0;
+  bool m_trial = false; // m_trial_part has not had an answer on the current location yet
+  std::uint64_t m_trial_part = 0;
+  const std::function<Location()>& m_refresh;
+  log::Logger& m_logger;
+};
+
+// Ends a part's trial of a fresh location when it goes out of scope (the request failed or
+// returned) unless it ended earlier, at the response's first bytes.
+class Trial {
+public:
+  Trial(SharedLocation& shared, std::uint64_t part, const SharedLocation::Use& use)
+      : m_shared(shared), m_part(part), m_generation(use.generation), m_active(use.first) {}
+  ~Trial() { end(); }
+  Trial(const Trial&) = delete;
+  Trial& operator=(const Trial&) = delete;
+  void end() {
+    if (m_active) {
+      m_active = false;
+      m_shared.tried(m_part, m_generation);
+    }
+  }
+
+private:
+  SharedLocation& m_shared;
+  std::uint64_t m_part;
+  std::uint64_t m_generation;
+  bool m_active;
+};
+
+// Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
+// run being cancelled.
 class PartSink : public http::BodySink {
 public:
-  PartSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter* progress)
-      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress) {}
+  // `offset`: of the part in the body; the body starts at byte `base` of the file.
+  // `hasher` (may be null) is told what part `k` holds.
+  // `trial` (may be null) is ended when the response begins.
+  PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
+           progress::Reporter* progress, const std::function<bool()>& cancelled,
+           FollowingHasher* hasher, Trial* trial)
+      : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_progress(progress),
+        m_cancelled(cancelled), m_hasher(hasher), m_trial(trial) {}
 
   void start(const http::Response& response) override {
+    if (m_trial != nullptr) {
+      m_trial->end();
+    }
     if (response.status != 206) {
-      throw error::IntegrityError("asked for bytes " + std::to_string(m_offset) + "-" +
-                                  std::to_string(m_offset + m_length - 1) + ", got status " +
-                                  std::to_string(response.status) + " instead of 206");
+      throw http::ProtocolError("asked for bytes " + std::to_string(m_offset) + "-" +
+                                std::to_string(m_offset + m_length - 1) + ", got status " +
+                                std::to_string(response.status) + " instead of 206");
     }
   }
 
   void write(const char* data, std::size_t size) override {
+    if (m_cancelled && m_cancelled()) {
+      throw error::Interrupted();
+    }
     if (m_written + size > m_length) {
       throw error::IntegrityError("the server sent more than the range asked for");
     }
-    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
+    fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
     m_written += size;
+    if (m_hasher != nullptr) {
+      m_hasher->wrote(m_k, m_written, data, size);
+    }
     if (m_progress != nullptr) {
       m_progress->add_bytes(size);
     }
@@ -49,57 +289,54 @@ public:
       m_progress->remove_bytes(m_written);
     }
     m_written = 0;
+    if (m_hasher != nullptr) {
+      m_hasher->restarted(m_k);
+    }
   }
 
   std::uint64_t written() const { return m_written; }
 
 private:
   int m_fd;
+  std::uint64_t m_base;
+  std::uint64_t m_k;
   std::uint64_t m_offset;
   std::uint64_t m_length;
   progress::Reporter* m_progress;
+  const std::function<bool()>& m_cancelled;
+  FollowingHasher* m_hasher;
+  Trial* m_trial;
   std::uint64_t m_written = 0;
 };
 
-// The location all workers use, refreshed once per 403 however many parts saw it.
-class SharedLocation {
-public:
-  SharedLocation(Location location, const std::function<Location()>& refresh)
-      : m_location(std::move(location)), m_refresh(refresh) {}
-
-  std::pair<Location, std::uint64_t> get() {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return {m_location, m_generation};
+// The parts of a body of `size` bytes: `part_size` each, but the last `parallel` x `part_size`
+// bytes in parts of part_size / parallel (at least k_min_tail_part): the parts still in flight
+// when the last one lands, the bytes the SHA-256 follower must read after it, are then few.
+std::vector<Part> plan_parts(std::uint64_t size, std::uint64_t part_size, unsigned parallel) {
+  constexpr std::uint64_t k_min_tail_part = 1u << 20;
+  part_size = std::max<std::uint64_t>(part_size, 1);
+  parallel = std::max(parallel, 1u);
+  const std::uint64_t small = std::max(part_size / parallel, k_min_tail_part);
+  const std::uint64_t tail = small < part_size ? std::min(size, parallel * part_size) : 0;
+  std::vector<Part> parts;
+  for (std::uint64_t at = 0; at < size;) {
+    const bool big = at + part_size <= size - tail; // big parts never reach into the tail
+    const std::uint64_t length = std::min(big ? part_size : small, size - at);
+    parts.push_back({at, length});
+    at += length;
   }
-
-  // After a 403 on generation `seen`: a fresh location unless another part got one already.
-  void refresh(std::uint64_t seen) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (seen == m_generation) {
-      m_location = m_refresh();
-      ++m_generation;
-      ++m_refreshed;
-    }
-  }
-
-  std::uint64_t refreshed() const { return m_refreshed; }
-
-private:
-  std::mutex m_mutex;
-  Location m_location;
-  std::uint64_t m_generation = 0;
-  std::uint64_t m_refreshed = 0;
-  const std::function<Location()>& m_refresh;
-};
+  return parts;
+}
 
 } // namespace
 
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
                              const std::function<Location()>& refresh, const RangedOptions& options,
-                             log::Logger& logger, progress::Reporter* progress) {
+                             log::Logger& logger, progress::Reporter* progress,
+                             std::string_view head) {
   RangedResult result;
-  result.bytes = size;
+  result.bytes = head.size() + size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
   ::unlink(part_path.c_str()); // a leftover is never "already downloaded"
   int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -107,16 +344,34 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     throw error::IoError(error::system_message("cannot create " + part_path, errno));
   }
   try {
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + part_path, errno));
     }
+    fs::pwrite_all(fd, head.data(), head.size(), 0, part_path);
     http::ClientOptions http = options.http;
     http.bearer_token.clear();
     http.username.clear();
     http.password.clear();
-    const std::uint64_t part_size = std::max<std::uint64_t>(options.part_size, 1);
-    const std::uint64_t parts = size == 0 ? 0 : (size + part_size - 1) / part_size;
-    SharedLocation shared(location, refresh);
+    const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
+    const std::uint64_t parts = plan.size();
+    SharedLocation shared(location, refresh, logger);
+    // The SHA-256 follows the parts as they land (the workers hash the written prefix).
+    struct Reader {
+      int fd = -1;
+      ~Reader() {
+        if (fd >= 0) {
+          ::close(fd);
+        }
+      }
+    } reader;
+    std::optional<FollowingHasher> hasher;
+    if (sha256) {
+      reader.fd = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (reader.fd < 0) {
+        throw error::IoError(error::system_message("cannot read " + part_path, errno));
+      }
+      hasher.emplace(reader.fd, head.size(), size, plan);
+    }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> retries{0};
@@ -127,16 +382,23 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       try {
         http::Client client(http, logger);
         for (std::uint64_t k = next++; k < parts && !stop; k = next++) {
-          const std::uint64_t offset = k * part_size;
-          const std::uint64_t length = std::min(part_size, size - offset);
-          for (int refreshes = 0;; ++refreshes) {
-            auto [where, generation] = shared.get();
-            http::Headers headers = where.headers;
+          if (options.http.cancelled && options.http.cancelled()) {
+            throw error::Interrupted();
+          }
+          const std::uint64_t offset = plan[k].offset;
+          const std::uint64_t length = plan[k].length;
+          // Fresh locations this part asked for and tried first that answered 403 too.
+          int refused = 0;
+          for (;;) {
+            const SharedLocation::Use use = shared.get(k);
+            Trial trial(shared, k, use);
+            http::Headers headers = use.location.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
-            PartSink sink(fd, offset, length, progress);
+            PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
+                          hasher ? &*hasher : nullptr, &trial);
             try {
-              client.get(where.url, sink, headers);
+              client.get(use.location.url, sink, headers);
               if (sink.written() != length) {
                 throw error::IntegrityError("part at " + std::to_string(offset) + ": got " +
                                             std::to_string(sink.written()) + " of " +
@@ -144,13 +406,17 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
               }
               break;
             } catch (const http::HttpStatusError& e) {
-              if (e.status() != 403 || refreshes >= options.refreshes_per_part) {
+              if (e.status() != 403) {
                 throw;
+              }
+              if (use.first && ++refused >= std::max(options.refreshes_per_part, 1)) {
+                throw http::HttpStatusError(
+                    403, std::string(e.what()) + " (also with " + std::to_string(refused) +
+                             " fresh locations, each tried first by this part)");
               }
               sink.restart();
               ++attempts;
-              logger.info("the location answered 403 (expired?): asking for a fresh one");
-              shared.refresh(generation);
+              shared.refresh(use.generation, k, offset);
             }
           }
         }
@@ -182,11 +448,29 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      hash::FileHasher hasher;
-      const hash::FileHash got = hasher.hash_file(part_path);
-      if (got.sha256 != *sha256) {
+      std::optional<hash::Digest> got = hasher->finish(options.http.cancelled);
+      result.hashed_after = hasher->left();
+      logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
+                   " bytes left to read after the last part" +
+                   (got ? "" : "; read again (a part it had read was written again)"));
+      if (!got) { // bytes it had read were written again: a second pass over the body
+        ++result.rehashed;
+        if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
+          throw error::IoError(error::system_message("cannot read " + part_path, errno));
+        }
+        hash::FileHasher again;
+        got = again
+                  .hash_fd(reader.fd, part_path,
+                           [&options](std::size_t) {
+                             if (options.http.cancelled && options.http.cancelled()) {
+                               throw error::Interrupted();
+                             }
+                           })
+                  .sha256;
+      }
+      if (*got != *sha256) {
         throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
-                                    ", got " + hash::to_hex(got.sha256));
+                                    ", got " + hash::to_hex(*got));
       }
     }
     const int closing = fd;
