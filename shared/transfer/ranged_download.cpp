@@ -1,5 +1,7 @@
 #include "shared/transfer/ranged_download.hpp"
 
+#include "shared/transfer/following_hasher.hpp"
+
 #include "shared/error/error.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
@@ -19,137 +21,6 @@
 
 namespace shared::transfer {
 namespace {
-
-// One Range request's bytes of the body.
-struct Part {
-  std::uint64_t offset = 0; // bytes from the body's start
-  std::uint64_t length = 0;
-};
-
-// Hashes the body in order while its parts are still arriving, so that the SHA-256 costs no
-// second pass after the last part. The workers do it as they write: after each write, the one
-// that finds the hash idle takes the next step (up to k_step bytes) of the contiguous prefix
-// that is written (the finished parts, then the lowest unfinished part up to what it has
-// written; each part is written from its first byte on), hashing its own buffer when that is
-// the step, else reading the step back from the part file (the page cache). Hashing thus gets
-// the workers' share of the CPU, not one thread's. Bytes hashed that are then written again (a
-// part restarted by a retry or a fresh URL) make the digest worthless: it is "spoiled", and
-// the caller hashes the file again.
-class FollowingHasher {
-public:
-  // `fd`: the part file open for reading; the body of `size` bytes starts at byte `base`.
-  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts)
-      : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_written(parts.size(), 0),
-        m_buffer(k_step) {}
-
-  // Part `k` now holds its first `written` bytes, the last `size` of them `data`; hashes a step
-  // if the hash is idle and behind.
-  void wrote(std::uint64_t k, std::uint64_t written, const char* data, std::size_t size) {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    m_written[k] = written;
-    if (m_busy || m_spoiled) {
-      return;
-    }
-    const std::uint64_t end = frontier();
-    if (end <= m_claimed) {
-      return;
-    }
-    const std::uint64_t start = m_parts[k].offset + written - size;
-    if (start == m_claimed && end == start + size) { // the step is this very buffer
-      m_claimed = end;
-      m_busy = true;
-      lock.unlock();
-      m_sha256.update(data, size);
-      lock.lock();
-      m_busy = false;
-      return;
-    }
-    step(lock, end);
-  }
-
-  // Part `k` will be written again from its first byte.
-  void restarted(std::uint64_t k) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    m_written[k] = 0;
-    if (m_claimed > m_parts[k].offset) {
-      m_spoiled = true;
-    }
-    m_low = std::min(m_low, k);
-  }
-
-  // Once every part is written (no worker left): hashes what is left. The body's digest, or
-  // nullopt when it was spoiled (or could not be read): then hash the file again. Throws
-  // error::Interrupted when `cancelled`.
-  std::optional<hash::Digest> finish(const std::function<bool()>& cancelled) {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    m_left = m_size - m_claimed;
-    while (!m_spoiled && m_claimed < m_size) {
-      if (cancelled && cancelled()) {
-        throw error::Interrupted();
-      }
-      step(lock, frontier());
-    }
-    if (m_spoiled) {
-      return std::nullopt;
-    }
-    return m_sha256.finish();
-  }
-
-  // Bytes not hashed yet when finish() was called.
-  std::uint64_t left() const { return m_left; }
-
-private:
-  static constexpr std::uint64_t k_step = 4u << 20; // bytes
-
-  // Under m_mutex: the bytes from the body's start that are written.
-  std::uint64_t frontier() {
-    const std::uint64_t parts = m_written.size();
-    while (m_low < parts && m_written[m_low] == m_parts[m_low].length) {
-      ++m_low;
-    }
-    return m_low < parts ? m_parts[m_low].offset + m_written[m_low] : m_size;
-  }
-
-  // Under m_mutex (held on return), the hash idle: reads and hashes the next step up to `end`.
-  void step(std::unique_lock<std::mutex>& lock, std::uint64_t end) {
-    std::uint64_t at = m_claimed;
-    const std::uint64_t to = std::min(end, at + k_step);
-    m_claimed = to;
-    m_busy = true;
-    lock.unlock();
-    bool failed = false;
-    while (at < to) {
-      const ssize_t n = ::pread(m_fd, m_buffer.data(), static_cast<std::size_t>(to - at),
-                                static_cast<off_t>(m_base + at));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        failed = true; // the second pass reports the error
-        break;
-      }
-      m_sha256.update(m_buffer.data(), static_cast<std::size_t>(n));
-      at += static_cast<std::uint64_t>(n);
-    }
-    lock.lock();
-    m_busy = false;
-    m_spoiled = m_spoiled || failed;
-  }
-
-  int m_fd;
-  std::uint64_t m_base;
-  std::uint64_t m_size;
-  const std::vector<Part>& m_parts;
-  std::mutex m_mutex; // guards everything below; the hashing itself runs outside it (m_busy)
-  std::vector<std::uint64_t> m_written; // bytes written of each part
-  std::uint64_t m_low = 0;              // parts below are complete
-  std::uint64_t m_claimed = 0;          // bytes hashed or being hashed
-  std::uint64_t m_left = 0;
-  bool m_busy = false; // someone is hashing: m_sha256 and m_buffer are theirs
-  bool m_spoiled = false;
-  hash::Sha256 m_sha256;
-  std::vector<char> m_buffer;
-};
 
 // The location all workers use. A 403 on the current generation makes the part that saw it
 // ask for a fresh location (one per generation, however many parts saw the 403), and that part

@@ -171,3 +171,33 @@ TEST_CASE("segments: SIGINT while segments stream exits 130 and leaves no part f
   CHECK_FALSE(exists(part));
   CHECK_FALSE(exists(dir / "out/large.bin"));
 }
+
+TEST_CASE("segments: a file share with artifact-metadata.csv: segments checked against the hash",
+          "[download-artifact][segments]") {
+  TempDir dir;
+  const std::string large = make_tree(dir / "drop");
+  std::vector<shared::metadata::Entry> entries = {
+      {"large.bin", shared::hash::sha256(large)},
+      {"small-0.txt", shared::hash::sha256("small file 0")},
+      {"small-1.txt", shared::hash::sha256("small file 1")},
+      {"small-2.txt", shared::hash::sha256("small file 2")}};
+  SECTION("the right hash: placed") {
+    write_file(dir / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
+    const ProcessResult r = download(dir / "drop", dir / "out");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(read_file(dir / "out/large.bin") == large);
+    CHECK(r.out.find("with SHA-256") != std::string::npos);
+  }
+  SECTION("a wrong hash: fetched whole once more, then failed (exit 4)") {
+    entries[0].sha256 = shared::hash::sha256("something else");
+    write_file(dir / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
+    const ProcessResult r = download(dir / "drop", dir / "out");
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.find("SHA-256 mismatch of the segments") != std::string::npos);
+    CHECK_FALSE(exists(dir / "out/large.bin"));
+    CHECK_FALSE(exists(dir / "out/large.bin.part"));
+    CHECK(read_file(dir / "out/small-1.txt") == "small file 1");
+  }
+}
