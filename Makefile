@@ -40,6 +40,7 @@ bench: release
 	@bench/incremental.sh
 	@bench/zip.sh
 	@bench/serve.sh
+	@bench/batch.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -29,4 +29,13 @@ public:
       : error::Error(error::ExitCode::network, message) {}
 };
 
+/// The server answered, but not as its protocol says: a DRS 202 without Retry-After, a DRS
+/// object without a size or an access URL, a 200 to a Range request. Not a checksum or size
+/// mismatch of the bytes (that is error::IntegrityError), and not retried. Exit status: network.
+class ProtocolError : public error::Error {
+public:
+  explicit ProtocolError(const std::string& message)
+      : error::Error(error::ExitCode::network, message) {}
+};
+
 } // namespace shared::http

@@ -37,7 +37,7 @@ DrsObject parse_drs_object(const std::string& json) {
     object.id = root->optValue<std::string>("id", "");
     object.name = root->optValue<std::string>("name", "");
     if (!root->has("size")) {
-      throw error::IntegrityError("DRS object " + object.id + " has no size");
+      throw http::ProtocolError("DRS object " + object.id + " has no size");
     }
     object.size = root->getValue<Poco::UInt64>("size");
     if (const auto checksums = root->getArray("checksums")) {
@@ -47,8 +47,8 @@ DrsObject parse_drs_object(const std::string& json) {
         if (type == "sha-256" || type == "sha256") {
           object.sha256 = hash::from_hex(checksum->optValue<std::string>("checksum", ""));
           if (!object.sha256) {
-            throw error::IntegrityError("DRS object " + object.id +
-                                        ": its sha-256 checksum is not 64 hex digits");
+            throw http::ProtocolError("DRS object " + object.id +
+                                      ": its sha-256 checksum is not 64 hex digits");
           }
         }
       }
@@ -76,10 +76,10 @@ DrsObject parse_drs_object(const std::string& json) {
   } catch (const error::Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw error::IntegrityError(std::string("not a DRS object: ") + e.what());
+    throw http::ProtocolError(std::string("not a DRS object: ") + e.what());
   }
   if (object.access_url.empty()) {
-    throw error::IntegrityError("DRS object " + object.id + " has no access_url");
+    throw http::ProtocolError("DRS object " + object.id + " has no access_url");
   }
   return object;
 }
@@ -122,8 +122,8 @@ DrsAnswer DrsClient::object(const std::string& id) {
             ? std::nullopt
             : http::parse_retry_after(retry_after, std::chrono::system_clock::now());
     if (!seconds) {
-      throw error::IntegrityError("DRS object " + id +
-                                  " is being staged (202) but the service gave no Retry-After");
+      throw http::ProtocolError("DRS object " + id +
+                                " is being staged (202) but the service gave no Retry-After");
     }
     answer.state = DrsAnswer::State::staging;
     answer.retry_after = *seconds;
@@ -144,7 +144,7 @@ std::string DrsClient::envelope(const std::string& id) {
   std::ostringstream out;
   out << decoder.rdbuf();
   if (!decoder.eof() && decoder.fail()) {
-    throw error::IntegrityError("the envelope of " + id + " is not base64");
+    throw http::ProtocolError("the envelope of " + id + " is not base64");
   }
   return out.str();
 }

@@ -44,13 +44,14 @@ public:
   /// https://drs.example/ga4gh/drs/v1); a trailing "/" is ignored.
   DrsClient(std::string base, const http::ClientOptions& options, log::Logger& logger);
 
-  /// GET <base>/objects/{id}. Throws error::IntegrityError for a 200 that is not a usable
-  /// DRS object (no size, no access URL) or a 202 without Retry-After (the seed's rule: that
-  /// is an error for the file), http::HttpStatusError/NetworkError for other failures.
+  /// GET <base>/objects/{id}. Throws http::ProtocolError for a 200 that is not a usable DRS
+  /// object (no size, no access URL) or a 202 without Retry-After (the seed's rule: that is an
+  /// error for the file), http::HttpStatusError for a status other than 404/403 that the HTTP
+  /// layer's retries did not cure, http::NetworkError when the service could not be reached.
   DrsAnswer object(const std::string& id);
 
   /// GET <base>/objects/{id}/envelopes (GHGA): the Crypt4GH header, decoded from base64.
-  /// Throws error::IntegrityError when the body is not base64, http errors otherwise.
+  /// Throws http::ProtocolError when the body is not base64, http errors otherwise.
   std::string envelope(const std::string& id);
 
   /// "<base>/objects/<id>" (the id percent-encoded as one segment).
@@ -61,7 +62,7 @@ private:
   http::Client m_client;
 };
 
-/// Parses a DRS object's JSON (DRS 1.2 DrsObject). Throws error::IntegrityError naming what is
+/// Parses a DRS object's JSON (DRS 1.2 DrsObject). Throws http::ProtocolError naming what is
 /// missing or wrong.
 DrsObject parse_drs_object(const std::string& json);
 

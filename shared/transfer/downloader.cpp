@@ -7,6 +7,7 @@
 #include "shared/hash/file_hasher.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
+#include "shared/transfer/following_hasher.hpp"
 
 #include <Poco/String.h>
 
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <fcntl.h>
@@ -144,7 +146,8 @@ public:
 
   std::uint64_t bytes() const { return m_bytes; }
   hash::Digest digest() { return m_sha256.finish(); }
-  void copy_hash_to(hash::Sha256& other) const { m_sha256.copy_to(other); }
+  /// The digest state of what was written so far.
+  const hash::Sha256& hash_state() const { return m_sha256; }
 
 private:
   int m_fd;
@@ -171,10 +174,11 @@ SplitPath split(const std::string& path) {
 // Writes one segment's bytes at their offset in the part file.
 class SegmentSink : public http::BodySink {
 public:
-  SegmentSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter& progress,
-              const std::function<bool()>& cancelled)
-      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress), m_cancelled(cancelled) {
-  }
+  // `hasher` (may be null) follows what is written; this is its part `k`.
+  SegmentSink(int fd, std::uint64_t offset, std::uint64_t length, FollowingHasher* hasher,
+              std::size_t k, progress::Reporter& progress, const std::function<bool()>& cancelled)
+      : m_fd(fd), m_offset(offset), m_length(length), m_hasher(hasher), m_k(k),
+        m_progress(progress), m_cancelled(cancelled) {}
 
   void write(const char* data, std::size_t size) override {
     if (m_cancelled && m_cancelled()) {
@@ -186,11 +190,17 @@ public:
     fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
     m_written += size;
     m_progress.add_bytes(size);
+    if (m_hasher != nullptr) {
+      m_hasher->wrote(m_k, m_written, data, size);
+    }
   }
 
   void restart() override {
     m_progress.remove_bytes(m_written);
     m_written = 0;
+    if (m_hasher != nullptr) {
+      m_hasher->restarted(m_k);
+    }
   }
 
   std::uint64_t written() const { return m_written; }
@@ -199,6 +209,8 @@ private:
   int m_fd;
   std::uint64_t m_offset;
   std::uint64_t m_length;
+  FollowingHasher* m_hasher;
+  std::size_t m_k;
   progress::Reporter& m_progress;
   const std::function<bool()>& m_cancelled;
   std::uint64_t m_written = 0;
@@ -210,45 +222,40 @@ private:
 // the worker that settles the last segment, with no hashing under way, finishes the item.
 struct Segmented {
   const source::Item* item = nullptr;
-  std::uint64_t size = 0;            // bytes: the listing's, or a first part's Content-Range
-  std::vector<std::uint64_t> bounds; // segment k is [bounds[k], bounds[k + 1])
-  std::size_t count = 0;             // segments
+  std::uint64_t size = 0;  // bytes: the listing's, or a first part's Content-Range
+  std::vector<Part> parts; // the segments, in order
+  std::size_t count = 0;   // segments
 
   std::mutex mutex; // guards all below
   bool opened = false;
-  int dir_fd = -1; // the item's folder (a dup), while open
-  int fd = -1;     // the part file, while open
-  std::vector<char> done;
-  std::size_t settled = 0; // segments done, failed or skipped
-  std::size_t hashed = 0;  // segments in the SHA-256 so far
-  bool hashing = false;
+  int dir_fd = -1;                         // the item's folder (a dup), while open
+  int fd = -1;                             // the part file, while open
+  std::unique_ptr<FollowingHasher> hasher; // when checking the SHA-256, once open
+  std::size_t settled = 0;                 // segments done, failed or skipped
   bool finished = false;
-  hash::Sha256 sha256;
   std::uint64_t progress_bytes = 0; // written by finished segments
   std::exception_ptr failure;       // the first error of a segment
   bool whole = false;               // fetch the item whole instead (ranges unsupported)
 
-  std::uint64_t offset(std::size_t k) const { return bounds[k]; }
-  std::uint64_t length(std::size_t k) const { return bounds[k + 1] - bounds[k]; }
+  std::uint64_t offset(std::size_t k) const { return parts[k].offset; }
+  std::uint64_t length(std::size_t k) const { return parts[k].length; }
 
   // Segments of at least `min_segment` bytes, `wanted` of them at most, after a first one of
   // `first` bytes (0: none).
   void divide(std::uint64_t bytes, std::uint64_t wanted, std::uint64_t min_segment,
               std::uint64_t first = 0) {
     size = bytes;
-    bounds.assign(1, 0);
+    parts.clear();
     if (first != 0) {
-      bounds.push_back(first);
+      parts.push_back({0, first});
     }
     const std::uint64_t rest = bytes - first;
-    const std::uint64_t parts = std::max<std::uint64_t>(1, std::min(wanted, rest / min_segment));
-    const std::uint64_t each = (rest + parts - 1) / parts;
-    for (std::uint64_t at = first + each; at < bytes; at += each) {
-      bounds.push_back(at);
+    const std::uint64_t pieces = std::max<std::uint64_t>(1, std::min(wanted, rest / min_segment));
+    const std::uint64_t each = (rest + pieces - 1) / pieces;
+    for (std::uint64_t at = first; at < bytes; at += each) {
+      parts.push_back({at, std::min(each, bytes - at)});
     }
-    bounds.push_back(bytes);
-    count = bounds.size() - 1;
-    done.assign(count, 0);
+    count = parts.size();
   }
 };
 
@@ -278,8 +285,10 @@ struct Run {
   int root_fd;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
-  std::mutex extra_mutex;      // guards extra and split
+  std::mutex extra_mutex; // guards extra, split and probes
+  std::condition_variable extra_changed;
   std::deque<Task> extra;      // segments of items split as they started: taken first
+  std::size_t probes = 0;      // first parts in flight, which may publish segments
   std::deque<Segmented> split; // their states
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
@@ -322,6 +331,9 @@ public:
       }
       const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
       if (k >= m_run.tasks.size()) {
+        if (wait_for_extra()) {
+          continue;
+        }
         break;
       }
       if (m_run.tasks[k].segmented != nullptr) {
@@ -329,22 +341,43 @@ public:
         continue;
       }
       const source::Item& item = *m_run.tasks[k].item;
-      try {
-        place(item);
-        m_run.progress.add_item();
-      } catch (const Settled&) {
-      } catch (const error::Interrupted&) {
-        throw;
-      } catch (const error::Error& e) {
-        fail(item, e.what(), e.code());
-      } catch (const std::exception& e) {
-        fail(item, e.what(), error::ExitCode::items_failed);
-      }
+      settle(item, [&] { place(item); });
     }
     m_run.retries += m_reader->retries();
   }
 
 private:
+  // Nothing is left to start: waits while a first part in flight may still publish
+  // segments. Returns whether there are some.
+  bool wait_for_extra() {
+    std::unique_lock<std::mutex> lock(m_run.extra_mutex);
+    while (m_run.extra.empty() && m_run.probes > 0 && !m_run.stop.load()) {
+      m_run.extra_changed.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    return !m_run.extra.empty();
+  }
+
+  // Counts a first part in flight while it lives (see wait_for_extra).
+  class Probing {
+  public:
+    explicit Probing(Run& run) : m_run(run) {
+      std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+      ++m_run.probes;
+    }
+    ~Probing() {
+      {
+        std::lock_guard<std::mutex> lock(m_run.extra_mutex);
+        --m_run.probes;
+      }
+      m_run.extra_changed.notify_all();
+    }
+    Probing(const Probing&) = delete;
+    Probing& operator=(const Probing&) = delete;
+
+  private:
+    Run& m_run;
+  };
+
   std::optional<Task> extra_task() {
     std::lock_guard<std::mutex> lock(m_run.extra_mutex);
     if (m_run.extra.empty()) {
@@ -382,13 +415,31 @@ private:
     state.opened = true;
     state.dir_fd = dir_fd;
     state.fd = fd; // the state's from here on
-    sink.copy_hash_to(state.sha256);
-    state.done[0] = 1;
+    if (checks_hash(item)) {
+      state.hasher = std::make_unique<FollowingHasher>(fd, 0, size, state.parts);
+      state.hasher->assume_hashed(sink.hash_state(), first);
+    }
     state.settled = 1;
-    state.hashed = 1;
     state.progress_bytes = first;
     for (std::size_t k = 1; k < state.count; ++k) {
       m_run.extra.push_back({&item, &state, k});
+    }
+  }
+
+  // Runs `place_item`: the item is counted when it returns, failed with its error when it
+  // throws (but for Interrupted, which stops the run, and Settled: segments count it).
+  template <typename Place>
+  void settle(const source::Item& item, const Place& place_item) {
+    try {
+      place_item();
+      m_run.progress.add_item();
+    } catch (const Settled&) {
+    } catch (const error::Interrupted&) {
+      throw;
+    } catch (const error::Error& e) {
+      fail(item, e.what(), e.code());
+    } catch (const std::exception& e) {
+      fail(item, e.what(), error::ExitCode::items_failed);
     }
   }
 
@@ -425,8 +476,8 @@ private:
         }
         const int fd = state.fd;
         lock.unlock();
-        SegmentSink sink(fd, state.offset(k), state.length(k), m_run.progress,
-                         m_run.options.cancelled);
+        SegmentSink sink(fd, state.offset(k), state.length(k), state.hasher.get(), k,
+                         m_run.progress, m_run.options.cancelled);
         try {
           m_reader->fetch_range(item, state.offset(k), state.length(k), sink);
           if (sink.written() != state.length(k)) {
@@ -439,7 +490,6 @@ private:
           throw;
         }
         lock.lock();
-        state.done[k] = 1;
         state.progress_bytes += sink.written();
       } catch (const source::RangesUnsupported& e) {
         if (!lock.owns_lock()) {
@@ -465,8 +515,7 @@ private:
       }
     }
     ++state.settled;
-    hash_prefix(state, lock);
-    if (state.settled < state.count || state.hashing || state.finished) {
+    if (state.settled < state.count || state.finished) {
       if (interrupted) {
         throw error::Interrupted();
       }
@@ -497,53 +546,13 @@ private:
     if (::ftruncate(state.fd, static_cast<off_t>(state.size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + item.path + ".part", errno));
     }
-  }
-
-  // Hashes the completed segments at the hashed point, one worker at a time (the lock is
-  // dropped while reading). Called, and returns, with the lock held.
-  void hash_prefix(Segmented& state, std::unique_lock<std::mutex>& lock) {
-    const bool hashing = !m_run.options.skip_validation && state.item->sha256.has_value();
-    while (hashing && !state.hashing && !state.failure && !state.whole &&
-           state.hashed < state.count && state.done[state.hashed] != 0) {
-      state.hashing = true;
-      const std::size_t k = state.hashed;
-      lock.unlock();
-      std::exception_ptr failure;
-      try {
-        read_segment(state, k);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      lock.lock();
-      state.hashing = false;
-      if (failure && !state.failure) {
-        state.failure = failure;
-      }
-      ++state.hashed;
+    if (checks_hash(item)) {
+      state.hasher = std::make_unique<FollowingHasher>(state.fd, 0, state.size, state.parts);
     }
   }
 
-  void read_segment(Segmented& state, std::size_t k) {
-    if (!m_buffer) {
-      m_buffer.reset(new char[k_hash_read]);
-    }
-    std::uint64_t offset = state.offset(k);
-    std::uint64_t left = state.length(k);
-    while (left > 0) {
-      const ssize_t n =
-          ::pread(state.fd, m_buffer.get(), std::min<std::uint64_t>(left, k_hash_read),
-                  static_cast<off_t>(offset));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        throw error::IoError(error::system_message("cannot read " + state.item->path + ".part",
-                                                   n == 0 ? EIO : errno));
-      }
-      state.sha256.update(m_buffer.get(), static_cast<std::size_t>(n));
-      offset += static_cast<std::uint64_t>(n);
-      left -= static_cast<std::uint64_t>(n);
-    }
+  bool checks_hash(const source::Item& item) const {
+    return !m_run.options.skip_validation && item.sha256.has_value();
   }
 
   // Every segment settled: renames the part file into place, or fails the item, or fetches it
@@ -554,9 +563,22 @@ private:
     const std::string part_name = parts.name + std::string(fs::k_part_suffix);
     std::exception_ptr failure = state.failure;
     bool whole = state.whole;
-    if (!failure && !whole && !m_run.options.skip_validation && item.sha256) {
-      const hash::Digest got = state.sha256.finish();
-      if (got != *item.sha256) {
+    if (!failure && !whole && state.hasher) {
+      hash::Digest got{};
+      try {
+        auto digest = state.hasher->finish(m_run.options.cancelled);
+        if (!digest) { // spoiled by a segment written again after it was hashed
+          if (::lseek(state.fd, 0, SEEK_SET) != 0) {
+            throw error::IoError(
+                error::system_message("cannot read " + item.path + ".part", errno));
+          }
+          digest = m_hasher.hash_fd(state.fd, item.path + ".part").sha256;
+        }
+        got = *digest;
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (!failure && got != *item.sha256) {
         m_run.logger.info("retry: " + item.path + ": SHA-256 mismatch of the segments: expected " +
                           hash::to_hex(*item.sha256) + ", got " + hash::to_hex(got) +
                           ": fetching it whole");
@@ -587,7 +609,7 @@ private:
     if (dir >= 0) {
       ::close(dir);
     }
-    try {
+    settle(item, [&] {
       if (failure) {
         std::rethrow_exception(failure);
       }
@@ -597,14 +619,7 @@ private:
         m_run.bytes += state.size;
         ++m_run.downloaded;
       }
-      m_run.progress.add_item();
-    } catch (const error::Interrupted&) {
-      throw;
-    } catch (const error::Error& e) {
-      fail(item, e.what(), e.code());
-    } catch (const std::exception& e) {
-      fail(item, e.what(), error::ExitCode::items_failed);
-    }
+    });
   }
 
   // Places one item: from a local copy, else fetched whole, or (when `may_split` and the
@@ -648,14 +663,17 @@ private:
                 sink.write(item.content->data(), item.content->size());
               } else if (!probe) {
                 m_reader->fetch(item, sink);
-              } else if (const auto size = m_reader->fetch_first(item, first, sink);
-                         size && *size > sink.bytes()) {
-                if (sink.bytes() != first) {
-                  throw error::IntegrityError("asked for the first " + std::to_string(first) +
-                                              " bytes, got " + std::to_string(sink.bytes()));
+              } else {
+                const Probing probing(m_run); // until the segments are published
+                const auto size = m_reader->fetch_first(item, first, sink);
+                if (size && *size > sink.bytes()) {
+                  if (sink.bytes() != first) {
+                    throw error::IntegrityError("asked for the first " + std::to_string(first) +
+                                                " bytes, got " + std::to_string(sink.bytes()));
+                  }
+                  continue_in_segments(item, dir, fd, sink, first, *size);
+                  return false; // the segments finish it
                 }
-                continue_in_segments(item, dir, fd, sink, first, *size);
-                return false; // the segments finish it
               }
               return true;
             });
@@ -767,12 +785,9 @@ private:
     return sink.bytes();
   }
 
-  static constexpr std::size_t k_hash_read = 256 * 1024;
-
   Run& m_run;
   std::unique_ptr<source::Reader> m_reader;
   hash::FileHasher m_hasher;
-  std::unique_ptr<char[]> m_buffer; // reads of segmented part files for their SHA-256
   FolderOpener m_folders;
   std::mt19937_64 m_random;
 };

@@ -1,5 +1,7 @@
 #include "shared/transfer/ranged_download.hpp"
 
+#include "shared/transfer/following_hasher.hpp"
+
 #include "shared/error/error.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <exception>
 #include <fcntl.h>
 #include <mutex>
@@ -19,26 +22,134 @@
 namespace shared::transfer {
 namespace {
 
-// Writes one part's body at its offset.
+// The location all workers use. A 403 on the current generation makes the part that saw it
+// ask for a fresh location (one per generation, however many parts saw the 403), and that part
+// tries the fresh one first: the other workers wait to start a request until its request has
+// an answer (its response headers, or its failure). So a 403 on a fresh location is about that
+// part, never a location other parts had used up (one-time or few-use presigned URLs), and only
+// such 403s count against the part. A 403 on a location that was replaced meanwhile is simply
+// tried again with the current one.
+class SharedLocation {
+public:
+  // What get() hands out: `first` when the part asked for this fresh location and tries it
+  // before anyone else.
+  struct Use {
+    Location location;
+    std::uint64_t generation = 0;
+    bool first = false;
+  };
+
+  SharedLocation(Location location, const std::function<Location()>& refresh, log::Logger& logger)
+      : m_location(std::move(location)), m_refresh(refresh), m_logger(logger) {}
+
+  // The location for part `part`'s next request; waits while another part is trying a fresh one.
+  Use get(std::uint64_t part) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_tried.wait(lock, [&] { return !m_trial || m_trial_part == part; });
+    return {m_location, m_generation, m_trial};
+  }
+
+  // Part `part`'s request on generation `generation`, the fresh location it asked for, has an
+  // answer (or none will come): the other parts may use it too. No effect on another part's
+  // trial or a later generation's.
+  void tried(std::uint64_t part, std::uint64_t generation) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trial && m_trial_part == part && m_generation == generation) {
+      m_trial = false;
+      m_tried.notify_all();
+    }
+  }
+
+  // After a 403 to part `part` on generation `seen`: a fresh location, which `part` then tries
+  // first, unless another part got one already. Throws what `refresh` throws.
+  void refresh(std::uint64_t seen, std::uint64_t part, std::uint64_t offset) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (seen != m_generation) {
+      m_logger.debug("part at " + std::to_string(offset) +
+                     ": 403 on a location already replaced; trying the current one");
+      return;
+    }
+    m_logger.info("the location answered 403 (expired?): asking for a fresh one");
+    m_location = m_refresh();
+    ++m_generation;
+    ++m_refreshed;
+    m_trial = true;
+    m_trial_part = part;
+  }
+
+  std::uint64_t refreshed() const { return m_refreshed; }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_tried;
+  Location m_location;
+  std::uint64_t m_generation = 0;
+  std::uint64_t m_refreshed = 0;
+  bool m_trial = false; // m_trial_part has not had an answer on the current location yet
+  std::uint64_t m_trial_part = 0;
+  const std::function<Location()>& m_refresh;
+  log::Logger& m_logger;
+};
+
+// Ends a part's trial of a fresh location when it goes out of scope (the request failed or
+// returned) unless it ended earlier, at the response's first bytes.
+class Trial {
+public:
+  Trial(SharedLocation& shared, std::uint64_t part, const SharedLocation::Use& use)
+      : m_shared(shared), m_part(part), m_generation(use.generation), m_active(use.first) {}
+  ~Trial() { end(); }
+  Trial(const Trial&) = delete;
+  Trial& operator=(const Trial&) = delete;
+  void end() {
+    if (m_active) {
+      m_active = false;
+      m_shared.tried(m_part, m_generation);
+    }
+  }
+
+private:
+  SharedLocation& m_shared;
+  std::uint64_t m_part;
+  std::uint64_t m_generation;
+  bool m_active;
+};
+
+// Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
+// run being cancelled.
 class PartSink : public http::BodySink {
 public:
-  PartSink(int fd, std::uint64_t offset, std::uint64_t length, progress::Reporter* progress)
-      : m_fd(fd), m_offset(offset), m_length(length), m_progress(progress) {}
+  // `offset`: of the part in the body; the body starts at byte `base` of the file.
+  // `hasher` (may be null) is told what part `k` holds.
+  // `trial` (may be null) is ended when the response begins.
+  PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
+           progress::Reporter* progress, const std::function<bool()>& cancelled,
+           FollowingHasher* hasher, Trial* trial)
+      : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_progress(progress),
+        m_cancelled(cancelled), m_hasher(hasher), m_trial(trial) {}
 
   void start(const http::Response& response) override {
+    if (m_trial != nullptr) {
+      m_trial->end();
+    }
     if (response.status != 206) {
-      throw error::IntegrityError("asked for bytes " + std::to_string(m_offset) + "-" +
-                                  std::to_string(m_offset + m_length - 1) + ", got status " +
-                                  std::to_string(response.status) + " instead of 206");
+      throw http::ProtocolError("asked for bytes " + std::to_string(m_offset) + "-" +
+                                std::to_string(m_offset + m_length - 1) + ", got status " +
+                                std::to_string(response.status) + " instead of 206");
     }
   }
 
   void write(const char* data, std::size_t size) override {
+    if (m_cancelled && m_cancelled()) {
+      throw error::Interrupted();
+    }
     if (m_written + size > m_length) {
       throw error::IntegrityError("the server sent more than the range asked for");
     }
-    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
+    fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
     m_written += size;
+    if (m_hasher != nullptr) {
+      m_hasher->wrote(m_k, m_written, data, size);
+    }
     if (m_progress != nullptr) {
       m_progress->add_bytes(size);
     }
@@ -49,57 +160,54 @@ public:
       m_progress->remove_bytes(m_written);
     }
     m_written = 0;
+    if (m_hasher != nullptr) {
+      m_hasher->restarted(m_k);
+    }
   }
 
   std::uint64_t written() const { return m_written; }
 
 private:
   int m_fd;
+  std::uint64_t m_base;
+  std::uint64_t m_k;
   std::uint64_t m_offset;
   std::uint64_t m_length;
   progress::Reporter* m_progress;
+  const std::function<bool()>& m_cancelled;
+  FollowingHasher* m_hasher;
+  Trial* m_trial;
   std::uint64_t m_written = 0;
 };
 
-// The location all workers use, refreshed once per 403 however many parts saw it.
-class SharedLocation {
-public:
-  SharedLocation(Location location, const std::function<Location()>& refresh)
-      : m_location(std::move(location)), m_refresh(refresh) {}
-
-  std::pair<Location, std::uint64_t> get() {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return {m_location, m_generation};
+// The parts of a body of `size` bytes: `part_size` each, but the last `parallel` x `part_size`
+// bytes in parts of part_size / parallel (at least k_min_tail_part): the parts still in flight
+// when the last one lands, the bytes the SHA-256 follower must read after it, are then few.
+std::vector<Part> plan_parts(std::uint64_t size, std::uint64_t part_size, unsigned parallel) {
+  constexpr std::uint64_t k_min_tail_part = 1u << 20;
+  part_size = std::max<std::uint64_t>(part_size, 1);
+  parallel = std::max(parallel, 1u);
+  const std::uint64_t small = std::max(part_size / parallel, k_min_tail_part);
+  const std::uint64_t tail = small < part_size ? std::min(size, parallel * part_size) : 0;
+  std::vector<Part> parts;
+  for (std::uint64_t at = 0; at < size;) {
+    const bool big = at + part_size <= size - tail; // big parts never reach into the tail
+    const std::uint64_t length = std::min(big ? part_size : small, size - at);
+    parts.push_back({at, length});
+    at += length;
   }
-
-  // After a 403 on generation `seen`: a fresh location unless another part got one already.
-  void refresh(std::uint64_t seen) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (seen == m_generation) {
-      m_location = m_refresh();
-      ++m_generation;
-      ++m_refreshed;
-    }
-  }
-
-  std::uint64_t refreshed() const { return m_refreshed; }
-
-private:
-  std::mutex m_mutex;
-  Location m_location;
-  std::uint64_t m_generation = 0;
-  std::uint64_t m_refreshed = 0;
-  const std::function<Location()>& m_refresh;
-};
+  return parts;
+}
 
 } // namespace
 
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              const std::optional<hash::Digest>& sha256, const Location& location,
                              const std::function<Location()>& refresh, const RangedOptions& options,
-                             log::Logger& logger, progress::Reporter* progress) {
+                             log::Logger& logger, progress::Reporter* progress,
+                             std::string_view head) {
   RangedResult result;
-  result.bytes = size;
+  result.bytes = head.size() + size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
   ::unlink(part_path.c_str()); // a leftover is never "already downloaded"
   int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -107,16 +215,34 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     throw error::IoError(error::system_message("cannot create " + part_path, errno));
   }
   try {
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + part_path, errno));
     }
+    fs::pwrite_all(fd, head.data(), head.size(), 0, part_path);
     http::ClientOptions http = options.http;
     http.bearer_token.clear();
     http.username.clear();
     http.password.clear();
-    const std::uint64_t part_size = std::max<std::uint64_t>(options.part_size, 1);
-    const std::uint64_t parts = size == 0 ? 0 : (size + part_size - 1) / part_size;
-    SharedLocation shared(location, refresh);
+    const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
+    const std::uint64_t parts = plan.size();
+    SharedLocation shared(location, refresh, logger);
+    // The SHA-256 follows the parts as they land (the workers hash the written prefix).
+    struct Reader {
+      int fd = -1;
+      ~Reader() {
+        if (fd >= 0) {
+          ::close(fd);
+        }
+      }
+    } reader;
+    std::optional<FollowingHasher> hasher;
+    if (sha256) {
+      reader.fd = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (reader.fd < 0) {
+        throw error::IoError(error::system_message("cannot read " + part_path, errno));
+      }
+      hasher.emplace(reader.fd, head.size(), size, plan);
+    }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> retries{0};
@@ -127,16 +253,23 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       try {
         http::Client client(http, logger);
         for (std::uint64_t k = next++; k < parts && !stop; k = next++) {
-          const std::uint64_t offset = k * part_size;
-          const std::uint64_t length = std::min(part_size, size - offset);
-          for (int refreshes = 0;; ++refreshes) {
-            auto [where, generation] = shared.get();
-            http::Headers headers = where.headers;
+          if (options.http.cancelled && options.http.cancelled()) {
+            throw error::Interrupted();
+          }
+          const std::uint64_t offset = plan[k].offset;
+          const std::uint64_t length = plan[k].length;
+          // Fresh locations this part asked for and tried first that answered 403 too.
+          int refused = 0;
+          for (;;) {
+            const SharedLocation::Use use = shared.get(k);
+            Trial trial(shared, k, use);
+            http::Headers headers = use.location.headers;
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
-            PartSink sink(fd, offset, length, progress);
+            PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
+                          hasher ? &*hasher : nullptr, &trial);
             try {
-              client.get(where.url, sink, headers);
+              client.get(use.location.url, sink, headers);
               if (sink.written() != length) {
                 throw error::IntegrityError("part at " + std::to_string(offset) + ": got " +
                                             std::to_string(sink.written()) + " of " +
@@ -144,13 +277,17 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
               }
               break;
             } catch (const http::HttpStatusError& e) {
-              if (e.status() != 403 || refreshes >= options.refreshes_per_part) {
+              if (e.status() != 403) {
                 throw;
+              }
+              if (use.first && ++refused >= std::max(options.refreshes_per_part, 1)) {
+                throw http::HttpStatusError(
+                    403, std::string(e.what()) + " (also with " + std::to_string(refused) +
+                             " fresh locations, each tried first by this part)");
               }
               sink.restart();
               ++attempts;
-              logger.info("the location answered 403 (expired?): asking for a fresh one");
-              shared.refresh(generation);
+              shared.refresh(use.generation, k, offset);
             }
           }
         }
@@ -182,11 +319,29 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      hash::FileHasher hasher;
-      const hash::FileHash got = hasher.hash_file(part_path);
-      if (got.sha256 != *sha256) {
+      std::optional<hash::Digest> got = hasher->finish(options.http.cancelled);
+      result.hashed_after = hasher->left();
+      logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
+                   " bytes left to read after the last part" +
+                   (got ? "" : "; read again (a part it had read was written again)"));
+      if (!got) { // bytes it had read were written again: a second pass over the body
+        ++result.rehashed;
+        if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
+          throw error::IoError(error::system_message("cannot read " + part_path, errno));
+        }
+        hash::FileHasher again;
+        got = again
+                  .hash_fd(reader.fd, part_path,
+                           [&options](std::size_t) {
+                             if (options.http.cancelled && options.http.cancelled()) {
+                               throw error::Interrupted();
+                             }
+                           })
+                  .sha256;
+      }
+      if (*got != *sha256) {
         throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
-                                    ", got " + hash::to_hex(got.sha256));
+                                    ", got " + hash::to_hex(*got));
       }
     }
     const int closing = fd;

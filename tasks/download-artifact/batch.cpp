@@ -1,15 +1,20 @@
 #include "tasks/download-artifact/batch.hpp"
 
+#include "shared/crypt4gh/crypt4gh.hpp"
 #include "shared/format/units.hpp"
 #include "shared/hash/file_hasher.hpp"
+#include "shared/http/errors.hpp"
 #include "shared/http/retry.hpp"
 #include "shared/source/drs.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace tasks::download_artifact {
 namespace {
@@ -18,29 +23,98 @@ namespace format = shared::format;
 using shared::source::DrsAnswer;
 
 constexpr std::size_t k_listed = 50;
+// The shortest time between two GET /objects/{id} of a file being staged (seconds), whatever
+// its Retry-After says ("0" must not make a tight loop).
+constexpr double k_min_poll = 1;
+// The largest Crypt4GH envelope looked for at the start of an existing .c4gh file (bytes);
+// DrsClient::envelope() takes at most 1 MiB of base64.
+constexpr std::uint64_t k_max_envelope = 1u << 20;
 
 // One id's way through the batch.
 struct File {
   std::string id;
   DrsAnswer answer;
-  std::string name;    // in the destination, once known
-  std::string problem; // why it is unavailable or failed
+  std::chrono::steady_clock::time_point answered; // when `answer` came
+  std::string name;                               // in the destination, once known
+  std::string problem;                            // why it is unavailable or failed
   enum class Fate { pending, exists, unavailable, downloaded, failed } fate = Fate::pending;
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
 
+// `file` failed with `e` (logged): an integrity failure keeps its exit status, anything else is
+// a failed item.
+void fail(File& file, const std::exception& e, shared::log::Logger& logger) {
+  file.fate = File::Fate::failed;
+  file.problem = e.what();
+  const auto* error = dynamic_cast<const shared::error::Error*>(&e);
+  file.code = error != nullptr && error->code() == shared::error::ExitCode::integrity
+                  ? shared::error::ExitCode::integrity
+                  : shared::error::ExitCode::items_failed;
+  logger.error(file.id + ": " + e.what());
+}
+
+// Throws error::Interrupted once SIGINT/SIGTERM arrived (the run's cancel flag).
+void stop_if_cancelled(const std::function<bool()>& cancelled) {
+  if (cancelled && cancelled()) {
+    throw shared::error::Interrupted();
+  }
+}
+
 // Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
-bool complete(const std::string& path, const shared::source::DrsObject& object) {
+bool complete(const std::string& path, const shared::source::DrsObject& object,
+              const std::optional<shared::hash::Digest>& sha256,
+              const std::function<bool()>& cancelled) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
       static_cast<std::uint64_t>(info.st_size) != object.size) {
     return false;
   }
-  if (!object.sha256) {
+  if (!sha256) {
     return true;
   }
   shared::hash::FileHasher hasher;
-  return hasher.hash_file(path).sha256 == *object.sha256;
+  return hasher.hash_file(path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
+             .sha256 == *sha256;
+}
+
+// Whether `path` already holds a GHGA download of the object: a Crypt4GH header whose length
+// (from its packets' length fields) is exactly what the file holds beyond the object's size,
+// then the body with the object's SHA-256 when it has one. The header is not decrypted (that
+// needs the user's secret key): whether it was made for the current key is not known.
+bool complete_c4gh(const std::string& path, const shared::source::DrsObject& object,
+                   const std::optional<shared::hash::Digest>& sha256,
+                   const std::function<bool()>& cancelled) {
+  // O_NONBLOCK: a FIFO under that name must not block the run (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return false;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<std::uint64_t>(info.st_size) <= object.size ||
+      static_cast<std::uint64_t>(info.st_size) - object.size > k_max_envelope) {
+    return false;
+  }
+  const auto head =
+      static_cast<std::size_t>(static_cast<std::uint64_t>(info.st_size) - object.size);
+  std::string envelope(head, '\0');
+  if (::pread(fd, envelope.data(), head, 0) != static_cast<ssize_t>(head) ||
+      shared::crypt4gh::header_length(envelope) != head) {
+    return false;
+  }
+  if (!sha256) {
+    return true;
+  }
+  if (::lseek(fd, static_cast<off_t>(head), SEEK_SET) < 0) {
+    return false;
+  }
+  shared::hash::FileHasher hasher;
+  return hasher.hash_fd(fd, path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
+             .sha256 == *sha256;
 }
 
 // The ids of `files`, listed for a message (the first k_listed).
@@ -132,36 +206,65 @@ std::string file_name_for(const std::string& id, const std::string& drs_name) {
 
 shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
+  // The name in the destination: GHGA's from the work package, else from the DRS name.
+  const auto name_of = [&options](const std::string& id, const shared::source::DrsObject& object) {
+    if (!options.ghga) {
+      return file_name_for(id, object.name);
+    }
+    const auto extension = options.extensions.find(id);
+    return id + (extension == options.extensions.end() ? "" : extension->second) + ".c4gh";
+  };
+  // The SHA-256 to check, unless skipValidation.
+  const auto expected = [&options](const shared::source::DrsObject& object) {
+    return options.skip_validation ? std::nullopt : object.sha256;
+  };
+  const auto complete_at = [&options, &expected](const std::string& path,
+                                                 const shared::source::DrsObject& object) {
+    return options.ghga ? complete_c4gh(path, object, expected(object), options.http.cancelled)
+                        : complete(path, object, expected(object), options.http.cancelled);
+  };
   shared::source::DrsClient drs(options.base, options.http, logger);
   std::vector<File> files;
   for (const auto& id : options.ids) {
     if (std::none_of(files.begin(), files.end(), [&id](const File& f) { return f.id == id; })) {
-      files.push_back(File{id, {}, {}, {}});
+      files.push_back(File{id, {}, {}, {}, {}});
     }
   }
 
-  // 1. Every id asked for first: availability, and staging starts.
+  // 1. Every id asked for first: availability, and staging starts. Only 404 and 403 make a
+  // file unavailable. Any other failure fails that file (the HTTP layer has retried), except
+  // that a service which has not answered any check yet and cannot be reached ends the run.
   logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
+  bool reached = false; // the service answered a check
   for (File& file : files) {
+    stop_if_cancelled(options.http.cancelled);
     try {
       file.answer = drs.object(file.id);
+      file.answered = std::chrono::steady_clock::now();
+      reached = true;
       if (file.answer.state == DrsAnswer::State::unavailable) {
         file.fate = File::Fate::unavailable;
         file.problem = file.answer.reason;
       } else if (file.answer.state == DrsAnswer::State::ready) {
-        file.name = file_name_for(file.id, file.answer.object->name);
+        file.name = name_of(file.id, *file.answer.object);
       }
     } catch (const shared::error::Interrupted&) {
       throw;
+    } catch (const shared::http::NetworkError& e) {
+      if (!reached) {
+        throw shared::error::Error(shared::error::ExitCode::network,
+                                   "cannot reach the DRS service: " + std::string(e.what()));
+      }
+      fail(file, e, logger);
     } catch (const std::exception& e) {
-      file.fate = File::Fate::unavailable;
-      file.problem = e.what();
+      reached = true; // it answered, if not as DRS says
+      fail(file, e, logger);
     }
   }
   // 2. What is already complete in the destination (a .part leftover never is).
   for (File& file : files) {
     if (file.answer.state == DrsAnswer::State::ready && file.fate == File::Fate::pending &&
-        complete(options.destination + "/" + file.name, *file.answer.object)) {
+        complete_at(options.destination + "/" + file.name, *file.answer.object)) {
       file.fate = File::Fate::exists;
     }
   }
@@ -177,15 +280,19 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
   std::vector<const File*> unavailable;
   std::size_t ready = 0;
   std::size_t staging = 0;
+  std::size_t unchecked = 0;
   for (const File& file : files) {
     existing.insert(existing.end(), file.fate == File::Fate::exists ? 1 : 0, &file);
     unavailable.insert(unavailable.end(), file.fate == File::Fate::unavailable ? 1 : 0, &file);
     ready += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::ready;
     staging += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::staging;
+    unchecked += file.fate == File::Fate::failed;
   }
-  logger.info(format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
-              format::count(existing.size()) + " already downloaded, " +
-              format::count(unavailable.size()) + " unavailable");
+  logger.info(
+      format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
+      format::count(existing.size()) + " already downloaded, " + format::count(unavailable.size()) +
+      " unavailable" +
+      (unchecked == 0 ? std::string() : ", " + format::count(unchecked) + " failed their check"));
   if (!existing.empty()) {
     logger.info("Already downloaded in " + options.destination + ":" + list_ids(existing, false));
   }
@@ -205,28 +312,54 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
     if (file.fate != File::Fate::pending) {
       continue;
     }
+    stop_if_cancelled(options.http.cancelled);
     try {
-      double waited = 0;
+      // Polled while being staged: at the service's Retry-After, never sooner than k_min_poll
+      // after its last answer; the wait is measured from here, and it fails as soon as the next
+      // poll would come after maxWait.
+      using Clock = std::chrono::steady_clock;
+      const Clock::time_point waiting = Clock::now();
+      const auto since = [](Clock::time_point from, Clock::time_point to) {
+        return std::chrono::duration<double>(to - from).count();
+      };
       while (file.answer.state == DrsAnswer::State::staging) {
-        if (waited + file.answer.retry_after > options.max_wait) {
-          throw shared::error::Error(shared::error::ExitCode::items_failed,
-                                     "still being staged after " + format::duration(waited) +
-                                         " (maxWait " + format::duration(options.max_wait) + ")");
+        const Clock::time_point next =
+            file.answered +
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(std::max(file.answer.retry_after, k_min_poll)));
+        const Clock::time_point now = Clock::now();
+        if (since(waiting, next) > options.max_wait) {
+          throw shared::error::Error(
+              shared::error::ExitCode::items_failed,
+              "still being staged after " + format::duration(since(waiting, now)) + " (maxWait " +
+                  format::duration(options.max_wait) + "; the service asked to " + "wait " +
+                  format::duration(file.answer.retry_after) + " more)");
         }
-        logger.info(file.id + ": being staged; asking again in " +
-                    format::duration(file.answer.retry_after));
-        shared::http::sleep_unless_cancelled(file.answer.retry_after, options.http.cancelled);
-        waited += file.answer.retry_after;
+        const double delay = std::max(0.0, since(now, next));
+        logger.info(file.id + ": being staged; asking again in " + format::duration(delay));
+        shared::http::sleep_unless_cancelled(delay, options.http.cancelled);
         file.answer = drs.object(file.id);
+        file.answered = Clock::now();
         if (file.answer.state == DrsAnswer::State::unavailable) {
           throw shared::error::Error(shared::error::ExitCode::items_failed,
                                      "became unavailable: " + file.answer.reason);
         }
       }
       const auto& object = *file.answer.object;
-      file.name = file_name_for(file.id, object.name);
+      file.name = name_of(file.id, object);
       logger.info("Downloading " + file.id + " (" + format::bytes(object.size) + ") to " +
                   file.name);
+      std::string envelope;
+      if (options.ghga) { // the Crypt4GH header made for the user's key comes first
+        envelope = drs.envelope(file.id);
+        std::string problem;
+        if (shared::crypt4gh::header_length(envelope, &problem) != envelope.size()) {
+          throw shared::error::Error(
+              shared::error::ExitCode::items_failed,
+              "the envelope from GET /objects/" + file.id + "/envelopes is not a Crypt4GH header" +
+                  (problem.empty() ? std::string(" (bytes after it)") : ": " + problem));
+        }
+      }
       const auto refresh = [&drs, &file]() {
         const DrsAnswer fresh = drs.object(file.id);
         if (fresh.state != DrsAnswer::State::ready) {
@@ -240,23 +373,15 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id,
                                           "files", 1, object.size);
       shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
-                                        object.sha256, {object.access_url, object.access_headers},
-                                        refresh, options.ranged, logger, &progress);
+                                        expected(object),
+                                        {object.access_url, object.access_headers}, refresh,
+                                        options.ranged, logger, &progress, envelope);
       file.fate = File::Fate::downloaded;
-      bytes += object.size;
+      bytes += envelope.size() + object.size;
     } catch (const shared::error::Interrupted&) {
       throw;
-    } catch (const shared::error::Error& e) {
-      file.fate = File::Fate::failed;
-      file.problem = e.what();
-      file.code = e.code() == shared::error::ExitCode::integrity
-                      ? shared::error::ExitCode::integrity
-                      : shared::error::ExitCode::items_failed;
-      logger.error(file.id + ": " + e.what());
     } catch (const std::exception& e) {
-      file.fate = File::Fate::failed;
-      file.problem = e.what();
-      logger.error(file.id + ": " + e.what());
+      fail(file, e, logger);
     }
   }
   // 6. The summary.

@@ -5,6 +5,7 @@
 #include "shared/metadata/metadata_csv.hpp"
 #include "shared/task/http_inputs.hpp"
 #include "shared/task/interrupt.hpp"
+#include "tasks/download-artifact/ghga.hpp"
 
 #include <iostream>
 #include <optional>
@@ -127,13 +128,27 @@ std::optional<bool> ask_on_terminal(const std::string& question) {
 shared::error::ExitCode run(const shared::task::TaskContext& context) {
   shared::log::Logger& logger = context.logger;
   const Options options = options_from_inputs(context.inputs, logger, context.progress_mode);
-  if (options.provider == "drs") {
+  if (options.provider == "drs" || options.provider == "ghga") {
     BatchOptions batch;
     batch.base = options.source;
-    batch.ids = read_ids(context.inputs.lines("files"));
+    if (options.provider == "ghga") {
+      // Before anything else: the work package, and the user's key checked against it.
+      const std::vector<std::string> only = context.inputs.has("files")
+                                                ? read_ids(context.inputs.lines("files"))
+                                                : std::vector<std::string>{};
+      const auto& key = context.inputs.value("myPublicKeyPath");
+      const shared::source::EnvWorkPackageSource work_package(shared::log::process_environment());
+      use_work_package(work_package, context.inputs.text("myPublicKeyPath"),
+                       key.source == shared::task::InputSource::none ? "--my-public-key-path"
+                                                                     : key.origin,
+                       only, batch, logger);
+    } else {
+      batch.ids = read_ids(context.inputs.lines("files"));
+    }
     batch.destination = options.download.destination;
     batch.skip_downloaded = context.inputs.boolean("skipDownloaded");
     batch.skip_unavailable = context.inputs.boolean("skipUnavailable");
+    batch.skip_validation = options.download.skip_validation;
     batch.max_wait = context.inputs.number("maxWait");
     batch.http = options.source_context.http;
     batch.ranged.http = options.source_context.http;

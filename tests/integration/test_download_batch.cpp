@@ -1,6 +1,8 @@
 // download-artifact --provider drs (seed 001, issue 5): a batch of files by id from a GA4GH DRS
 // service (our DrsServer, bytes served by nginx), checked first, ordered by expected wait,
-// fetched one at a time in Range parts.
+// fetched one at a time in Range parts; and --provider ghga: the work package from
+// GHGA_WORK_PACKAGE_*, the user's Crypt4GH key checked first, <id><extension>.c4gh files made of
+// the envelope and the body.
 #include "shared/hash/sha256.hpp"
 #include "tests/support/drs_server.hpp"
 #include "tests/support/process.hpp"
@@ -367,60 +369,75 @@ TEST_CASE("batch: unavailable ids stop the run without a terminal, or are skippe
   }
 }
 
-TEST_CASE("batch: 202 without Retry-After makes the file unavailable, with the reason", "[batch]") {
+// Only 404 and 403 are "unavailable" (a question for the user); a 202 without Retry-After is a
+// protocol error of the service: that file fails (exit 1), without stopping the run to ask.
+TEST_CASE("batch: 202 without Retry-After at the check fails the file, with the reason",
+          "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("noretry", k_part);
   DrsServer server(files.served);
   server.set_behaviour("noretry", staging(1, std::nullopt));
 
-  SECTION("without --skip-unavailable: exit 2") {
-    const ProcessResult result = batch(server, files, {"noretry", "ok"});
-    INFO(result.out << result.err);
-    CHECK(result.exit_code == 2);
-    CHECK(contains(result.err, "noretry"));
-    CHECK(byte_request_count(server) == 0);
-  }
-  SECTION("with --skip-unavailable: reported with its reason, the others downloaded") {
-    const ProcessResult result = batch(server, files, {"noretry", "ok"}, {"--skip-unavailable"});
-    INFO(result.out << result.err);
-    CHECK(result.exit_code == 0);
-    CHECK(contains(result.out + result.err, "noretry ("));
-    CHECK(contains(result.out + result.err, "Retry-After"));
-    CHECK(files.right("ok", "ok"));
-    CHECK_FALSE(exists(files.at("noretry")));
-    CHECK(server.byte_requests("noretry").empty());
-    CHECK(contains(result.out + result.err, counts(0, 1, 0)));
-  }
+  const std::vector<std::string> flags =
+      GENERATE(std::vector<std::string>{}, std::vector<std::string>{"--skip-unavailable"});
+  INFO("flags: " << flags.size());
+  const ProcessResult result = batch(server, files, {"noretry", "ok"}, flags);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(contains(result.out + result.err, "noretry ("));
+  CHECK(contains(result.out + result.err, "Retry-After"));
+  CHECK(files.right("ok", "ok"));
+  CHECK_FALSE(exists(files.at("noretry")));
+  CHECK(server.byte_requests("noretry").empty());
+  CHECK(server.object_requests("noretry") == 1);
+  CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug: batch.cpp's first pass (GET /objects/{id} for every id) turns every exception into
-// "unavailable", so a server error that retries did not cure (503 here) or a DRS service that
-// cannot be reached at all is reported as "skipped (unavailable)" and, with --skip-unavailable,
-// the run exits 0 with nothing downloaded (without the flag it asks to rerun with
-// --skip-unavailable). The issue: only 404 and 403 are unavailable; other errors as in the HTTP
-// layer, i.e. the file fails (exit 1) or the run fails (exit 3).
-TEST_CASE("batch: a server error on GET /objects/{id} is a failure, not unavailable",
-          "[batch][!shouldfail]") {
+// Only 404 and 403 on GET /objects/{id} are "unavailable". A server error that the HTTP
+// layer's retries did not cure (503 here) fails that file (exit 1) and the others are
+// downloaded; a service that cannot be reached at all (nothing answered any check) ends the
+// run at once, exit 3, before anything is downloaded.
+TEST_CASE("batch: a server error on GET /objects/{id} is a failure, not unavailable", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("broken", k_part);
   DrsServer server(files.served);
   server.set_behaviour("broken", error(503));
 
-  const ProcessResult result =
-      batch(server, files, {"broken", "ok"}, {"--skip-unavailable", "--retries", "2"});
-  INFO(result.out << result.err);
-  CHECK(files.right("ok", "ok"));
-  CHECK(result.exit_code != 0);
-  CHECK_FALSE(contains(result.out + result.err, counts(0, 1, 0)));
-
-  const ProcessResult unreachable =
-      run_process({k_download, "--provider", "drs", "http://127.0.0.1:1/ga4gh/drs/v1",
-                   "--destination", files.out, "--files", "ok", "--skip-unavailable", "--retries",
-                   "1", "--retry-delay", "0.01"});
-  INFO(unreachable.out << unreachable.err);
-  CHECK(unreachable.exit_code != 0);
+  SECTION("503 after the retries: that file fails, the others are downloaded") {
+    const ProcessResult result =
+        batch(server, files, {"broken", "ok"}, {"--skip-unavailable", "--retries", "2"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(files.right("ok", "ok"));
+    CHECK_FALSE(exists(files.at("broken")));
+    CHECK_FALSE(exists(files.at("broken.part")));
+    CHECK(server.object_requests("broken") == 3); // the check and its 2 retries, no more
+    CHECK(server.byte_requests("broken").empty());
+    CHECK(contains(result.out + result.err, "broken ("));
+    CHECK(contains(result.out + result.err, "503"));
+    CHECK(contains(result.out + result.err, summary(1)));
+    CHECK(contains(result.out + result.err, counts(0, 0, 1)));
+  }
+  SECTION("without --skip-unavailable the run is not stopped to ask: it is not unavailable") {
+    const ProcessResult result = batch(server, files, {"broken", "ok"}, {"--retries", "0"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(files.right("ok", "ok"));
+    CHECK(contains(result.out + result.err, counts(0, 0, 1)));
+  }
+  SECTION("a service that cannot be reached: exit 3, nothing written") {
+    const ProcessResult unreachable =
+        run_process({k_download, "--provider", "drs", "http://127.0.0.1:1/ga4gh/drs/v1",
+                     "--destination", files.out, "--files", "ok", "--files", "broken",
+                     "--skip-unavailable", "--retries", "1", "--retry-delay", "0.01"});
+    INFO(unreachable.out << unreachable.err);
+    CHECK(unreachable.exit_code == 3);
+    CHECK(contains(unreachable.err, "cannot reach the DRS service"));
+    CHECK_FALSE(contains(unreachable.out + unreachable.err, "skipped (unavailable)"));
+    CHECK_FALSE(exists(files.at("ok")));
+  }
 }
 
 TEST_CASE("batch: an access URL that expires is replaced and finished parts are kept", "[batch]") {
@@ -502,14 +519,12 @@ TEST_CASE("batch: a part always answered 403 fails its file after a few fresh UR
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug: when access URLs are good for fewer requests than --parallel (one-time or few-use
-// presigned URLs), a file of many parts fails although every 403 got a fresh URL and parts keep
-// completing. ranged_download.cpp counts every 403 a part sees against refreshes_per_part (2),
-// also a 403 on a URL that other parts had used up or that was already replaced (SharedLocation
-// then does not even refresh), so some part soon sees its 3rd 403 and the whole file, finished
-// parts included, is thrown away. Fails every time here (32 parts, 2 requests a URL, parallel 8).
-TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts",
-          "[batch][!shouldfail]") {
+// Access URLs good for fewer requests than --parallel (one-time or few-use presigned URLs):
+// parts see 403s on URLs the other parts used up. One fresh URL per URL used up (however many
+// parts saw its 403), tried first by the part that asked for it; only a 403 on such a fresh
+// URL counts against a part. Before, every 403 counted and a file like this one (32 parts, 2
+// requests a URL, parallel 8) always failed, its finished parts thrown away.
+TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts", "[batch]") {
   Files files;
   files.add("many", 32 * k_part);
   DrsServer server(files.served);
@@ -519,8 +534,13 @@ TEST_CASE("batch: URLs good for 2 requests do not fail a file of many parts",
 
   const ProcessResult result = batch(server, files, {"many"}, {"--parallel", "8"});
   INFO(result.out << result.err);
-  CHECK(result.exit_code == 0);
+  REQUIRE(result.exit_code == 0);
   CHECK(files.right("many", "many"));
+  check_parts(server, "many", 32 * k_part); // every part served once: none redone
+  // 2 parts a URL: at least 15 fresh ones; at most one per part (no refresh storm).
+  CHECK(server.object_requests("many") >= 16);
+  CHECK(server.object_requests("many") <= 1 + 32);
+  CHECK(contains(result.out + result.err, summary(1)));
 }
 
 TEST_CASE("batch: a checksum mismatch fails the file (exit 4) and the others are downloaded",
@@ -544,6 +564,29 @@ TEST_CASE("batch: a checksum mismatch fails the file (exit 4) and the others are
   CHECK(contains(result.out + result.err, "SHA-256"));
   CHECK(contains(result.out + result.err, summary(2)));
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
+}
+
+TEST_CASE("batch: --skip-validation checks sizes only, on downloads and on existing files",
+          "[batch]") {
+  Files files;
+  files.add("bad", 3 * k_part + 1);
+  const std::string& have = files.add("have", 2 * k_part);
+  std::string changed = have;
+  changed[5] = static_cast<char>(changed[5] ^ 1);
+  write_file(files.at("have"), changed); // right size, wrong bytes
+  DrsServer server(files.served);
+  DrsObjectBehaviour bad;
+  bad.wrong_checksum = true;
+  server.set_behaviour("bad", bad);
+
+  const ProcessResult result =
+      batch(server, files, {"bad", "have"}, {"--skip-validation", "--skip-downloaded"});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(files.right("bad", "bad"));
+  CHECK(read_file(files.at("have")) == changed); // taken as already downloaded
+  CHECK(server.byte_requests("have").empty());
+  CHECK(contains(result.out + result.err, counts(1, 0, 0)));
 }
 
 TEST_CASE("batch: staging longer than --max-wait fails that file (exit 1)", "[batch]") {
@@ -601,12 +644,9 @@ TEST_CASE("batch: 202 without Retry-After while polling fails that file", "[batc
   CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
-// Bug (minor): the same answer makes the file "unavailable" at the first check but an integrity
-// failure (exit 4, "a hash or size did not match") when seen while polling: drs.cpp throws
-// error::IntegrityError for a 202 without Retry-After, and batch.cpp keeps that code. A protocol
-// error of the service is not an integrity failure: the file should fail with exit 1.
-TEST_CASE("batch: 202 without Retry-After while polling is not an integrity failure",
-          "[batch][!shouldfail]") {
+// A protocol error of the service (http::ProtocolError) is not an integrity failure (exit 4 is
+// for a hash or size that did not match): the file fails with exit 1, as at the first check.
+TEST_CASE("batch: 202 without Retry-After while polling is not an integrity failure", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("late", k_part);
@@ -615,14 +655,15 @@ TEST_CASE("batch: 202 without Retry-After while polling is not an integrity fail
   const ProcessResult result = staging_then_no_retry_after(server, files);
   INFO(result.out << result.err);
   CHECK(result.exit_code == 1);
+  CHECK(contains(result.out + result.err, "no Retry-After"));
+  CHECK(files.right("ok", "ok"));
 }
 
-// Bug: a Retry-After of 0 never adds to the wait counted against --max-wait (batch.cpp sums the
-// announced delays instead of measuring time), so a file the service keeps staging with
-// "Retry-After: 0" is polled in a tight loop for ever (tens of thousands of GET /objects/{id} a
-// second). Killed after 1.5 s here.
-TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0",
-          "[batch][!shouldfail]") {
+// "Retry-After: 0" again and again: polled at least 1 s apart (before, the announced delays
+// were summed against --max-wait, so 0 never added up and the file was polled in a tight loop,
+// tens of thousands of GET /objects/{id} a second, for ever); the wait is measured, so
+// --max-wait 2.5 ends it after a few polls. The watchdog only keeps a regression from hanging.
+TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0", "[batch]") {
   Files files;
   files.add("ok", k_part);
   files.add("busy", k_part);
@@ -631,14 +672,18 @@ TEST_CASE("batch: --max-wait also ends staging announced with Retry-After: 0",
 
   ProcessOptions watchdog;
   watchdog.signal = SIGKILL;
-  watchdog.signal_after_ms = 1500;
+  watchdog.signal_after_ms = 30000;
   const ProcessResult result =
-      batch(server, files, {"busy", "ok"}, {"--max-wait", "0.3", "--quiet"}, watchdog);
+      batch(server, files, {"busy", "ok"}, {"--max-wait", "2.5"}, watchdog);
   INFO(result.out.substr(0, 2000) << result.err.substr(0, 2000));
   INFO("GET /objects/busy: " << server.object_requests("busy"));
   CHECK(result.exit_code == 1);
   CHECK(files.right("ok", "ok"));
   CHECK(contains(result.out + result.err, "still being staged"));
+  CHECK(server.object_requests("busy") >= 2); // the check, then polls while --max-wait lasts
+  CHECK(server.object_requests("busy") <= 10);
+  CHECK(server.byte_requests("busy").empty());
+  CHECK(contains(result.out + result.err, counts(0, 0, 1)));
 }
 
 TEST_CASE("batch: after SIGKILL, a rerun skips finished files and redoes the interrupted one",
@@ -676,11 +721,9 @@ TEST_CASE("batch: after SIGKILL, a rerun skips finished files and redoes the int
   CHECK(contains(second.out + second.err, counts(1, 0, 0)));
 }
 
-// Bug: SIGTERM/SIGINT are ignored in batch mode until the whole batch is done (exit 0, every file
-// downloaded). shared::task::interrupted is only looked at while sleeping (retry backoff,
-// staging polls): ranged_download.cpp's PartSink never checks options.http.cancelled (the plain
-// engine's PartSink does, downloader.cpp), nor does the part loop or batch.cpp's file loop.
-TEST_CASE("batch: SIGTERM mid-file exits 130 and removes the .part", "[batch][!shouldfail]") {
+// SIGTERM while a file's parts are in flight: the parts stop within one buffer (the ranged
+// download's sink polls the cancel flag), its .part is removed, and no later file is started.
+TEST_CASE("batch: SIGTERM mid-file exits 130 and removes the .part", "[batch]") {
   Files files;
   files.add("t1", (4u << 20) + 1);
   files.add("t2", k_part);
@@ -817,4 +860,294 @@ TEST_CASE("batch: on a terminal, the user is asked about existing files", "[batc
     CHECK(byte_request_count(server) == 0);
     CHECK_FALSE(exists(files.at("new")));
   }
+}
+
+// ---- provider ghga: the work package from GHGA_WORK_PACKAGE_*, the user's key checked first,
+// each file saved as <id><extension>.c4gh = its Crypt4GH envelope, then the encrypted body.
+
+namespace {
+
+const std::string k_user_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";   // bytes 0..31
+const std::string k_other_key = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";  // bytes 32..63
+const std::string k_server_key = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8="; // bytes 64..95
+
+std::string key_file_text(const std::string& base64) {
+  return "-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + base64 + "\n-----END CRYPT4GH PUBLIC KEY-----\n";
+}
+
+std::string le32(std::uint32_t value) {
+  std::string bytes(4, '\0');
+  for (int i = 0; i < 4; ++i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+  return bytes;
+}
+
+// A Crypt4GH header as GHGA's envelope endpoint returns it: magic, version 1, one packet of
+// method 0 (X25519 + ChaCha20-Poly1305: writer's key, nonce, encrypted data key, MAC), 124
+// bytes. Its content is random: nothing here decrypts it.
+std::string envelope(unsigned seed) {
+  return "crypt4gh" + le32(1) + le32(1) + le32(108) + le32(0) + random_content(100, seed);
+}
+
+// A GHGA run: the fixture's token for the envelopes, the key file `key_path`, the work
+// package in `env` (over the complete one of `files_json`).
+struct Ghga {
+  std::string key_path;
+  std::map<std::string, std::string> env;
+
+  Ghga(const Files& files, const std::string& files_json) {
+    key_path = files.dir / "me.pub";
+    write_file(key_path, key_file_text(k_user_key));
+    env = {{"GHGA_WORK_PACKAGE_FILES", files_json},
+           {"GHGA_WORK_PACKAGE_USER_ID", "user-7"},
+           {"GHGA_WORK_PACKAGE_USER_PUBLIC_KEY", k_user_key},
+           {"GHGA_WORK_PACKAGE_SERVER_PUBLIC_KEY", key_file_text(k_server_key)}};
+  }
+
+  ProcessResult run(const DrsServer& server, const Files& files,
+                    const std::vector<std::string>& extra = {},
+                    const std::vector<std::string>& unset = {}) const {
+    std::vector<std::string> args = {
+        k_download,      "--provider", "ghga",        server.base_url(),
+        "--destination", files.out,    "--part-size", "64KiB",
+        "--retry-delay", "0.01",       "--token",     DrsServerOptions().token};
+    if (!key_path.empty()) {
+      args.push_back("--my-public-key-path");
+      args.push_back(key_path);
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessOptions options;
+    options.set_env = env;
+    options.unset_env = unset;
+    for (const auto& name : unset) {
+      options.set_env.erase(name);
+    }
+    return run_process(args, options);
+  }
+};
+
+std::size_t lines_of(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+} // namespace
+
+TEST_CASE("ghga: each file is its envelope then its body, as <id><extension>.c4gh",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", 5 * k_part + 321);
+  files.add("GHGAF2", 1000);
+  files.add("GHGAF3", 2 * k_part);
+  DrsServer server(files.served);
+  server.set_behaviour("GHGAF1", named("ignored-name.txt")); // the work package names the file
+  std::map<std::string, std::string> envelopes;
+  unsigned seed = 1;
+  for (const auto& id : {"GHGAF1", "GHGAF2", "GHGAF3"}) {
+    envelopes[id] = envelope(seed++);
+    server.set_envelope(id, envelopes[id]);
+  }
+  const Ghga ghga(files, R"({"GHGAF1": ".fastq.gz", "GHGAF2": "bam", "GHGAF3": ""})");
+
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::map<std::string, std::string> names = {
+      {"GHGAF1", "GHGAF1.fastq.gz.c4gh"}, {"GHGAF2", "GHGAF2.bam.c4gh"}, {"GHGAF3", "GHGAF3.c4gh"}};
+  for (const auto& [id, name] : names) {
+    INFO(name);
+    REQUIRE(exists(files.at(name)));
+    const std::string got = read_file(files.at(name));
+    CHECK(got.size() == envelopes[id].size() + files.contents[id].size());
+    CHECK(got.substr(0, envelopes[id].size()) == envelopes[id]);
+    CHECK(hex(got.substr(envelopes[id].size())) == hex(files.contents[id]));
+    CHECK(server.envelope_requests(id) == 1);
+    check_parts(server, id, files.contents[id].size());
+  }
+  std::size_t entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(files.out)) {
+    INFO(entry.path());
+    CHECK(entry.path().extension() == ".c4gh");
+    ++entries;
+  }
+  CHECK(entries == 3);
+  const std::string log = result.out + result.err;
+  CHECK(contains(log, "user-7"));
+  CHECK(contains(log, summary(3)));
+  CHECK(contains(log, counts(0, 0, 0)));
+}
+
+TEST_CASE("ghga: a public key that is not the work package's stops the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", 2 * k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+  write_file(ghga.key_path, key_file_text(k_other_key));
+
+  SECTION("--my-public-key-path") {
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--my-public-key-path: the key in " + ghga.key_path));
+    CHECK(contains(result.err, "not the one of the work package"));
+    CHECK(lines_of(result.err) == 1);
+  }
+  SECTION("INPUT_MYPUBLICKEYPATH") {
+    ghga.env["INPUT_MYPUBLICKEYPATH"] = ghga.key_path;
+    ghga.key_path.clear();
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "INPUT_MYPUBLICKEYPATH: the key in"));
+  }
+  CHECK(server.requests().empty());
+  CHECK(byte_request_count(server) == 0);
+  CHECK_FALSE(exists(files.at("GHGAF1.bam.c4gh")));
+  CHECK_FALSE(exists(files.at("GHGAF1.bam.c4gh.part")));
+}
+
+TEST_CASE("ghga: a malformed or unreadable key file stops the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+  const std::map<std::string, std::pair<std::string, std::string>> cases = {
+      {"not armored", {"hello\n", "not base64"}},
+      {"31 bytes", {key_file_text("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="), "31 bytes"}},
+      {"no END line", {"-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + k_user_key + "\n", "no -----END"}},
+      {"a private key",
+       {"-----BEGIN CRYPT4GH PRIVATE KEY-----\nYzRnaC12MQ==\n-----END CRYPT4GH PRIVATE KEY-----\n",
+        "private key"}},
+      {"missing", {"", "cannot be read"}},
+  };
+  const std::string which = GENERATE(as<std::string>{}, "not armored", "31 bytes", "no END line",
+                                     "a private key", "missing");
+  INFO(which);
+  const auto& [content, reason] = cases.at(which);
+  if (which == "missing") {
+    ghga.key_path = files.dir / "nowhere.pub";
+  } else {
+    write_file(ghga.key_path, content);
+  }
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 2);
+  CHECK(contains(result.err, "--my-public-key-path: " + ghga.key_path + ": "));
+  CHECK(contains(result.err, reason));
+  CHECK(lines_of(result.err) == 1);
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("ghga: missing work-package variables or key path stop the run before any request",
+          "[batch][ghga]") {
+  Files files;
+  files.add("GHGAF1", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("GHGAF1", envelope(1));
+  Ghga ghga(files, R"({"GHGAF1": ".bam"})");
+
+  SECTION("a variable unset") {
+    const std::string name =
+        GENERATE(as<std::string>{}, "GHGA_WORK_PACKAGE_FILES", "GHGA_WORK_PACKAGE_USER_ID",
+                 "GHGA_WORK_PACKAGE_USER_PUBLIC_KEY", "GHGA_WORK_PACKAGE_SERVER_PUBLIC_KEY");
+    const ProcessResult result = ghga.run(server, files, {}, {name});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, name + " is not set"));
+    CHECK(lines_of(result.err) == 1);
+  }
+  SECTION("a malformed variable") {
+    ghga.env["GHGA_WORK_PACKAGE_FILES"] = "GHGAF1";
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "GHGA_WORK_PACKAGE_FILES: not a JSON object"));
+  }
+  SECTION("no --my-public-key-path") {
+    ghga.key_path.clear();
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--my-public-key-path: provider ghga needs"));
+  }
+  SECTION("--files outside the work package") {
+    const ProcessResult result = ghga.run(server, files, {"--files", "GHGAF9"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "GHGAF9 is not in the work package"));
+  }
+  CHECK(server.requests().empty());
+  CHECK_FALSE(exists(files.out));
+}
+
+TEST_CASE("ghga: a complete .c4gh is already downloaded, a body alone or a wrong body is not",
+          "[batch][ghga]") {
+  Files files;
+  const std::string& have = files.add("have", 3 * k_part + 5);
+  const std::string& bare = files.add("bare", 2 * k_part);
+  const std::string& wrong = files.add("wrong", 2 * k_part);
+  DrsServer server(files.served);
+  for (const auto& id : {"have", "bare", "wrong"}) {
+    server.set_envelope(id, envelope(7));
+  }
+  // An envelope from an earlier run (envelopes differ from call to call), then the body.
+  write_file(files.at("have.txt.c4gh"), envelope(99) + have);
+  write_file(files.at("bare.c4gh"), bare); // what provider drs would have written
+  std::string changed = wrong;
+  changed[7] = static_cast<char>(changed[7] ^ 1);
+  write_file(files.at("wrong.c4gh"), envelope(99) + changed);
+  const Ghga ghga(files, R"({"have": ".txt", "bare": "", "wrong": ""})");
+
+  SECTION("without --skip-downloaded and without a terminal: exit 2, nothing fetched") {
+    const ProcessResult result = ghga.run(server, files);
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--skip-downloaded"));
+    CHECK(contains(result.err, "\n  have"));
+    CHECK_FALSE(contains(result.err, "\n  bare"));
+    CHECK_FALSE(contains(result.err, "\n  wrong"));
+    CHECK(byte_request_count(server) == 0);
+  }
+  SECTION("with --skip-downloaded: kept as it is, the others fetched again") {
+    const ProcessResult result = ghga.run(server, files, {"--skip-downloaded"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(read_file(files.at("have.txt.c4gh")) == envelope(99) + have);
+    CHECK(server.envelope_requests("have") == 0);
+    CHECK(server.byte_requests("have").empty());
+    CHECK(read_file(files.at("bare.c4gh")) == envelope(7) + bare);
+    CHECK(read_file(files.at("wrong.c4gh")) == envelope(7) + wrong);
+    CHECK(contains(result.out + result.err, counts(1, 0, 0)));
+  }
+}
+
+TEST_CASE("ghga: an envelope that is not a Crypt4GH header, or none, fails that file",
+          "[batch][ghga]") {
+  Files files;
+  files.add("good", 2 * k_part);
+  files.add("garbled", 2 * k_part);
+  files.add("none", k_part);
+  DrsServer server(files.served);
+  server.set_envelope("good", envelope(1));
+  server.set_envelope("garbled", "not a crypt4gh header");
+  // "none": no envelope (404 from GET /objects/none/envelopes)
+  const Ghga ghga(files, R"({"garbled": "", "none": "", "good": ""})");
+
+  const ProcessResult result = ghga.run(server, files);
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(read_file(files.at("good.c4gh")) == envelope(1) + files.contents["good"]);
+  for (const auto& name : {"garbled.c4gh", "none.c4gh"}) {
+    CHECK_FALSE(exists(files.at(name)));
+    CHECK_FALSE(exists(files.at(std::string(name) + ".part")));
+  }
+  CHECK(server.byte_requests("garbled").empty());
+  CHECK(server.byte_requests("none").empty());
+  CHECK(contains(result.out + result.err, "is not a Crypt4GH header"));
+  CHECK(contains(result.out + result.err, "404"));
+  CHECK(contains(result.out + result.err, counts(0, 0, 2)));
 }

@@ -1,5 +1,6 @@
 // DRS 1.2 DrsObject parsing (GA4GH DRS 1.2: id, name, size, checksums, access_methods).
 #include "shared/error/error.hpp"
+#include "shared/http/errors.hpp"
 #include "shared/source/drs.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,9 +26,10 @@ TEST_CASE("a DRS object gives its size, SHA-256 and access URL with headers", "[
         shared::http::Headers{{"Authorization", "Bearer t"}, {"X-Extra", "v"}});
 }
 
-TEST_CASE("what is not a usable DRS object is an integrity error naming what is missing", "[drs]") {
-  using shared::error::IntegrityError;
-  CHECK_THROWS_AS(parse_drs_object("not json"), IntegrityError);
+TEST_CASE("what is not a usable DRS object is a protocol error naming what is missing", "[drs]") {
+  using shared::http::ProtocolError;
+  CHECK_THROWS_AS(parse_drs_object("not json"), ProtocolError);
+  CHECK_THROWS_AS(parse_drs_object(R"({"id": "x", "size": 1})"), ProtocolError);
   CHECK_THROWS_WITH(parse_drs_object(R"({"id": "x", "access_methods": []})"),
                     Catch::Contains("has no size"));
   CHECK_THROWS_WITH(parse_drs_object(R"({"id": "x", "size": 1})"),
