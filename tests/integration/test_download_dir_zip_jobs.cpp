@@ -10,6 +10,7 @@
 #include "shared/http/client.hpp"
 #include "shared/http/errors.hpp"
 #include "shared/log/logger.hpp"
+#include "shared/server/signed_link.hpp"
 #include "shared/store/azure_blob.hpp"
 #include "shared/store/local_store.hpp"
 #include "tasks/download-dir-zip/jobs/zipper.hpp"
@@ -28,6 +29,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -683,4 +685,35 @@ TEST_CASE("serve: hostile and bad requests on the asynchronous routes get their 
   }
   // Nothing was queued by any of them.
   CHECK(JobStore::open(dir / "jobs.sqlite")->counts().queued == 0);
+}
+
+TEST_CASE("serve: with --secret the asynchronous POSTs need signed links; curl -C - resumes",
+          "[serve][async]") {
+  TempDir dir;
+  const std::string root = dir / "root";
+  const Listing expected = make_folder(root, "9/site", 1u << 20, 3);
+  const std::string secret = "s3cret-for-tests";
+  ServeProcess service(k_zip, {"--root", root, "--db", dir / "jobs.sqlite", "--store",
+                               dir / "store", "--secret", secret});
+  const std::string path = "/v4/builds/9/artifacts/site";
+  const std::string query = "type=download&dir=true&async=true";
+  CHECK(http_request(service.port(), "POST", path + "?" + query).status == 403);
+  CHECK(post_json(service, R"({"build": "9", "path": "site"})").status == 403);
+  CHECK(JobStore::open(dir / "jobs.sqlite")->counts().queued == 0);
+
+  const std::string signed_link =
+      shared::server::sign_link(secret, path, std::time(nullptr) + 600) + "&" + query;
+  const std::string id = submit_over_http(service, signed_link);
+  // The job and its archive are reached by the job's random id, unsigned.
+  const auto job = wait_for_job(service, id);
+  const std::string full = download_and_check(service, job, expected, dir / "");
+
+  const std::string archive = dir / "resumed.zip";
+  write_file(archive, full.substr(0, full.size() / 2));
+  const auto curl = run_process({"/usr/bin/curl", "-sS", "-f", "-C", "-", "-o", archive,
+                                 service.url(job->getValue<std::string>("url"))});
+  INFO(curl.err);
+  REQUIRE(curl.exit_code == 0);
+  CHECK(read_file(archive) == full);
+  check_archive(archive, expected);
 }
