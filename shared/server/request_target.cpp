@@ -1,22 +1,9 @@
 #include "shared/server/request_target.hpp"
 
+#include "shared/format/hex.hpp"
+
 namespace shared::server {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-} // namespace
+using format::hex_digit_value;
 
 RequestTarget split_target(std::string_view target) {
   if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
@@ -64,8 +51,8 @@ std::string percent_decode(std::string_view text, bool plus_is_space) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '%') {
-      const int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-      const int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      const int high = i + 2 < text.size() ? hex_digit_value(text[i + 1]) : -1;
+      const int low = i + 2 < text.size() ? hex_digit_value(text[i + 2]) : -1;
       if (high < 0 || low < 0) {
         throw HttpError(400, "bad percent-encoding in the request target");
       }
