@@ -240,17 +240,18 @@ struct Segmented {
   std::uint64_t offset(std::size_t k) const { return parts[k].offset; }
   std::uint64_t length(std::size_t k) const { return parts[k].length; }
 
-  // Segments of at least `min_segment` bytes, `wanted` of them at most, after a first one of
-  // `first` bytes (0: none).
-  void divide(std::uint64_t bytes, std::uint64_t wanted, std::uint64_t min_segment,
-              std::uint64_t first = 0) {
+  // Segments of about `segment` bytes, after a first one of `first` bytes (0: none).
+  // Segments that size keep the hashed prefix (FollowingHasher) close
+  // behind the bytes written: what is left to hash when the last lands is about one segment
+  // per worker.
+  void divide(std::uint64_t bytes, std::uint64_t segment, std::uint64_t first = 0) {
     size = bytes;
     parts.clear();
     if (first != 0) {
       parts.push_back({0, first});
     }
     const std::uint64_t rest = bytes - first;
-    const std::uint64_t pieces = std::max<std::uint64_t>(1, std::min(wanted, rest / min_segment));
+    const std::uint64_t pieces = std::max<std::uint64_t>(1, (rest + segment / 2) / segment);
     const std::uint64_t each = (rest + pieces - 1) / pieces;
     for (std::uint64_t at = first; at < bytes; at += each) {
       parts.push_back({at, std::min(each, bytes - at)});
@@ -411,7 +412,7 @@ private:
     std::lock_guard<std::mutex> lock(m_run.extra_mutex);
     Segmented& state = m_run.split.emplace_back();
     state.item = &item;
-    state.divide(size, m_run.options.parallel, m_run.options.min_segment_size, first);
+    state.divide(size, m_run.options.min_segment_size, first);
     state.opened = true;
     state.dir_fd = dir_fd;
     state.fd = fd; // the state's from here on
@@ -656,7 +657,10 @@ private:
     bool probe = may_split && should_probe(item); // on the first attempt only
     for (int attempt = 0;; ++attempt) {
       try {
-        const std::uint64_t first = m_run.options.min_segment_size;
+        // A small first part: the segments are published soon (the other workers may be busy
+        // placing cached files meanwhile), and most files past it are large ones.
+        const std::uint64_t first =
+            std::min<std::uint64_t>(m_run.options.min_segment_size, 1u << 20);
         const std::optional<std::uint64_t> bytes =
             fetch_once(item, dir, parts.name, part_name, [&](int fd, PartSink& sink) {
               if (item.content) {
@@ -793,7 +797,7 @@ private:
 };
 
 // The work in order: each item, or for a large item to fetch whose share of the bytes to
-// fetch is more than one worker's, its segments (at least min_segment bytes each) in its place.
+// fetch is more than one worker's, its segments (about min_segment bytes each) in its place.
 template <typename IsLocal>
 std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items,
                              const DownloadOptions& options, std::uint64_t min_segment,
@@ -809,19 +813,16 @@ std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items,
   std::vector<Task> tasks;
   tasks.reserve(items.size());
   for (const auto* item : items) {
-    std::uint64_t count = 1;
-    if (splittable(item)) {
-      const long double share = static_cast<long double>(*item->size) / to_fetch;
-      count = std::min<std::uint64_t>(*item->size / min_segment,
-                                      static_cast<std::uint64_t>(share * options.parallel + 0.5L));
-    }
-    if (count <= 1) {
+    // Worth splitting when its share of the bytes is (rounded) more than one worker's.
+    const bool split = splittable(item) &&
+                       static_cast<long double>(*item->size) / to_fetch * options.parallel >= 1.5L;
+    if (!split) {
       tasks.push_back({item, nullptr, 0});
       continue;
     }
     Segmented& state = segmented.emplace_back();
     state.item = item;
-    state.divide(*item->size, count, min_segment);
+    state.divide(*item->size, min_segment);
     for (std::size_t k = 0; k < state.count; ++k) {
       tasks.push_back({item, &state, k});
     }
