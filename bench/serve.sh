@@ -5,7 +5,7 @@
 #
 # Makes $work/root/photos: COUNT (default 16) files of 1 GiB / COUNT from /dev/urandom, and
 # $work/www/photos.zip with `zip -q -r -0`. Starts nginx (bench/lib.sh) on $work/www and
-# `download-dir-zip serve -P 0 --root $work/root` (port from its "Listening on" line, stopped
+# `download-dir-zip serve -P 0 --root $work/root --db … --store …` (job state in $work; port from its "Listening on" line, stopped
 # by its PID on exit). Warms the page cache, then one timed first request (the service reads
 # every file once for the CRC-32s its exact Content-Length layout needs; they are cached),
 # then RUNS (default 3) interleaved, timed:
@@ -53,7 +53,7 @@ make_large "$folder" "$count" $((1024 / count))
 bytes=$(tree_bytes "$folder")
 start_nginx "$work/www"
 
-"$bin" serve -P 0 --root "$work/root" >"$work/service.log" 2>&1 &
+"$bin" serve -P 0 --root "$work/root" --db "$work/jobs.sqlite" --store "$work/downloads" >"$work/service.log" 2>&1 &
 service_pid=$!
 for ((i = 0; i < 500; i++)); do
   sport=$(sed -n 's|.*Listening on http://[^ ]*:\([0-9]*\)/.*|\1|p' "$work/service.log")
