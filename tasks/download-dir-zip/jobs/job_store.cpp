@@ -538,10 +538,19 @@ std::optional<Claim> JobStore::claim(const std::string& worker, std::int64_t lea
   }
 }
 
-bool JobStore::renew(const Claim& claim, std::int64_t lease_seconds) {
+template <typename Body>
+auto JobStore::locked(const std::string& what, const Body& body) {
   std::lock_guard<std::mutex> lock(m_mutex);
   reconnect_if_needed();
   try {
+    return body();
+  } catch (const Poco::Exception& e) {
+    rethrow_database(e, what);
+  }
+}
+
+bool JobStore::renew(const Claim& claim, std::int64_t lease_seconds) {
+  return locked("renewing the lease of job " + claim.job.id, [&] {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
     update << sql("UPDATE dirzip_jobs SET lease_until = ?, updated = ? WHERE id = ? AND "
@@ -549,15 +558,11 @@ bool JobStore::renew(const Claim& claim, std::int64_t lease_seconds) {
         bind(static_cast<Poco::Int64>(at + lease_seconds)), bind(at), bind(claim.job.id),
         bind(claim.token);
     return update.execute() == 1;
-  } catch (const Poco::Exception& e) {
-    rethrow_database(e, "renewing the lease of job " + claim.job.id);
-  }
+  });
 }
 
 bool JobStore::finish(const Claim& claim, const Archive& archive) {
-  std::lock_guard<std::mutex> lock(m_mutex);
-  reconnect_if_needed();
-  try {
+  return locked("finishing job " + claim.job.id, [&] {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
     update << sql("UPDATE dirzip_jobs SET status = 'done', url = ?, size = ?, sha256 = ?, "
@@ -567,15 +572,11 @@ bool JobStore::finish(const Claim& claim, const Archive& archive) {
         bind(archive.fingerprint), bind(archive.object), bind(at),
         bind(static_cast<Poco::Int64>(archive.expires)), bind(claim.job.id), bind(claim.token);
     return update.execute() == 1;
-  } catch (const Poco::Exception& e) {
-    rethrow_database(e, "finishing job " + claim.job.id);
-  }
+  });
 }
 
 bool JobStore::fail(const Claim& claim, const std::string& error) {
-  std::lock_guard<std::mutex> lock(m_mutex);
-  reconnect_if_needed();
-  try {
+  return locked("failing job " + claim.job.id, [&] {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
     update << sql("UPDATE dirzip_jobs SET status = 'failed', error = ?, lease_token = '', "
@@ -584,15 +585,11 @@ bool JobStore::fail(const Claim& claim, const std::string& error) {
         bind(error), bind(at), bind(static_cast<Poco::Int64>(at + m_options.ttl)),
         bind(claim.job.id), bind(claim.token);
     return update.execute() == 1;
-  } catch (const Poco::Exception& e) {
-    rethrow_database(e, "failing job " + claim.job.id);
-  }
+  });
 }
 
 bool JobStore::release(const Claim& claim) {
-  std::lock_guard<std::mutex> lock(m_mutex);
-  reconnect_if_needed();
-  try {
+  return locked("releasing job " + claim.job.id, [&] {
     const auto at = static_cast<Poco::Int64>(current_time());
     Statement update(*m_session);
     update << sql("UPDATE dirzip_jobs SET status = 'queued', worker = '', lease_token = '', "
@@ -600,9 +597,7 @@ bool JobStore::release(const Claim& claim) {
                   "END, updated = ? WHERE id = ? AND lease_token = ? AND status = 'running'"),
         bind(at), bind(claim.job.id), bind(claim.token);
     return update.execute() == 1;
-  } catch (const Poco::Exception& e) {
-    rethrow_database(e, "releasing job " + claim.job.id);
-  }
+  });
 }
 
 std::size_t JobStore::cleanup(shared::store::ObjectStore& store, std::size_t limit) {
@@ -627,7 +622,6 @@ std::size_t JobStore::cleanup(shared::store::ObjectStore& store, std::size_t lim
     Poco::Int64 users = 0;
     {
       std::lock_guard<std::mutex> lock(m_mutex);
-      reconnect_if_needed();
       reconnect_if_needed();
       try {
         Statement remove(*m_session);

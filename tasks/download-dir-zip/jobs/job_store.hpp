@@ -164,6 +164,9 @@ private:
   void commit();
   void rollback() noexcept;
   std::optional<Job> select_one(const std::string& where_id);
+  /// Runs `body` under the lock on a live session; a database error is rethrown naming `what`.
+  template <typename Body>
+  auto locked(const std::string& what, const Body& body);
 
   std::string m_backend;
   std::unique_ptr<Poco::Data::Session> m_session;
