@@ -8,6 +8,7 @@
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 #include "shared/transfer/following_hasher.hpp"
+#include "shared/transfer/part_writer.hpp"
 
 #include <Poco/String.h>
 
@@ -170,51 +171,6 @@ SplitPath split(const std::string& path) {
   }
   return {path.substr(0, slash), path.substr(slash + 1)};
 }
-
-// Writes one segment's bytes at their offset in the part file.
-class SegmentSink : public http::BodySink {
-public:
-  // `hasher` (may be null) follows what is written; this is its part `k`.
-  SegmentSink(int fd, std::uint64_t offset, std::uint64_t length, FollowingHasher* hasher,
-              std::size_t k, progress::Reporter& progress, const std::function<bool()>& cancelled)
-      : m_fd(fd), m_offset(offset), m_length(length), m_hasher(hasher), m_k(k),
-        m_progress(progress), m_cancelled(cancelled) {}
-
-  void write(const char* data, std::size_t size) override {
-    if (m_cancelled && m_cancelled()) {
-      throw error::Interrupted();
-    }
-    if (m_written + size > m_length) {
-      throw error::IntegrityError("the store sent more than the range asked for");
-    }
-    fs::pwrite_all(m_fd, data, size, m_offset + m_written, "the part file");
-    m_written += size;
-    m_progress.add_bytes(size);
-    if (m_hasher != nullptr) {
-      m_hasher->wrote(m_k, m_written, data, size);
-    }
-  }
-
-  void restart() override {
-    m_progress.remove_bytes(m_written);
-    m_written = 0;
-    if (m_hasher != nullptr) {
-      m_hasher->restarted(m_k);
-    }
-  }
-
-  std::uint64_t written() const { return m_written; }
-
-private:
-  int m_fd;
-  std::uint64_t m_offset;
-  std::uint64_t m_length;
-  FollowingHasher* m_hasher;
-  std::size_t m_k;
-  progress::Reporter& m_progress;
-  const std::function<bool()>& m_cancelled;
-  std::uint64_t m_written = 0;
-};
 
 // An item fetched in segments by whichever workers take them. The first to take one creates
 // the part file; each segment is written at its offset; the SHA-256 follows the completed
@@ -477,8 +433,8 @@ private:
         }
         const int fd = state.fd;
         lock.unlock();
-        SegmentSink sink(fd, state.offset(k), state.length(k), state.hasher.get(), k,
-                         m_run.progress, m_run.options.cancelled);
+        PartWriter sink(fd, 0, k, state.offset(k), state.length(k), state.hasher.get(),
+                        &m_run.progress, m_run.options.cancelled);
         try {
           m_reader->fetch_range(item, state.offset(k), state.length(k), sink);
           if (sink.written() != state.length(k)) {

@@ -1,12 +1,12 @@
 #include "shared/transfer/ranged_download.hpp"
 
-#include "shared/transfer/following_hasher.hpp"
-
 #include "shared/error/error.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
+#include "shared/transfer/following_hasher.hpp"
+#include "shared/transfer/part_writer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -114,70 +114,31 @@ private:
   bool m_active;
 };
 
-// Writes one part's body at its offset; stops (error::Interrupted) within one buffer of the
-// run being cancelled.
-class PartSink : public http::BodySink {
+// One part's body at its offset (PartWriter), answered 206 or refused; ends the part's trial of
+// a fresh location when the response begins.
+class PartSink : public PartWriter {
 public:
-  // `offset`: of the part in the body; the body starts at byte `base` of the file.
-  // `hasher` (may be null) is told what part `k` holds.
   // `trial` (may be null) is ended when the response begins.
   PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
            progress::Reporter* progress, const std::function<bool()>& cancelled,
            FollowingHasher* hasher, Trial* trial)
-      : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_progress(progress),
-        m_cancelled(cancelled), m_hasher(hasher), m_trial(trial) {}
+      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, progress,
+                   cancelled),
+        m_trial(trial) {}
 
   void start(const http::Response& response) override {
     if (m_trial != nullptr) {
       m_trial->end();
     }
     if (response.status != 206) {
-      throw http::ProtocolError("asked for bytes " + std::to_string(m_offset) + "-" +
-                                std::to_string(m_offset + m_length - 1) + ", got status " +
+      throw http::ProtocolError("asked for bytes " + std::to_string(offset()) + "-" +
+                                std::to_string(offset() + length() - 1) + ", got status " +
                                 std::to_string(response.status) + " instead of 206");
     }
   }
 
-  void write(const char* data, std::size_t size) override {
-    if (m_cancelled && m_cancelled()) {
-      throw error::Interrupted();
-    }
-    if (m_written + size > m_length) {
-      throw error::IntegrityError("the server sent more than the range asked for");
-    }
-    fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
-    m_written += size;
-    if (m_hasher != nullptr) {
-      m_hasher->wrote(m_k, m_written, data, size);
-    }
-    if (m_progress != nullptr) {
-      m_progress->add_bytes(size);
-    }
-  }
-
-  void restart() override {
-    if (m_progress != nullptr) {
-      m_progress->remove_bytes(m_written);
-    }
-    m_written = 0;
-    if (m_hasher != nullptr) {
-      m_hasher->restarted(m_k);
-    }
-  }
-
-  std::uint64_t written() const { return m_written; }
-
 private:
-  int m_fd;
-  std::uint64_t m_base;
-  std::uint64_t m_k;
-  std::uint64_t m_offset;
-  std::uint64_t m_length;
-  progress::Reporter* m_progress;
-  const std::function<bool()>& m_cancelled;
-  FollowingHasher* m_hasher;
   Trial* m_trial;
-  std::uint64_t m_written = 0;
 };
 
 // The parts of a body of `size` bytes: `part_size` each, but the last `parallel` x `part_size`
