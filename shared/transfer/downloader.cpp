@@ -173,9 +173,9 @@ SplitPath split(const std::string& path) {
 }
 
 // An item fetched in segments by whichever workers take them. The first to take one creates
-// the part file; each segment is written at its offset; the SHA-256 follows the completed
-// prefix (whoever completes the segment at the hashed point hashes on from the part file);
-// the worker that settles the last segment, with no hashing under way, finishes the item.
+// the part file; each segment is written at its offset; the SHA-256 follows the written
+// prefix on its own thread (FollowingHasher, which holds back segments far ahead of it); the
+// worker that settles the last segment finishes the item.
 struct Segmented {
   const source::Item* item = nullptr;
   std::uint64_t size = 0;  // bytes: the listing's, or a first part's Content-Range
@@ -373,7 +373,8 @@ private:
     state.dir_fd = dir_fd;
     state.fd = fd; // the state's from here on
     if (checks_hash(item)) {
-      state.hasher = std::make_unique<FollowingHasher>(fd, 0, size, state.parts);
+      state.hasher =
+          std::make_unique<FollowingHasher>(fd, 0, size, state.parts, m_run.options.cancelled);
       state.hasher->assume_hashed(sink.hash_state(), first);
     }
     state.settled = 1;
@@ -470,6 +471,9 @@ private:
           state.failure = std::current_exception();
         }
       }
+      if ((state.failure || state.whole) && state.hasher) {
+        state.hasher->abandon(); // the segments after this one must not wait for it
+      }
     }
     ++state.settled;
     if (state.settled < state.count || state.finished) {
@@ -504,7 +508,8 @@ private:
       throw error::IoError(error::system_message("cannot size " + item.path + ".part", errno));
     }
     if (checks_hash(item)) {
-      state.hasher = std::make_unique<FollowingHasher>(state.fd, 0, state.size, state.parts);
+      state.hasher = std::make_unique<FollowingHasher>(state.fd, 0, state.size, state.parts,
+                                                       m_run.options.cancelled);
     }
   }
 
@@ -523,7 +528,7 @@ private:
     if (!failure && !whole && state.hasher) {
       hash::Digest got{};
       try {
-        auto digest = state.hasher->finish(m_run.options.cancelled);
+        auto digest = state.hasher->finish();
         if (!digest) { // spoiled by a segment written again after it was hashed
           if (::lseek(state.fd, 0, SEEK_SET) != 0) {
             throw error::IoError(

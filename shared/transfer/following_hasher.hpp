@@ -4,10 +4,12 @@
 
 #include "shared/hash/sha256.hpp"
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace shared::transfer {
@@ -19,56 +21,81 @@ struct Part {
 };
 
 /// Hashes the body in order while its parts arrive, so that the SHA-256 costs no second pass
-/// after the last part. The writers call wrote() after each write: the one that finds the
-/// hash idle takes the next step (up to 4 MiB) of the contiguous prefix that is written (the
+/// after the last part. A thread of its own follows the contiguous prefix that is written (the
 /// finished parts, then the lowest unfinished part up to what it has written; each part is
-/// written from its first byte on), hashing its own buffer when that is the step, else reading
-/// the step back from the file (the page cache). Hashing thus gets the writers' share of the
-/// CPU, not one thread's. Bytes hashed that are then written again (a part restarted by a
-/// retry) make the digest worthless: it is "spoiled", and the caller hashes the file again.
-/// Thread-safe.
+/// written from its first byte on), reading it back from the file (the page cache, mapped) in
+/// steps of up to 4 MiB.
+///
+/// Writers that run too far ahead wait: wrote() returns only once the writer's position is at
+/// most `window()` bytes past the hashed point (the larger of 32 MiB and two parts). Where the
+/// network is faster than one core's SHA-256 this keeps the lowest parts first and the hash
+/// busy all along, instead of leaving most of it for after the last part; where the network
+/// is slower the window is never reached. Bytes hashed that are then written again (a part
+/// restarted by a retry) make the digest worthless: it is "spoiled", the window opens, and the
+/// caller hashes the file again. Thread-safe.
 class FollowingHasher {
 public:
   /// `fd`: the file, open for reading; the body of `size` bytes starts at byte `base` of it.
-  /// `parts` cover the body in order and must outlive the hasher.
-  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts);
+  /// `parts` cover the body in order and must outlive the hasher. Writers waiting for the
+  /// window throw error::Interrupted within 50 ms of `cancelled` (may be empty) returning true;
+  /// it must outlive the hasher. Throws error::IoError when the thread cannot start.
+  FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts,
+                  const std::function<bool()>& cancelled);
+  ~FollowingHasher();
+  FollowingHasher(const FollowingHasher&) = delete;
+  FollowingHasher& operator=(const FollowingHasher&) = delete;
 
   /// Takes `prefix` as the digest state of the body's first `bytes` bytes (already hashed
-  /// elsewhere, e.g. while a first part streamed). Call before any wrote().
+  /// elsewhere, e.g. while a first part streamed), which must be whole parts. Call before any
+  /// wrote().
   void assume_hashed(const hash::Sha256& prefix, std::uint64_t bytes);
 
-  /// Part `k` now holds its first `written` bytes, the last `size` of them `data`; hashes a
-  /// step if the hash is idle and behind.
-  void wrote(std::size_t k, std::uint64_t written, const char* data, std::size_t size);
+  /// Part `k` now holds its first `written` bytes. Waits while that is more than window()
+  /// bytes past the hashed point (see the class comment); throws error::Interrupted.
+  void wrote(std::size_t k, std::uint64_t written);
 
   /// Part `k` will be written again from its first byte.
   void restarted(std::size_t k);
 
-  /// Once every part is written (no writer left): hashes what is left. The body's digest, or
-  /// nullopt when it was spoiled (or could not be read): then hash the file again. Throws
-  /// error::Interrupted when `cancelled` returns true.
-  std::optional<hash::Digest> finish(const std::function<bool()>& cancelled);
+  /// The body will not be completed (a part failed for good): stops hashing and releases the
+  /// writers waiting for the window. finish() then returns nullopt.
+  void abandon();
+
+  /// Once every part is written (no writer left): waits for the hash of what is left. The
+  /// body's digest, or nullopt when it was spoiled or abandoned (or could not be read): then
+  /// hash the file again. Throws error::Interrupted when `cancelled` returns true.
+  std::optional<hash::Digest> finish();
 
   /// Bytes not hashed yet when finish() was called.
   std::uint64_t left() const { return m_left; }
 
+  /// Bytes a writer may be ahead of the hashed point.
+  std::uint64_t window() const { return m_window; }
+
 private:
   std::uint64_t frontier();
-  void step(std::unique_lock<std::mutex>& lock, std::uint64_t end);
+  void follow();
+  bool hash_range(std::uint64_t from, std::uint64_t to);
+  bool cancelled() const { return m_cancelled && m_cancelled(); }
 
   int m_fd;
   std::uint64_t m_base;
   std::uint64_t m_size;
   const std::vector<Part>& m_parts;
-  std::mutex m_mutex; // guards everything below; the hashing itself runs outside it (m_busy)
+  const std::function<bool()>& m_cancelled;
+  std::uint64_t m_window;
+  std::mutex m_mutex;                   // guards everything below but m_sha256 (the thread's)
+  std::condition_variable m_work;       // the thread waits for the frontier to move
+  std::condition_variable m_hashed;     // writers and finish() wait for the hash to move
   std::vector<std::uint64_t> m_written; // bytes written of each part
   std::size_t m_low = 0;                // parts below are complete
   std::uint64_t m_claimed = 0;          // bytes hashed or being hashed
   std::uint64_t m_left = 0;
-  bool m_busy = false; // someone is hashing: m_sha256 and m_buffer are theirs
-  bool m_spoiled = false;
+  bool m_idle = false;    // the thread waits on m_work
+  bool m_spoiled = false; // spoiled, abandoned or unreadable: the thread stops
+  bool m_done = false;    // the thread has stopped
   hash::Sha256 m_sha256;
-  std::vector<char> m_buffer;
+  std::thread m_thread;
 };
 
 } // namespace shared::transfer

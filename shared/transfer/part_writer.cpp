@@ -21,7 +21,7 @@ void PartWriter::write(const char* data, std::size_t size) {
   fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
   m_written += size;
   if (m_hasher != nullptr) {
-    m_hasher->wrote(m_k, m_written, data, size);
+    m_hasher->wrote(m_k, m_written);
   }
   if (m_progress != nullptr) {
     m_progress->add_bytes(size);

@@ -187,7 +187,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
     const std::uint64_t parts = plan.size();
     SharedLocation shared(location, refresh, logger);
-    // The SHA-256 follows the parts as they land (the workers hash the written prefix).
+    // The SHA-256 follows the parts as they land (FollowingHasher's thread).
     struct Reader {
       int fd = -1;
       ~Reader() {
@@ -202,7 +202,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       if (reader.fd < 0) {
         throw error::IoError(error::system_message("cannot read " + part_path, errno));
       }
-      hasher.emplace(reader.fd, head.size(), size, plan);
+      hasher.emplace(reader.fd, head.size(), size, plan, options.http.cancelled);
     }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
@@ -259,6 +259,9 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
           failure = std::current_exception();
         }
         stop = true;
+        if (hasher) {
+          hasher->abandon(); // the parts after this one must not wait for it
+        }
       }
     };
     std::vector<std::thread> threads;
@@ -280,7 +283,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
     if (sha256) {
-      std::optional<hash::Digest> got = hasher->finish(options.http.cancelled);
+      std::optional<hash::Digest> got = hasher->finish();
       result.hashed_after = hasher->left();
       logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
                    " bytes left to read after the last part" +
