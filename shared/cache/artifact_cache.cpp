@@ -1,6 +1,7 @@
 #include "shared/cache/artifact_cache.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/hash/file_hasher.hpp"
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
@@ -65,14 +67,25 @@ std::string to_text(const std::vector<Fingerprint>& fingerprints) {
   return text;
 }
 
+// Reads one number and the separator after it; false when either is missing.
+template <typename Number>
+bool read_field(const char*& at, const char* end, Number& value, char separator) {
+  const auto [next, error] = std::from_chars(at, end, value);
+  if (error != std::errc() || next == end || *next != separator) {
+    return false;
+  }
+  at = next + 1;
+  return true;
+}
+
 std::optional<std::vector<Fingerprint>> parse_fingerprints(const std::string& text) {
   std::vector<Fingerprint> fingerprints;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  const char* at = text.data();
+  const char* const end = at + text.size();
+  while (at != end) {
     Fingerprint print;
-    std::istringstream fields(line);
-    if (!(fields >> print.size >> print.mtime_ns >> print.inode)) {
+    if (!read_field(at, end, print.size, ' ') || !read_field(at, end, print.mtime_ns, ' ') ||
+        !read_field(at, end, print.inode, '\n')) {
       return std::nullopt;
     }
     fingerprints.push_back(print);
@@ -123,8 +136,12 @@ bool is_key_folder_name(std::string_view name) {
 }
 
 std::optional<Fingerprint> Fingerprint::of(const std::string& path) {
+  return of(AT_FDCWD, path);
+}
+
+std::optional<Fingerprint> Fingerprint::of(int dir_fd, const std::string& name) {
   struct stat info {};
-  if (::lstat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(info.st_mode)) {
     return std::nullopt;
   }
   Fingerprint print;
@@ -139,12 +156,9 @@ ArtifactCache::ArtifactCache(const std::string& cache_directory, const std::stri
     : m_path(cache_directory + "/" + std::string(k_cache_folder) + "/" +
              hash::to_hex(hash::sha256(key), false)) {}
 
-std::string ArtifactCache::object_path(const hash::Digest& sha256) const {
-  return m_path + "/" + k_objects + "/" + hash::to_hex(sha256, false);
-}
-
 ArtifactCache::State ArtifactCache::open(std::string& reason) {
   m_objects.clear();
+  m_sizes.clear();
   const std::string current = m_path + "/" + k_current;
   const auto marker = read_text(current + "/" + k_marker);
   if (!marker) {
@@ -162,18 +176,30 @@ ArtifactCache::State ArtifactCache::open(std::string& reason) {
       reason = "its .verify marker does not match its files";
       return State::untrusted;
     }
-    const metadata::Metadata metadata = metadata::parse_csv(*csv);
+    metadata::Metadata metadata = metadata::parse_csv(*csv);
     const auto fingerprints = parse_fingerprints(*prints);
     if (!fingerprints || fingerprints->size() != metadata.entries.size()) {
       reason = "its fingerprints do not match its metadata";
       return State::untrusted;
     }
+    m_sizes.reserve(metadata.entries.size());
     for (std::size_t i = 0; i < metadata.entries.size(); ++i) {
       m_objects.emplace(metadata.entries[i].sha256, (*fingerprints)[i]);
+      m_sizes.emplace_back(std::move(metadata.entries[i].path), (*fingerprints)[i].size);
+    }
+    std::sort(m_sizes.begin(), m_sizes.end()); // already sorted as written: one pass
+    m_objects_fd.reset(
+        ::open((m_path + "/" + k_objects).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (m_objects_fd.get() < 0 && !m_objects.empty()) {
+      reason = error::system_message("cannot open its objects", errno);
+      m_objects.clear();
+      m_sizes.clear();
+      return State::untrusted;
     }
     reason = "last updated " + json->optValue<std::string>("lastUpdatedOn", "?");
   } catch (const std::exception& e) {
     m_objects.clear();
+    m_sizes.clear();
     reason = std::string("unreadable cache: ") + e.what();
     return State::untrusted;
   }
@@ -203,19 +229,31 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   if (recorded == m_objects.end()) {
     return std::nullopt;
   }
-  CachedFile file{object_path(sha256), false};
+  const std::string name = hash::to_hex(sha256, false);
+  CachedFile file{m_path + "/" + k_objects + "/" + name, false};
   {
     std::lock_guard<std::mutex> lock(m_mutex);
     if (m_rejected.count(file.path) != 0) {
       return std::nullopt; // failed its check once already in this run
     }
   }
-  const auto now = Fingerprint::of(file.path);
+  const auto now = Fingerprint::of(m_objects_fd.get(), name);
   if (!now) {
     return std::nullopt;
   }
   file.unchanged = *now == recorded->second;
+  file.size = now->size;
   return file;
+}
+
+std::optional<std::uint64_t> ArtifactCache::size_at(const std::string& path) const {
+  const auto at = std::lower_bound(m_sizes.begin(), m_sizes.end(), path,
+                                   [](const std::pair<std::string, std::uint64_t>& row,
+                                      const std::string& wanted) { return row.first < wanted; });
+  if (at == m_sizes.end() || at->first != path) {
+    return std::nullopt;
+  }
+  return at->second;
 }
 
 void ArtifactCache::reject(const std::string& path) {
@@ -226,7 +264,11 @@ void ArtifactCache::reject(const std::string& path) {
 std::size_t ArtifactCache::update(const std::string& root,
                                   const std::vector<metadata::Entry>& entries, Link link) {
   std::error_code ec;
-  for (const auto& leftover : leftovers()) {
+  // Objects no generation names can only be left by an interrupted update (which leaves a
+  // leftover) or be in a cache that was not trusted: then objects/ is scanned at the end.
+  const std::vector<std::string> interrupted = leftovers();
+  const bool scan = !interrupted.empty() || m_objects.empty();
+  for (const auto& leftover : interrupted) {
     stdfs::remove_all(leftover, ec);
   }
   const std::string objects = m_path + "/" + k_objects;
@@ -236,22 +278,30 @@ std::size_t ArtifactCache::update(const std::string& root,
       throw error::IoError("cannot create " + folder + ": " + ec.message());
     }
   }
+  const fs::Descriptor objects_fd(
+      ::open(objects.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (objects_fd.get() < 0) {
+    throw error::IoError(error::system_message("cannot open " + objects, errno));
+  }
   std::vector<metadata::Entry> cached = entries;
+  std::vector<std::string> added; // objects this update made, removed again if it fails
+  std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept; // the new generation's
   try {
     // Each content once: kept when the cache holds it unchanged, else taken from `root`.
     std::sort(cached.begin(), cached.end(),
               [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
-    std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept;
     fs::FilePlacer placer(link == Link::hardlink);
     hash::FileHasher hasher;
     std::size_t count = 0;
     for (const auto& entry : cached) {
       if (kept.count(entry.sha256) == 0) {
-        const std::string object = object_path(entry.sha256);
+        const std::string name = hash::to_hex(entry.sha256, false);
+        const std::string object = objects + "/" + name;
         const auto recorded = m_objects.find(entry.sha256);
-        const auto now = Fingerprint::of(object);
-        if (recorded != m_objects.end() && now && *now == recorded->second &&
-            m_rejected.count(object) == 0) {
+        const auto now =
+            recorded == m_objects.end() ? std::nullopt : Fingerprint::of(objects_fd.get(), name);
+        if (now && *now == recorded->second &&
+            (m_rejected.empty() || m_rejected.count(object) == 0)) {
           kept.emplace(entry.sha256, *now);
         } else {
           const std::string from = root + "/" + entry.path;
@@ -262,6 +312,9 @@ std::size_t ArtifactCache::update(const std::string& root,
           // nothing vouches for its bytes but reading them.
           if (same_file(from, object) && hasher.hash_file(from).sha256 != entry.sha256) {
             continue;
+          }
+          if (!now) {
+            added.push_back(object);
           }
           placer.place(from, AT_FDCWD, object);
           ::chmod(object.c_str(), 0444); // with a hard link, the destination's too
@@ -293,28 +346,41 @@ std::size_t ArtifactCache::update(const std::string& root,
     std::ostringstream json;
     marker.stringify(json);
     write_file_synced(fresh + "/" + k_marker, json.str());
-  } catch (const stdfs::filesystem_error& e) {
-    stdfs::remove_all(fresh, ec);
-    throw error::IoError(std::string("cannot update the cache: ") + e.what());
   } catch (...) {
+    for (const auto& object : added) {
+      ::unlink(object.c_str());
+    }
     stdfs::remove_all(fresh, ec);
-    throw;
+    try {
+      throw;
+    } catch (const stdfs::filesystem_error& e) {
+      throw error::IoError(std::string("cannot update the cache: ") + e.what());
+    }
   }
   const std::string old = swap_into_place(fresh, m_path + "/" + k_current);
   sync_folder(m_path, false);
+  // Only now may objects go: those the new generation does not name. The old generation's
+  // folder goes last, so that an update interrupted before that leaves a leftover, and the
+  // next one scans.
+  if (scan) {
+    std::unordered_set<std::string> named;
+    for (const auto& entry : cached) {
+      named.insert(hash::to_hex(entry.sha256, false));
+    }
+    for (const auto& entry : stdfs::directory_iterator(objects, ec)) {
+      if (named.count(entry.path().filename().string()) == 0) {
+        stdfs::remove(entry.path(), ec);
+      }
+    }
+  } else {
+    for (const auto& [digest, print] : m_objects) {
+      if (kept.count(digest) == 0) {
+        ::unlinkat(objects_fd.get(), hash::to_hex(digest, false).c_str(), 0);
+      }
+    }
+  }
   if (!old.empty()) {
     stdfs::remove_all(old, ec);
-  }
-  // Only now may objects go: those the new generation does not name (including any an
-  // interrupted update left).
-  std::unordered_set<std::string> named;
-  for (const auto& entry : cached) {
-    named.insert(hash::to_hex(entry.sha256, false));
-  }
-  for (const auto& entry : stdfs::directory_iterator(objects, ec)) {
-    if (named.count(entry.path().filename().string()) == 0) {
-      stdfs::remove(entry.path(), ec);
-    }
   }
   return cached.size();
 }

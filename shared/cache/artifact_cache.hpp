@@ -18,6 +18,7 @@
 // removed by the next update), never a half-written one that looks good.
 #pragma once
 
+#include "shared/fs/descriptor.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
@@ -29,6 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace shared::cache {
@@ -53,12 +55,15 @@ struct Fingerprint {
   /// The fingerprint of the file at `path` (not following a symlink), nullopt when there is
   /// no regular file there.
   static std::optional<Fingerprint> of(const std::string& path);
+  /// The same for `name`, relative to the folder open as `dir_fd` (or AT_FDCWD).
+  static std::optional<Fingerprint> of(int dir_fd, const std::string& name);
 };
 
 /// A cached file with an item's content.
 struct CachedFile {
   std::string path;       ///< absolute, or relative to the working directory
   bool unchanged = false; ///< its fingerprint is the one recorded when it was cached
+  std::uint64_t size = 0; ///< bytes, as just found (a regular file)
 };
 
 /// One key's cache. open() and find() read it; update() replaces it (hold the key's
@@ -98,6 +103,10 @@ public:
   /// found too); nullopt when none.
   std::optional<CachedFile> find(const hash::Digest& sha256) const;
 
+  /// The size in bytes of the file the cached metadata lists at `path` (relative to the
+  /// artifact root), when it lists one: what an earlier version of that item weighed.
+  std::optional<std::uint64_t> size_at(const std::string& path) const;
+
   /// Marks a cached file (a path find() returned) as bad: update() will not keep it.
   /// Thread-safe.
   void reject(const std::string& path);
@@ -120,11 +129,11 @@ private:
     }
   };
 
-  std::string object_path(const hash::Digest& sha256) const;
-
   std::string m_path;
+  fs::Descriptor m_objects_fd; // objects/, once open() found the cache trusted
   std::unordered_map<hash::Digest, Fingerprint, DigestHash> m_objects; // as recorded
-  mutable std::mutex m_mutex;                                          // guards m_rejected
+  std::vector<std::pair<std::string, std::uint64_t>> m_sizes; // path, bytes; sorted by path
+  mutable std::mutex m_mutex;                                 // guards m_rejected
   std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
 };
 

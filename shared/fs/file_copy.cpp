@@ -1,6 +1,7 @@
 #include "shared/fs/file_copy.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/read_loop.hpp"
 #include "shared/fs/write_loop.hpp"
@@ -15,35 +16,6 @@
 
 namespace shared::fs {
 namespace {
-
-// Closes a descriptor when it goes out of scope.
-class Descriptor {
-public:
-  explicit Descriptor(int fd) : m_fd(fd) {}
-  ~Descriptor() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const { return m_fd; }
-  // Closes now, reporting the error close() gives (a failed write-back).
-  int close() {
-    const int fd = m_fd;
-    m_fd = -1;
-    return ::close(fd);
-  }
-  void reset(int fd) {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    m_fd = fd;
-  }
-
-private:
-  int m_fd;
-};
 
 // Copies `size` bytes from `in` to `out` in the kernel where it can, else through a buffer.
 void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
@@ -113,16 +85,21 @@ bool unsupported(int error) {
 
 } // namespace
 
-Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string& name) {
-  struct stat info {};
-  if (::lstat(from.c_str(), &info) != 0) {
-    throw error::IoError(error::system_message("cannot open " + from, errno));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    throw error::IoError("cannot copy " + from + ": not a regular file");
-  }
+Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string& name,
+                         const PlaceHints& hints) {
   Placed placed;
-  placed.bytes = static_cast<std::uint64_t>(info.st_size);
+  if (hints.size) {
+    placed.bytes = *hints.size;
+  } else {
+    struct stat info {};
+    if (::lstat(from.c_str(), &info) != 0) {
+      throw error::IoError(error::system_message("cannot open " + from, errno));
+    }
+    if (!S_ISREG(info.st_mode)) {
+      throw error::IoError("cannot copy " + from + ": not a regular file");
+    }
+    placed.bytes = static_cast<std::uint64_t>(info.st_size);
+  }
   const std::string part = name + std::string(k_part_suffix);
 
   // Reflink, else hard link, else copy. A method these filesystems refuse is not tried
@@ -148,7 +125,9 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
 
   if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
     // A new name is linked in one step; an existing one is replaced through the part file.
-    ::unlinkat(dir_fd, part.c_str(), 0); // a leftover part file goes either way
+    if (!hints.fresh_folder) {
+      ::unlinkat(dir_fd, part.c_str(), 0); // a leftover part file goes either way
+    }
     bool linked = ::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0;
     if (!linked && errno == EEXIST &&
         ::linkat(AT_FDCWD, from.c_str(), dir_fd, part.c_str(), 0) == 0) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace shared::fs {
@@ -21,6 +22,16 @@ struct Placed {
   std::uint64_t bytes = 0; ///< size of the placed file
 };
 
+/// What a caller of FilePlacer::place() already knows, so that it is not asked again.
+struct PlaceHints {
+  /// Bytes of `from`, which the caller has just found to be a regular file (lstat(2)):
+  /// place() does not look again. nullopt: place() checks.
+  std::optional<std::uint64_t> size;
+  /// The folder was created by this run, so no leftover "<name>.part" can be in it: none is
+  /// removed before a hard link.
+  bool fresh_folder = false;
+};
+
 /// Makes files with the content of files already on this machine. place() makes `name` (a
 /// path relative to the folder open as `dir_fd`, or AT_FDCWD) a file with the content of the
 /// regular file `from` (absolute or relative to the working directory; a symlink there is
@@ -34,7 +45,8 @@ class FilePlacer {
 public:
   explicit FilePlacer(bool allow_hard_link) : m_allow_hard_link(allow_hard_link) {}
 
-  Placed place(const std::string& from, int dir_fd, const std::string& name);
+  Placed place(const std::string& from, int dir_fd, const std::string& name,
+               const PlaceHints& hints = {});
 
 private:
   bool m_allow_hard_link;

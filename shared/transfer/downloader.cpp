@@ -17,7 +17,9 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <dirent.h>
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
@@ -27,6 +29,8 @@
 #include <system_error>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace shared::transfer {
 namespace {
@@ -46,11 +50,57 @@ void make_folders(const std::string& path) {
   }
 }
 
+// The destination's folders this run created, and the root when it was empty: no leftover
+// part file of an earlier run can be in them. Thread-safe.
+class FreshFolders {
+public:
+  explicit FreshFolders(bool root) : m_root(root) {}
+
+  void created(const std::string& folder) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_folders.insert(folder);
+  }
+
+  bool fresh(const std::string& folder) const {
+    if (folder.empty()) {
+      return m_root;
+    }
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_folders.count(folder) != 0;
+  }
+
+private:
+  bool m_root;
+  mutable std::mutex m_mutex;
+  std::unordered_set<std::string> m_folders;
+};
+
+// Whether the folder open as `fd` has no entries.
+bool is_empty_folder(int fd) {
+  const int copy = ::dup(fd);
+  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
+  if (dir == nullptr) {
+    if (copy >= 0) {
+      ::close(copy);
+    }
+    return false;
+  }
+  bool empty = true;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return empty;
+}
+
 // Opens (creating as needed) the folders of a relative path under the destination, one
 // segment at a time with O_NOFOLLOW: a symlink on the way refuses the item.
 class FolderOpener {
 public:
-  explicit FolderOpener(int root_fd) : m_root_fd(root_fd) {}
+  FolderOpener(int root_fd, FreshFolders& fresh) : m_root_fd(root_fd), m_fresh(fresh) {}
   ~FolderOpener() { forget(); }
   FolderOpener(const FolderOpener&) = delete;
   FolderOpener& operator=(const FolderOpener&) = delete;
@@ -58,6 +108,7 @@ public:
   // The descriptor of `folder` ("" for the root). Valid until the next call.
   int open(const std::string& folder) {
     if (folder.empty()) {
+      m_is_fresh = m_fresh.fresh(folder);
       return m_root_fd;
     }
     if (m_fd >= 0 && folder == m_folder) {
@@ -74,7 +125,9 @@ public:
       const std::string name = folder.substr(start, slash - start);
       int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0 && errno == ENOENT) {
-        if (::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
+        if (::mkdirat(fd, name.c_str(), 0755) == 0) {
+          m_fresh.created(folder.substr(0, slash));
+        } else if (errno != EEXIST) {
           const int saved = errno;
           ::close(fd);
           throw error::IoError(
@@ -98,8 +151,12 @@ public:
     }
     m_fd = fd;
     m_folder = folder;
+    m_is_fresh = m_fresh.fresh(folder);
     return m_fd;
   }
+
+  // Whether the folder open() gave last was created by this run (see FreshFolders).
+  bool fresh() const { return m_is_fresh; }
 
 private:
   void forget() {
@@ -111,8 +168,10 @@ private:
   }
 
   int m_root_fd;
+  FreshFolders& m_fresh;
   int m_fd = -1;
   std::string m_folder;
+  bool m_is_fresh = false;
 };
 
 // Writes a body into "<name>.part", hashing and counting as it goes.
@@ -231,7 +290,7 @@ struct Run {
   Run(const std::vector<Task>& tasks, const DownloadOptions& options, source::Source& source,
       log::Logger& logger, progress::Reporter& progress, int root_fd)
       : tasks(tasks), options(options), source(source), logger(logger), progress(progress),
-        root_fd(root_fd), placer(options.link_local_copies) {}
+        root_fd(root_fd), fresh(is_empty_folder(root_fd)), placer(options.link_local_copies) {}
 
   const std::vector<Task>& tasks;
   std::size_t fetches = 0; // tasks[0, fetches) are to fetch; the rest have local copies
@@ -240,6 +299,7 @@ struct Run {
   log::Logger& logger;
   progress::Reporter& progress;
   int root_fd;
+  FreshFolders fresh;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
   std::mutex extra_mutex; // guards extra, split and probes
@@ -254,7 +314,8 @@ struct Run {
   std::atomic<std::uint64_t> folders{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> retries{0};
-  std::vector<std::string> paths; // every selected item path, sorted
+  std::vector<std::string> paths;                // every selected item path, sorted
+  std::unordered_set<const source::Item*> large; // unknown size, but large last time
 
   // Whether `path` is "<another item>.part": writing both would let one clobber the other.
   bool collides_with_part_file(const std::string& path) const {
@@ -274,7 +335,7 @@ struct Run {
 class Worker {
 public:
   explicit Worker(Run& run)
-      : m_run(run), m_reader(run.source.open_reader()), m_folders(run.root_fd),
+      : m_run(run), m_reader(run.source.open_reader()), m_folders(run.root_fd, run.fresh),
         m_random(std::random_device{}()) {}
 
   void work() {
@@ -335,23 +396,33 @@ private:
     Run& m_run;
   };
 
+  // The next published segment, unless its writer would wait for the SHA-256 to catch up
+  // (FollowingHasher::ahead) while other work is left to start: that goes first.
   std::optional<Task> extra_task() {
     std::lock_guard<std::mutex> lock(m_run.extra_mutex);
     if (m_run.extra.empty()) {
       return std::nullopt;
     }
     Task task = m_run.extra.front();
+    const Segmented& state = *task.segmented;
+    if (state.hasher &&
+        state.hasher->ahead(state.offset(task.segment) + state.length(task.segment)) &&
+        m_run.next.load(std::memory_order_relaxed) < m_run.tasks.size()) {
+      return std::nullopt;
+    }
     m_run.extra.pop_front();
     return task;
   }
 
   // Whether an item of unknown size should be asked for its first segment only, to fetch
-  // the rest in segments when it is large: the source can send ranges, and no other item is
-  // left to start (the other workers would otherwise sit idle while one streams it alone).
+  // the rest in segments when it is large: the source can send ranges, and the item was
+  // large last time (the local copies' hint) or no other item is left to start (the other
+  // workers would otherwise sit idle while one streams it alone).
   bool should_probe(const source::Item& item) const {
     return !item.size && !item.content && m_run.options.min_segment_size != 0 &&
            m_run.options.parallel > 1 && m_run.source.supports_ranges() &&
-           m_run.next.load(std::memory_order_relaxed) >= m_run.fetches;
+           (m_run.large.count(&item) != 0 ||
+            m_run.next.load(std::memory_order_relaxed) >= m_run.fetches);
   }
 
   // Publishes segments 1… of an item whose first `first` bytes are in the part file `fd`
@@ -685,13 +756,15 @@ private:
     }
     if (item.size) {
       struct stat info {};
-      if (::stat(copy.path.c_str(), &info) != 0 ||
-          static_cast<std::uint64_t>(info.st_size) != *item.size) {
+      const bool known = copy.size.has_value();
+      if ((!known && ::stat(copy.path.c_str(), &info) != 0) ||
+          (known ? *copy.size : static_cast<std::uint64_t>(info.st_size)) != *item.size) {
         throw error::IntegrityError("size mismatch: expected " + std::to_string(*item.size) +
                                     " bytes");
       }
     }
-    const fs::Placed placed = m_run.placer.place(copy.path, dir, name);
+    const fs::Placed placed =
+        m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()});
     m_run.progress.add_bytes(placed.bytes);
     return placed.bytes;
   }
@@ -852,9 +925,24 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     return options.local_copies != nullptr && item->sha256 &&
            options.local_copies->has(*item->sha256);
   };
-  std::stable_sort(items.begin(), items.end(), [](const source::Item* a, const source::Item* b) {
-    return a->size.value_or(0) > b->size.value_or(0);
-  });
+  // Sizes to order by: the listed one, else the local copies' hint (an earlier version's).
+  std::unordered_map<const source::Item*, std::uint64_t> hints;
+  if (options.local_copies != nullptr) {
+    for (const auto* item : items) {
+      if (!item->size && !is_local(item)) {
+        if (const auto hint = options.local_copies->size_hint(*item)) {
+          hints.emplace(item, *hint);
+        }
+      }
+    }
+  }
+  const auto weight = [&hints](const source::Item* item) {
+    const auto hint = hints.find(item);
+    return item->size.value_or(hint == hints.end() ? 0 : hint->second);
+  };
+  std::stable_sort(
+      items.begin(), items.end(),
+      [&weight](const source::Item* a, const source::Item* b) { return weight(a) > weight(b); });
   std::stable_partition(items.begin(), items.end(),
                         [&is_local](const source::Item* item) { return !is_local(item); });
   std::uint64_t total_bytes = 0;
@@ -877,6 +965,11 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       tasks.begin(), tasks.end(), [&is_local](const Task& task) { return !is_local(task.item); }));
   for (const auto* item : items) {
     run.paths.push_back(item->path);
+  }
+  for (const auto& [item, hint] : hints) {
+    if (hint >= 2 * options.min_segment_size) {
+      run.large.insert(item);
+    }
   }
   std::sort(run.paths.begin(), run.paths.end());
   const auto body = [&run] {

@@ -33,6 +33,9 @@ namespace shared::transfer {
 struct LocalCopy {
   std::string path;       ///< absolute, or relative to the working directory
   bool unchanged = false; ///< as it was when last hashed (its fingerprint): not hashed again
+  /// Bytes, when find() has just found it a regular file of that size (lstat(2)), so that
+  /// placing it need not look again; nullopt: unknown.
+  std::optional<std::uint64_t> size;
 };
 
 /// Files already on this machine that can stand for items (the incremental cache). Called
@@ -48,6 +51,12 @@ public:
   /// A copy find() gave failed its hash or size check; the item was fetched from the source
   /// instead.
   virtual void failed(const LocalCopy& copy) = 0;
+  /// The size in bytes an earlier version of the item had (e.g. the cached file at its path),
+  /// or nullopt. Only orders and splits the work (a large item starts first, in segments); it
+  /// is never taken as the item's size.
+  virtual std::optional<std::uint64_t> size_hint(const source::Item& /*item*/) const {
+    return std::nullopt;
+  }
 };
 
 /// How to download.

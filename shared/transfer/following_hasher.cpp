@@ -67,6 +67,11 @@ void FollowingHasher::wrote(std::size_t k, std::uint64_t written) {
   }
 }
 
+bool FollowingHasher::ahead(std::uint64_t end) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return !m_spoiled && end > m_claimed + m_window;
+}
+
 void FollowingHasher::restarted(std::size_t k) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_written[k] = 0;

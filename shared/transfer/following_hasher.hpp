@@ -54,6 +54,9 @@ public:
   /// bytes past the hashed point (see the class comment); throws error::Interrupted.
   void wrote(std::size_t k, std::uint64_t written);
 
+  /// Whether a writer reaching `end` bytes into the body would wait now (see wrote()).
+  bool ahead(std::uint64_t end) const;
+
   /// Part `k` will be written again from its first byte.
   void restarted(std::size_t k);
 
@@ -84,7 +87,7 @@ private:
   const std::vector<Part>& m_parts;
   const std::function<bool()>& m_cancelled;
   std::uint64_t m_window;
-  std::mutex m_mutex;                   // guards everything below but m_sha256 (the thread's)
+  mutable std::mutex m_mutex;           // guards everything below but m_sha256 (the thread's)
   std::condition_variable m_work;       // the thread waits for the frontier to move
   std::condition_variable m_hashed;     // writers and finish() wait for the hash to move
   std::vector<std::uint64_t> m_written; // bytes written of each part

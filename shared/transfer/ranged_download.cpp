@@ -1,6 +1,7 @@
 #include "shared/transfer/ranged_download.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
@@ -188,21 +189,14 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     const std::uint64_t parts = plan.size();
     SharedLocation shared(location, refresh, logger);
     // The SHA-256 follows the parts as they land (FollowingHasher's thread).
-    struct Reader {
-      int fd = -1;
-      ~Reader() {
-        if (fd >= 0) {
-          ::close(fd);
-        }
-      }
-    } reader;
+    fs::Descriptor reader;
     std::optional<FollowingHasher> hasher;
     if (sha256) {
-      reader.fd = ::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      if (reader.fd < 0) {
+      reader.reset(::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (reader.get() < 0) {
         throw error::IoError(error::system_message("cannot read " + part_path, errno));
       }
-      hasher.emplace(reader.fd, head.size(), size, plan, options.http.cancelled);
+      hasher.emplace(reader.get(), head.size(), size, plan, options.http.cancelled);
     }
     std::atomic<std::uint64_t> next{0};
     std::atomic<bool> stop{false};
@@ -290,12 +284,12 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                    (got ? "" : "; read again (a part it had read was written again)"));
       if (!got) { // bytes it had read were written again: a second pass over the body
         ++result.rehashed;
-        if (::lseek(reader.fd, static_cast<off_t>(head.size()), SEEK_SET) < 0) {
+        if (::lseek(reader.get(), static_cast<off_t>(head.size()), SEEK_SET) < 0) {
           throw error::IoError(error::system_message("cannot read " + part_path, errno));
         }
         hash::FileHasher again;
         got = again
-                  .hash_fd(reader.fd, part_path,
+                  .hash_fd(reader.get(), part_path,
                            [&options](std::size_t) {
                              if (options.http.cancelled && options.http.cancelled()) {
                                throw error::Interrupted();

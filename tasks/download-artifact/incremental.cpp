@@ -61,13 +61,17 @@ bool IncrementalCache::has(const shared::hash::Digest& sha256) const {
 std::optional<shared::transfer::LocalCopy>
 IncrementalCache::find(const shared::source::Item& item) const {
   if (auto file = m_cache.find(*item.sha256)) {
-    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged};
+    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged, file->size};
   }
   return std::nullopt;
 }
 
 void IncrementalCache::failed(const shared::transfer::LocalCopy& copy) {
   m_cache.reject(copy.path);
+}
+
+std::optional<std::uint64_t> IncrementalCache::size_hint(const shared::source::Item& item) const {
+  return m_cache.size_at(item.path);
 }
 
 void IncrementalCache::update(const std::string& destination,

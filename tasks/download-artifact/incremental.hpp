@@ -46,6 +46,7 @@ private:
   bool has(const shared::hash::Digest& sha256) const override;
   std::optional<shared::transfer::LocalCopy> find(const shared::source::Item& item) const override;
   void failed(const shared::transfer::LocalCopy& copy) override;
+  std::optional<std::uint64_t> size_hint(const shared::source::Item& item) const override;
   void evict(); // keeps all keys under max_size; logs what it did
 
   CacheOptions m_options;

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -200,4 +201,56 @@ TEST_CASE("segments: a file share with artifact-metadata.csv: segments checked a
     CHECK_FALSE(exists(dir / "out/large.bin.part"));
     CHECK(read_file(dir / "out/small-1.txt") == "small file 1");
   }
+}
+
+TEST_CASE("segments: incremental, a changed large file of unknown size starts first, in segments",
+          "[download-artifact][segments][incremental]") {
+  // Sorted by path the large file comes first, before changed small files, so without the
+  // cache's hint (its size last time) it would be fetched whole on one connection.
+  FaultServer server;
+  const std::string before = random_bytes((16u << 20) + 99, 21);
+  const std::string after = random_bytes((16u << 20) + 99, 22);
+  std::vector<shared::metadata::Entry> entries = {{"a-large.bin", shared::hash::sha256(before)}};
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "b-small-" + std::to_string(i) + ".txt";
+    server.serve("/" + name, "small " + std::to_string(i));
+    entries.push_back({name, shared::hash::sha256("small " + std::to_string(i))});
+  }
+  server.serve("/a-large.bin", before);
+  server.serve("/artifact-metadata.csv", shared::metadata::to_csv(entries));
+  TempDir dir;
+  const std::vector<std::string> incremental = {"--incremental", "--cache-directory",
+                                                dir / "cache"};
+  const ProcessResult fill = download(server.url("/"), dir / "one", incremental);
+  INFO(fill.out << fill.err);
+  REQUIRE(fill.exit_code == 0);
+
+  entries[0].sha256 = shared::hash::sha256(after);
+  server.serve("/a-large.bin", after);
+  for (int i = 0; i < 3; ++i) { // half the small files change too: to fetch after the large one
+    const std::string name = "b-small-" + std::to_string(i) + ".txt";
+    server.serve("/" + name, "changed " + std::to_string(i));
+    entries[1 + i].sha256 = shared::hash::sha256("changed " + std::to_string(i));
+  }
+  server.serve("/artifact-metadata.csv", shared::metadata::to_csv(entries));
+  const std::size_t earlier = server.requests().size();
+  const ProcessResult r = download(server.url("/"), dir / "two", incremental);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "two/a-large.bin") == after);
+  CHECK(read_file(dir / "two/b-small-0.txt") == "changed 0");
+  CHECK(read_file(dir / "two/b-small-5.txt") == "small 5");
+  const auto requests = server.requests();
+  std::vector<std::string> ranges; // of a-large.bin in the second run, in order
+  for (std::size_t k = earlier; k < requests.size(); ++k) {
+    if (requests[k].target == "/a-large.bin") {
+      const auto range = requests[k].headers.find("range");
+      ranges.push_back(range == requests[k].headers.end() ? "whole" : range->second);
+    }
+  }
+  REQUIRE_FALSE(ranges.empty());
+  CHECK(ranges.front() == "bytes=0-1048575"); // the first MiB tells the size…
+  CHECK(ranges.size() == 5);                  // …then four segments of about 4 MiB
+  CHECK(std::count(ranges.begin(), ranges.end(), "whole") == 0);
+  CHECK(r.out.find("3 from cache") != std::string::npos);
 }

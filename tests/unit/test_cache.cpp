@@ -114,6 +114,41 @@ TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no left
   CHECK(read_file(next.path() + "/current/artifact-metadata.csv").rfind("renamed.txt,", 0) == 0);
 }
 
+TEST_CASE("an update after a clean one removes just the objects its predecessor named and "
+          "the new one does not; the cache tells earlier sizes by path",
+          "[cache]") {
+  TempDir dir;
+  write_file(dir / "root/keep.txt", "keep");
+  write_file(dir / "root/drop.txt", "dropped");
+  ArtifactCache cache(dir / "cache", "key");
+  std::string reason;
+  cache.open(reason);
+  cache.update(dir / "root", {entry("keep.txt", "keep"), entry("drop.txt", "dropped")},
+               ArtifactCache::Link::copy);
+  const auto object = [&](const std::string& content) {
+    return cache.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256(content), false);
+  };
+
+  ArtifactCache next(dir / "cache", "key");
+  REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
+  CHECK(next.size_at("drop.txt") == 7u);
+  CHECK(next.size_at("keep.txt") == 4u);
+  CHECK_FALSE(next.size_at("new.txt"));
+  write_file(dir / "root2/keep.txt", "keep");
+  write_file(dir / "root2/new.txt", "new");
+  next.update(dir / "root2", {entry("keep.txt", "keep"), entry("new.txt", "new")},
+              ArtifactCache::Link::copy);
+  CHECK(tests::support::exists(object("keep")));
+  CHECK(tests::support::exists(object("new")));
+  CHECK_FALSE(tests::support::exists(object("dropped")));
+  CHECK(next.leftovers().empty());
+
+  ArtifactCache third(dir / "cache", "key");
+  REQUIRE(third.open(reason) == ArtifactCache::State::trusted);
+  CHECK(third.size_at("new.txt") == 3u);
+  CHECK_FALSE(third.size_at("drop.txt"));
+}
+
 TEST_CASE("cache locks: shared with shared, exclusive alone, a timeout when busy", "[cache]") {
   TempDir dir;
   const std::string path = dir / "cache/ArtifactEngineCache/k.lock";
