@@ -21,6 +21,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace shared::cache {
@@ -184,7 +185,8 @@ ArtifactCache::State ArtifactCache::open(std::string& reason) {
     }
     m_sizes.reserve(metadata.entries.size());
     for (std::size_t i = 0; i < metadata.entries.size(); ++i) {
-      m_objects.emplace(metadata.entries[i].sha256, (*fingerprints)[i]);
+      m_objects.emplace(std::piecewise_construct, std::forward_as_tuple(metadata.entries[i].sha256),
+                        std::forward_as_tuple((*fingerprints)[i]));
       m_sizes.emplace_back(std::move(metadata.entries[i].path), (*fingerprints)[i].size);
     }
     std::sort(m_sizes.begin(), m_sizes.end()); // already sorted as written: one pass
@@ -231,7 +233,7 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   }
   const std::string name = hash::to_hex(sha256, false);
   CachedFile file{m_path + "/" + k_objects + "/" + name, false};
-  {
+  if (m_any_rejected.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(m_mutex);
     if (m_rejected.count(file.path) != 0) {
       return std::nullopt; // failed its check once already in this run
@@ -241,8 +243,11 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   if (!now) {
     return std::nullopt;
   }
-  file.unchanged = *now == recorded->second;
+  file.unchanged = *now == recorded->second.recorded;
   file.size = now->size;
+  if (file.unchanged) {
+    recorded->second.seen_unchanged.store(true, std::memory_order_relaxed);
+  }
   return file;
 }
 
@@ -259,6 +264,7 @@ std::optional<std::uint64_t> ArtifactCache::size_at(const std::string& path) con
 void ArtifactCache::reject(const std::string& path) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_rejected.insert(path);
+  m_any_rejected.store(true, std::memory_order_release);
 }
 
 std::size_t ArtifactCache::update(const std::string& root,
@@ -298,10 +304,14 @@ std::size_t ArtifactCache::update(const std::string& root,
         const std::string name = hash::to_hex(entry.sha256, false);
         const std::string object = objects + "/" + name;
         const auto recorded = m_objects.find(entry.sha256);
-        const auto now =
-            recorded == m_objects.end() ? std::nullopt : Fingerprint::of(objects_fd.get(), name);
-        if (now && *now == recorded->second &&
-            (m_rejected.empty() || m_rejected.count(object) == 0)) {
+        const bool rejected = !m_rejected.empty() && m_rejected.count(object) != 0;
+        // Seen unchanged by find() in this run (under the lock: no one has written it since).
+        const bool seen = recorded != m_objects.end() && !rejected &&
+                          recorded->second.seen_unchanged.load(std::memory_order_relaxed);
+        const auto now = recorded == m_objects.end() ? std::nullopt
+                         : seen ? std::optional<Fingerprint>(recorded->second.recorded)
+                                : Fingerprint::of(objects_fd.get(), name);
+        if (now && *now == recorded->second.recorded && !rejected) {
           kept.emplace(entry.sha256, *now);
         } else {
           const std::string from = root + "/" + entry.path;
@@ -309,8 +319,9 @@ std::size_t ArtifactCache::update(const std::string& root,
             continue; // not in the root (left out by an item pattern)
           }
           // The root's file may be the changed object itself (a hard link placed it): then
-          // nothing vouches for its bytes but reading them.
-          if (same_file(from, object) && hasher.hash_file(from).sha256 != entry.sha256) {
+          // nothing vouches for its bytes but reading them. (Only a cached object that is
+          // there can have been placed.)
+          if (now && same_file(from, object) && hasher.hash_file(from).sha256 != entry.sha256) {
             continue;
           }
           if (!now) {
@@ -373,7 +384,7 @@ std::size_t ArtifactCache::update(const std::string& root,
       }
     }
   } else {
-    for (const auto& [digest, print] : m_objects) {
+    for (const auto& [digest, object] : m_objects) {
       if (kept.count(digest) == 0) {
         ::unlinkat(objects_fd.get(), hash::to_hex(digest, false).c_str(), 0);
       }

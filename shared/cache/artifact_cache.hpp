@@ -22,6 +22,7 @@
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -131,9 +132,17 @@ private:
 
   std::string m_path;
   fs::Descriptor m_objects_fd; // objects/, once open() found the cache trusted
-  std::unordered_map<hash::Digest, Fingerprint, DigestHash> m_objects; // as recorded
+  // An object the current generation names: its fingerprint as recorded, and whether find()
+  // has seen it unchanged in this run (update() then need not look again).
+  struct Object {
+    explicit Object(const Fingerprint& print) : recorded(print) {}
+    Fingerprint recorded;
+    mutable std::atomic<bool> seen_unchanged{false};
+  };
+  std::unordered_map<hash::Digest, Object, DigestHash> m_objects;
   std::vector<std::pair<std::string, std::uint64_t>> m_sizes; // path, bytes; sorted by path
   mutable std::mutex m_mutex;                                 // guards m_rejected
+  std::atomic<bool> m_any_rejected{false};
   std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
 };
 

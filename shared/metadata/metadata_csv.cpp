@@ -189,8 +189,10 @@ Metadata parse_csv(std::string_view text) {
     }
     parsed.push_back({Entry{std::move(path), *digest}, record.line});
   }
-  std::stable_sort(parsed.begin(), parsed.end(),
-                   [](const Parsed& a, const Parsed& b) { return a.entry.path < b.entry.path; });
+  const auto by_path = [](const Parsed& a, const Parsed& b) { return a.entry.path < b.entry.path; };
+  if (!std::is_sorted(parsed.begin(), parsed.end(), by_path)) { // as generate-metadata writes it
+    std::stable_sort(parsed.begin(), parsed.end(), by_path);
+  }
   for (std::size_t i = 1; i < parsed.size(); ++i) {
     if (parsed[i - 1].entry.path == parsed[i].entry.path) { // stable: i - 1 came first
       throw ParseError(parsed[i].line, "duplicate path \"" + parsed[i].entry.path +
