@@ -7,6 +7,8 @@
 #include "shared/task/interrupt.hpp"
 #include "tasks/download-artifact/ghga.hpp"
 
+#include <atomic>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
@@ -165,26 +167,47 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   const auto source =
       shared::source::make_source(options.source, options.provider, options.source_context);
 
+  // Incremental: a trusted cache of this key lends the files whose hashes it already has.
+  // It is read while the source is listed (both take a while, neither needs the other).
+  std::optional<IncrementalCache> cache;
+  std::atomic<bool> listing_failed{false};
+  std::future<void> opened;
+  if (options.incremental) {
+    CacheOptions cache_options = options.cache;
+    if (cache_options.key.empty()) {
+      cache_options.key = source->cache_key();
+    }
+    cache.emplace(cache_options, logger, shared::task::interrupted);
+    opened = std::async(std::launch::async, [&cache, &listing_failed] {
+      cache->open([&listing_failed] { return listing_failed.load(); });
+    });
+  }
   logger.info("Listing " + source->describe());
-  const shared::source::Listing listing = source->list();
+  shared::source::Listing listing;
+  try {
+    listing = source->list();
+  } catch (...) {
+    listing_failed = true; // the cache's reader stops waiting for the lock; joined below
+    if (opened.valid()) {
+      opened.wait();
+    }
+    throw;
+  }
+  if (opened.valid()) {
+    opened.get(); // rethrows Interrupted
+  }
   logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" +
               listing.method + (listing.has_metadata ? ", with SHA-256" : "") + ")");
   if (options.clean_destination) {
     shared::transfer::clean_folder(options.download.destination);
   }
 
-  // Incremental: a trusted cache of this key lends the files whose hashes it already has.
-  std::optional<IncrementalCache> cache;
   shared::transfer::DownloadOptions download = options.download;
   if (options.incremental && !listing.has_metadata) {
     logger.warning("incremental: no usable artifact-metadata.csv at the source; plain download, "
                    "cache not touched");
+    cache.reset(); // read, never written: the lock goes
   } else if (options.incremental) {
-    CacheOptions cache_options = options.cache;
-    if (cache_options.key.empty()) {
-      cache_options.key = source->cache_key();
-    }
-    cache.emplace(cache_options, logger, shared::task::interrupted);
     cache->lend(download);
   }
 

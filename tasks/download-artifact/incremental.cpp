@@ -3,6 +3,7 @@
 #include "shared/cache/eviction.hpp"
 #include "shared/format/units.hpp"
 
+#include <filesystem>
 #include <utility>
 
 namespace tasks::download_artifact {
@@ -18,40 +19,77 @@ IncrementalCache::IncrementalCache(const CacheOptions& options, shared::log::Log
     : m_options(options), m_cache(options.directory, options.key), m_logger(logger),
       m_cancelled(std::move(cancelled)) {}
 
+void IncrementalCache::open(const std::function<bool()>& give_up) {
+  const auto stop = [this, &give_up] { return (m_cancelled && m_cancelled()) || give_up(); };
+  try {
+    // No folder for the key: nothing to read, and nothing is created (the lock file neither)
+    // until lend() knows the cache will be used.
+    if (std::error_code ec; std::filesystem::exists(m_cache.path(), ec)) {
+      if (!take_lock(stop)) {
+        return;
+      }
+      m_leftovers = m_cache.leftovers().size();
+    }
+    m_state = m_cache.open(m_reason);
+  } catch (const shared::error::Interrupted&) {
+    m_lock.reset();
+    if (m_cancelled && m_cancelled()) {
+      throw;
+    }
+    m_problem = "the listing failed"; // give_up(): nobody will ask
+  } catch (const std::exception& e) {
+    m_lock.reset();
+    m_problem = e.what();
+  }
+}
+
 void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
   try {
-    m_lock.emplace(m_cache.lock_path());
-    if (!m_lock->acquire(CacheLock::Kind::shared, m_options.lock_timeout, m_cancelled)) {
-      m_logger.warning("cache " + m_cache.path() + " is being updated by another job (waited " +
-                       format::duration(m_options.lock_timeout) +
-                       "): downloading without the cache, which is left as it is");
-      m_lock.reset();
-      return;
+    if (m_problem.empty() && !m_busy && !m_lock) {
+      take_lock(m_cancelled);
     }
-    m_lock->touch();
-    std::string reason;
-    const auto state = m_cache.open(reason);
-    const auto leftovers = m_cache.leftovers();
-    if (!leftovers.empty()) {
-      m_logger.info("Cache: " + format::count(leftovers.size()) +
-                    " leftover(s) of an interrupted update or eviction (removed when it is "
-                    "updated)");
+    if (m_lock) {
+      m_lock->touch();
     }
-    if (state != ArtifactCache::State::trusted) {
-      m_logger.info("Cache: " + m_cache.path() + " not used: " + reason);
-      return;
-    }
-    m_logger.info("Cache: " + m_cache.path() + " (trusted, " + reason + ")");
   } catch (const shared::error::Interrupted&) {
     throw;
   } catch (const std::exception& e) {
-    m_logger.warning(std::string("cache not used: ") + e.what());
     m_lock.reset();
+    m_problem = e.what();
+  }
+  if (!m_problem.empty()) {
+    m_logger.warning("cache not used: " + m_problem);
     return;
   }
+  if (m_busy) {
+    m_logger.warning("cache " + m_cache.path() + " is being updated by another job (waited " +
+                     format::duration(m_options.lock_timeout) +
+                     "): downloading without the cache, which is left as it is");
+    return;
+  }
+  if (m_leftovers != 0) {
+    m_logger.info("Cache: " + format::count(m_leftovers) +
+                  " leftover(s) of an interrupted update or eviction (removed when it is "
+                  "updated)");
+  }
+  if (m_state != ArtifactCache::State::trusted) {
+    m_logger.info("Cache: " + m_cache.path() + " not used: " + m_reason);
+    return;
+  }
+  m_logger.info("Cache: " + m_cache.path() + " (trusted, " + m_reason + ")");
   download.hash_local_copies = m_options.hash_every_file;
   download.link_local_copies = m_options.link == ArtifactCache::Link::hardlink;
   download.local_copies = this;
+}
+
+bool IncrementalCache::take_lock(const std::function<bool()>& stop) {
+  m_lock.emplace(m_cache.lock_path());
+  if (!m_lock->acquire(CacheLock::Kind::shared, m_options.lock_timeout, stop)) {
+    m_lock.reset();
+    m_busy = true;
+    return false;
+  }
+  return true;
 }
 
 bool IncrementalCache::has(const shared::hash::Digest& sha256) const {

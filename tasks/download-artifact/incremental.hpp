@@ -34,8 +34,14 @@ public:
   IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
                    std::function<bool()> cancelled);
 
-  /// Takes the key's lock shared (waiting up to the timeout) and opens the cache; when it is
-  /// trusted, `download` takes files from it.
+  /// Takes the key's lock shared (waiting up to the timeout, or until `give_up` returns true)
+  /// and reads the cache. Logs nothing, so that it can run while the source is listed; throws
+  /// only error::Interrupted (SIGINT).
+  void open(const std::function<bool()>& give_up);
+
+  /// After open(): takes the lock if open() did not need it, says what it found and, when the
+  /// cache is trusted, lets `download` take files from it (and marks the key used, for
+  /// eviction). Throws only error::Interrupted.
   void lend(shared::transfer::DownloadOptions& download);
 
   /// After a download without failures: takes the lock exclusive, replaces the cache with the
@@ -48,12 +54,21 @@ private:
   void failed(const shared::transfer::LocalCopy& copy) override;
   std::optional<std::uint64_t> size_hint(const shared::source::Item& item) const override;
   void evict(); // keeps all keys under max_size; logs what it did
+  // Takes the key's lock shared, waiting up to the timeout or until `stop`; false (m_busy)
+  // when it did not get it. Throws error::Interrupted when `stop` is SIGINT.
+  bool take_lock(const std::function<bool()>& stop);
 
   CacheOptions m_options;
   shared::cache::ArtifactCache m_cache;
   shared::log::Logger& m_logger;
   std::function<bool()> m_cancelled;
   std::optional<shared::cache::CacheLock> m_lock; // empty: going without the cache
+  // What open() found.
+  shared::cache::ArtifactCache::State m_state = shared::cache::ArtifactCache::State::missing;
+  std::string m_reason; // why (not) trusted
+  std::size_t m_leftovers = 0;
+  bool m_busy = false;   // the lock was not had in time
+  std::string m_problem; // the cache could not be read
 };
 
 } // namespace tasks::download_artifact

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
@@ -442,6 +443,31 @@ TEST_CASE("a key locked by another job: the download goes without the cache and 
   CHECK(read_file(dir / "out2/a.txt") == "A");
   CHECK(server.request_count("/a.txt") == 2);
   CHECK_FALSE(contains(r.out, "Cache updated"));
+}
+
+TEST_CASE("the cache is read while the source is listed; a failed listing does not wait for "
+          "a locked key",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.txt", "A"}});
+  REQUIRE(incremental(server, dir, "out1").exit_code == 0);
+  const int fd = ::open((key_folder(dir) + ".lock").c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0); // as an update in progress would
+  FaultReply missing;
+  missing.status = 404;
+  server.on("/artifact-metadata.csv", {missing});
+  server.on("/", {missing});
+  const auto start = std::chrono::steady_clock::now();
+  const ProcessResult r = incremental(server, dir, "out2", {"--cache-lock-timeout", "30"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(seconds < 10); // not the 30 s the lock would have been waited for
+  CHECK_FALSE(contains(r.err, "being updated by another job"));
 }
 
 TEST_CASE("cacheMaxSize evicts whole keys, least recently used first", "[incremental]") {
