@@ -10,17 +10,8 @@
 namespace shared::transfer {
 namespace {
 
-constexpr std::uint64_t k_step = 4u << 20;        // bytes hashed at a time
-constexpr std::uint64_t k_min_window = 32u << 20; // bytes
+constexpr std::uint64_t k_step = 4u << 20; // bytes hashed at a time
 constexpr auto k_poll = std::chrono::milliseconds(50);
-
-std::uint64_t window_for(const std::vector<Part>& parts) {
-  std::uint64_t largest = 0;
-  for (const Part& part : parts) {
-    largest = std::max(largest, part.length);
-  }
-  return std::max(k_min_window, 2 * largest);
-}
 
 } // namespace
 
@@ -28,7 +19,7 @@ FollowingHasher::FollowingHasher(int fd, std::uint64_t base, std::uint64_t size,
                                  const std::vector<Part>& parts,
                                  const std::function<bool()>& cancelled)
     : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_cancelled(cancelled),
-      m_window(window_for(parts)), m_written(parts.size(), 0) {
+      m_written(parts.size(), 0) {
   try {
     m_thread = std::thread([this] { follow(); });
   } catch (const std::system_error& e) {
@@ -59,7 +50,7 @@ void FollowingHasher::wrote(std::size_t k, std::uint64_t written) {
     m_work.notify_one();
   }
   const std::uint64_t at = m_parts[k].offset + written;
-  while (!m_spoiled && at > m_claimed + m_window) {
+  while (!m_spoiled && at > m_claimed + k_window) {
     if (cancelled()) {
       throw error::Interrupted();
     }
@@ -69,7 +60,7 @@ void FollowingHasher::wrote(std::size_t k, std::uint64_t written) {
 
 bool FollowingHasher::ahead(std::uint64_t end) const {
   std::lock_guard<std::mutex> lock(m_mutex);
-  return !m_spoiled && end > m_claimed + m_window;
+  return !m_spoiled && end > m_claimed + k_window;
 }
 
 void FollowingHasher::restarted(std::size_t k) {

@@ -109,7 +109,7 @@ TEST_CASE("following hasher: a writer more than the window ahead waits for the h
   PartFile file(size);
   const std::function<bool()> never;
   FollowingHasher hasher(file.reader, 0, size, parts, never);
-  REQUIRE(hasher.window() == 32 * k_mib); // the larger of 32 MiB and two parts
+  REQUIRE(hasher.window() == 32 * k_mib);
   CHECK(hasher.ahead(32 * k_mib + 1));
   CHECK_FALSE(hasher.ahead(32 * k_mib));
   // Part 5 starts 40 MiB in: beyond the window while nothing before it is written.
