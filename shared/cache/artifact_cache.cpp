@@ -315,7 +315,8 @@ std::size_t ArtifactCache::update(const std::string& root,
           kept.emplace(entry.sha256, *now);
         } else {
           const std::string from = root + "/" + entry.path;
-          if (!Fingerprint::of(from)) {
+          const auto source = Fingerprint::of(from);
+          if (!source) {
             continue; // not in the root (left out by an item pattern)
           }
           // The root's file may be the changed object itself (a hard link placed it): then
@@ -327,9 +328,11 @@ std::size_t ArtifactCache::update(const std::string& root,
           if (!now) {
             added.push_back(object);
           }
-          placer.place(from, AT_FDCWD, object);
-          ::chmod(object.c_str(), 0444); // with a hard link, the destination's too
-          const auto print = Fingerprint::of(object);
+          // Without a scan to do, objects/ holds no leftover part file of an earlier update.
+          placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
+          // Read-only; with a hard link, the destination's file too.
+          ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
+          const auto print = Fingerprint::of(objects_fd.get(), name);
           if (!print) {
             throw error::IoError("cannot cache " + entry.path + ": it went away");
           }
