@@ -115,7 +115,8 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
                          const DownloadOptions& options, log::Logger& logger);
 
 /// Deletes everything inside `folder` (not the folder itself; symlinks are removed, not
-/// followed). Throws error::UsageError for "/" and error::IoError when something stays.
+/// followed), its entries on up to one thread a core. Throws error::UsageError for "/" and
+/// error::IoError when something stays (naming the first entry that did).
 void clean_folder(const std::string& folder);
 
 } // namespace shared::transfer

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <unistd.h>
+#include <vector>
 
 using namespace tests::support;
 using Fault = FaultReply::Fault;
@@ -477,6 +478,30 @@ TEST_CASE("bad input: clear errors and exit status 2", "[download-artifact]") {
   CHECK(contains(pattern.err, "--item-pattern: unbalanced"));
   const ProcessResult both = download({dir.path(), "--token", "t", "--username", "u"});
   CHECK(both.exit_code == 2);
+}
+
+TEST_CASE("cleanDestination empties a large tree (on several threads), removing symlinks "
+          "without following them",
+          "[download-artifact]") {
+  TempDir dir;
+  write_file(dir / "src/a", "a");
+  write_file(dir / "outside/keep", "not the destination's");
+  for (int d = 0; d < 12; ++d) {
+    for (int f = 0; f < 30; ++f) {
+      write_file(dir / ("out/d" + std::to_string(d) + "/sub/f" + std::to_string(f)), "old");
+    }
+  }
+  write_file(dir / "out/stale", "old");
+  REQUIRE(::symlink((dir / "outside").c_str(), (dir / "out/link").c_str()) == 0);
+  const ProcessResult r = download_fast(dir / "src", dir / "out", {"--clean-destination"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "out")) {
+    left.push_back(entry.path().filename().string());
+  }
+  CHECK(left == std::vector<std::string>{"a"});
+  CHECK(read_file(dir / "outside/keep") == "not the destination's");
 }
 
 TEST_CASE("cleanDestination empties the folder first; failFast stops early",
