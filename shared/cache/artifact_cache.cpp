@@ -192,7 +192,10 @@ ArtifactCache::State ArtifactCache::open(std::string& reason) {
     std::sort(m_sizes.begin(), m_sizes.end()); // already sorted as written: one pass
     m_objects_fd.reset(
         ::open((m_path + "/" + k_objects).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (m_objects_fd.get() < 0 && !m_objects.empty()) {
+    struct stat folder {};
+    if (m_objects_fd.get() >= 0 && ::fstat(m_objects_fd.get(), &folder) == 0) {
+      m_objects_device = static_cast<std::uint64_t>(folder.st_dev);
+    } else if (!m_objects.empty()) {
       reason = error::system_message("cannot open its objects", errno);
       m_objects.clear();
       m_sizes.clear();
@@ -245,6 +248,8 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   }
   file.unchanged = *now == recorded->second.recorded;
   file.size = now->size;
+  file.device = m_objects_device;
+  file.inode = now->inode;
   if (file.unchanged) {
     recorded->second.seen_unchanged.store(true, std::memory_order_relaxed);
   }

@@ -62,9 +62,11 @@ struct Fingerprint {
 
 /// A cached file with an item's content.
 struct CachedFile {
-  std::string path;       ///< absolute, or relative to the working directory
-  bool unchanged = false; ///< its fingerprint is the one recorded when it was cached
-  std::uint64_t size = 0; ///< bytes, as just found (a regular file)
+  std::string path;         ///< absolute, or relative to the working directory
+  bool unchanged = false;   ///< its fingerprint is the one recorded when it was cached
+  std::uint64_t size = 0;   ///< bytes, as just found (a regular file)
+  std::uint64_t device = 0; ///< st_dev: with the inode, which file it is
+  std::uint64_t inode = 0;  ///< st_ino
 };
 
 /// One key's cache. open() and find() read it; update() replaces it (hold the key's
@@ -131,7 +133,8 @@ private:
   };
 
   std::string m_path;
-  fs::Descriptor m_objects_fd; // objects/, once open() found the cache trusted
+  fs::Descriptor m_objects_fd;        // objects/, once open() found the cache trusted
+  std::uint64_t m_objects_device = 0; // its st_dev
   // An object the current generation names: its fingerprint as recorded, and whether find()
   // has seen it unchanged in this run (update() then need not look again).
   struct Object {

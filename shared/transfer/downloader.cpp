@@ -23,6 +23,7 @@
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sys/stat.h>
@@ -74,6 +75,15 @@ private:
   mutable std::mutex m_mutex;
   std::unordered_set<std::string> m_folders;
 };
+
+// Whether `name` in the folder open as `dir_fd` is the regular file (`device`, `inode`); false
+// for an unknown inode (0).
+bool is_file(int dir_fd, const std::string& name, std::uint64_t device, std::uint64_t inode) {
+  struct stat info {};
+  return inode != 0 && ::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISREG(info.st_mode) && static_cast<std::uint64_t>(info.st_dev) == device &&
+         static_cast<std::uint64_t>(info.st_ino) == inode;
+}
 
 // Whether the folder open as `fd` has no entries.
 bool is_empty_folder(int fd) {
@@ -763,6 +773,10 @@ private:
                                     " bytes");
       }
     }
+    if (!m_folders.fresh() && copy.size && is_file(dir, name, copy.device, copy.inode)) {
+      m_run.progress.add_bytes(*copy.size); // a hard link of the copy already: as placing makes
+      return *copy.size;
+    }
     const fs::Placed placed =
         m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()});
     m_run.progress.add_bytes(placed.bytes);
@@ -878,55 +892,25 @@ error::ExitCode DownloadSummary::exit_code() const {
   return error::ExitCode::items_failed;
 }
 
-void clean_folder(const std::string& folder) {
-  std::error_code ec;
-  const auto canonical = std::filesystem::canonical(folder, ec);
-  if (ec) {
-    return; // nothing to clean
+KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options) {
+  if (options.local_copies == nullptr) {
+    return {};
   }
-  if (canonical == canonical.root_path()) {
-    throw error::UsageError("--clean-destination: refusing to clean " + canonical.string());
-  }
-  std::vector<std::filesystem::path> entries;
-  for (const auto& entry : std::filesystem::directory_iterator(canonical, ec)) {
-    entries.push_back(entry.path());
-  }
-  if (ec) {
-    throw error::IoError("cannot clean " + folder + ": " + ec.message());
-  }
-  // The entries are removed by a few threads at once: unlinking is most of a large tree's
-  // clean, and the folders of an artifact do not share a directory lock.
-  std::atomic<std::size_t> next{0};
-  std::mutex mutex;
-  std::string failure;
-  const auto remove = [&] {
-    for (std::size_t k = next++; k < entries.size(); k = next++) {
-      std::error_code error;
-      std::filesystem::remove_all(entries[k], error);
-      if (error) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (failure.empty()) {
-          failure = "cannot clean " + entries[k].string() + ": " + error.message();
-        }
-      }
+  auto items = std::make_shared<std::unordered_map<std::string, const source::Item*>>();
+  for (const auto& item : listing.items) {
+    if (item.sha256 && !item.is_directory && options.patterns.matches(item.path)) {
+      items->emplace(item.path, &item);
     }
+  }
+  LocalCopies* local = options.local_copies;
+  return [items, local](const std::string& path, int dir_fd, const char* name) {
+    const auto item = items->find(path);
+    if (item == items->end()) {
+      return false;
+    }
+    const auto copy = local->find(*item->second);
+    return copy && is_file(dir_fd, name, copy->device, copy->inode);
   };
-  const unsigned helpers = static_cast<unsigned>(std::min<std::size_t>(
-      std::max(1u, std::thread::hardware_concurrency()) - 1, entries.size() / 2));
-  std::vector<std::thread> threads;
-  try {
-    for (unsigned t = 0; t < std::min(helpers, 7u); ++t) {
-      threads.emplace_back(remove);
-    }
-  } catch (const std::system_error&) { // fewer helpers: the caller's thread removes the rest
-  }
-  remove();
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  if (!failure.empty()) {
-    throw error::IoError(failure);
-  }
 }
 
 DownloadSummary download(source::Source& source, const source::Listing& listing,

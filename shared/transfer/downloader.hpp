@@ -20,6 +20,7 @@
 #include "shared/log/logger.hpp"
 #include "shared/progress/progress.hpp"
 #include "shared/source/source.hpp"
+#include "shared/transfer/clean_folder.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,8 @@ struct LocalCopy {
   /// Bytes, when find() has just found it a regular file of that size (lstat(2)), so that
   /// placing it need not look again; nullopt: unknown.
   std::optional<std::uint64_t> size;
+  std::uint64_t device = 0; ///< st_dev and st_ino of the copy, which a destination file that is
+  std::uint64_t inode = 0;  ///< a hard link of it shares (0: unknown)
 };
 
 /// Files already on this machine that can stand for items (the incremental cache). Called
@@ -114,9 +117,10 @@ struct DownloadSummary {
 DownloadSummary download(source::Source& source, const source::Listing& listing,
                          const DownloadOptions& options, log::Logger& logger);
 
-/// Deletes everything inside `folder` (not the folder itself; symlinks are removed, not
-/// followed), its entries on up to one thread a core. Throws error::UsageError for "/" and
-/// error::IoError when something stays (naming the first entry that did).
-void clean_folder(const std::string& folder);
+/// For clean_folder(): the destination's files that are already hard links of the local
+/// copies the download would place at their paths (items with a SHA-256 that `options`
+/// selects), so that removing and placing them again would make the very same file. Empty
+/// without local copies.
+KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options);
 
 } // namespace shared::transfer

@@ -198,10 +198,6 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   }
   logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" +
               listing.method + (listing.has_metadata ? ", with SHA-256" : "") + ")");
-  if (options.clean_destination) {
-    shared::transfer::clean_folder(options.download.destination);
-  }
-
   shared::transfer::DownloadOptions download = options.download;
   if (options.incremental && !listing.has_metadata) {
     logger.warning("incremental: no usable artifact-metadata.csv at the source; plain download, "
@@ -209,6 +205,11 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
     cache.reset(); // read, never written: the lock goes
   } else if (options.incremental) {
     cache->lend(download);
+  }
+  if (options.clean_destination) {
+    // Files that are hard links of the cached copies they would be placed from again stay.
+    shared::transfer::clean_folder(download.destination,
+                                   shared::transfer::placed_local_copies(listing, download));
   }
 
   const auto summary = shared::transfer::download(*source, listing, download, logger);

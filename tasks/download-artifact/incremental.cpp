@@ -99,7 +99,8 @@ bool IncrementalCache::has(const shared::hash::Digest& sha256) const {
 std::optional<shared::transfer::LocalCopy>
 IncrementalCache::find(const shared::source::Item& item) const {
   if (auto file = m_cache.find(*item.sha256)) {
-    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged, file->size};
+    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged, file->size,
+                                       file->device, file->inode};
   }
   return std::nullopt;
 }

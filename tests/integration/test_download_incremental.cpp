@@ -445,6 +445,50 @@ TEST_CASE("a key locked by another job: the download goes without the cache and 
   CHECK_FALSE(contains(r.out, "Cache updated"));
 }
 
+TEST_CASE("into the previous folder: unchanged hard-linked files stay as they are, with or "
+          "without cleanDestination",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  auto files = make_files(12); // dir0, dir1, dir2
+  publish(server, files);
+  REQUIRE(incremental(server, dir, "out").exit_code == 0); // fills the cache, links out/ to it
+  const bool clean = GENERATE(false, true);
+  if (reflinks_work(dir)) {
+    SUCCEED("reflinks here: no hard links to keep");
+    return;
+  }
+  INFO("cleanDestination " << clean);
+  // A second download so that out/ holds links placed from the cache (the first one's files
+  // were downloaded, then linked into it).
+  REQUIRE(incremental(server, dir, "out", {"--clean-destination"}).exit_code == 0);
+  const struct stat before = status_of(dir / "out/dir0/file0");
+  files["dir1/file1"] = "changed";
+  publish(server, files);
+  write_file(dir / "out/dir0/stale.txt", "not in the artifact");
+  write_file(dir / "out/extra/stale.txt", "not in the artifact");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20)); // a new ctime would show
+  std::vector<std::string> extra;
+  if (clean) {
+    extra.push_back("--clean-destination");
+  }
+  const ProcessResult r = incremental(server, dir, "out", extra);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.out, "11 from cache"));
+  const struct stat after = status_of(dir / "out/dir0/file0");
+  CHECK(after.st_ino == before.st_ino);
+  // Neither unlinked nor linked again (either would change its ctime).
+  CHECK(after.st_ctim.tv_sec == before.st_ctim.tv_sec);
+  CHECK(after.st_ctim.tv_nsec == before.st_ctim.tv_nsec);
+  CHECK(read_file(dir / "out/dir1/file1") == "changed");
+  for (const auto& [path, content] : files) {
+    CHECK(read_file(dir / ("out/" + path)) == content);
+  }
+  CHECK(exists(dir / "out/dir0/stale.txt") == !clean);
+  CHECK(exists(dir / "out/extra") == !clean);
+}
+
 TEST_CASE("the cache is read while the source is listed; a failed listing does not wait for "
           "a locked key",
           "[incremental]") {

@@ -1,0 +1,148 @@
+#include "shared/transfer/clean_folder.hpp"
+
+#include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <filesystem>
+#include <mutex>
+#include <sys/stat.h>
+#include <system_error>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace shared::transfer {
+namespace {
+
+struct Entry {
+  std::string name;
+  unsigned char type = DT_UNKNOWN; // d_type
+};
+
+// The entries of the folder open as `fd` ("." and ".." left out); false when it cannot be read.
+bool list(int fd, std::vector<Entry>& entries) {
+  const int copy = ::dup(fd);
+  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
+  if (dir == nullptr) {
+    if (copy >= 0) {
+      ::close(copy);
+    }
+    return false;
+  }
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
+      entries.push_back({entry->d_name, entry->d_type});
+    }
+  }
+  const bool read = errno == 0;
+  ::closedir(dir);
+  return read;
+}
+
+// Cleans the folders of one run of clean_folder(); remembers the first failure.
+class Cleaner {
+public:
+  explicit Cleaner(const KeepFile& keep) : m_keep(keep) {}
+
+  // Removes `entry` of the folder open as `dir_fd` (at `path` relative to the cleaned folder),
+  // but what may stay. Returns whether something stayed.
+  bool clean(int dir_fd, const std::string& path, const Entry& entry) {
+    unsigned char type = entry.type;
+    if (type == DT_UNKNOWN) {
+      struct stat info {};
+      if (::fstatat(dir_fd, entry.name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        return fail(path, errno);
+      }
+      type = S_ISDIR(info.st_mode) ? DT_DIR : S_ISREG(info.st_mode) ? DT_REG : DT_LNK;
+    }
+    if (type == DT_DIR) {
+      const fs::Descriptor fd(
+          ::openat(dir_fd, entry.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      std::vector<Entry> entries;
+      if (fd.get() < 0 || !list(fd.get(), entries)) {
+        return fail(path, errno);
+      }
+      bool kept = false;
+      for (const Entry& inner : entries) {
+        kept = clean(fd.get(), path + "/" + inner.name, inner) || kept;
+      }
+      if (kept) {
+        return true;
+      }
+      return ::unlinkat(dir_fd, entry.name.c_str(), AT_REMOVEDIR) != 0 && fail(path, errno);
+    }
+    if (type == DT_REG && m_keep && m_keep(path, dir_fd, entry.name.c_str())) {
+      return true;
+    }
+    return ::unlinkat(dir_fd, entry.name.c_str(), 0) != 0 && fail(path, errno);
+  }
+
+  const std::string& failure() const { return m_failure; }
+
+private:
+  // Records the first failure; returns true (something stayed).
+  bool fail(const std::string& path, int error) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_failure.empty()) {
+      m_failure = error::system_message("cannot clean " + path, error);
+    }
+    return true;
+  }
+
+  const KeepFile& m_keep;
+  std::mutex m_mutex;
+  std::string m_failure;
+};
+
+} // namespace
+
+void clean_folder(const std::string& folder, const KeepFile& keep) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::canonical(folder, ec);
+  if (ec) {
+    return; // nothing to clean
+  }
+  if (canonical == canonical.root_path()) {
+    throw error::UsageError("--clean-destination: refusing to clean " + canonical.string());
+  }
+  const fs::Descriptor root(
+      ::open(canonical.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  std::vector<Entry> entries;
+  if (root.get() < 0 || !list(root.get(), entries)) {
+    throw error::IoError(error::system_message("cannot clean " + folder, errno));
+  }
+  // The entries are shared by a few threads: unlinking is most of a large tree's clean, and
+  // the folders of an artifact do not share a directory lock.
+  Cleaner cleaner(keep);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t k = next++; k < entries.size(); k = next++) {
+      cleaner.clean(root.get(), entries[k].name, entries[k]);
+    }
+  };
+  const std::size_t helpers = std::min<std::size_t>(
+      {std::max(1u, std::thread::hardware_concurrency()) - 1, entries.size() / 2, 7});
+  std::vector<std::thread> threads;
+  try {
+    for (std::size_t t = 0; t < helpers; ++t) {
+      threads.emplace_back(work);
+    }
+  } catch (const std::system_error&) { // fewer helpers: this thread cleans the rest
+  }
+  work();
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  if (!cleaner.failure().empty()) {
+    throw error::IoError(cleaner.failure());
+  }
+}
+
+} // namespace shared::transfer

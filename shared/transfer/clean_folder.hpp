@@ -1,0 +1,22 @@
+// Emptying a download's destination (cleanDestinationFolder), keeping what would be placed
+// again unchanged.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace shared::transfer {
+
+/// Whether a regular file found while cleaning may stay: its path relative to the cleaned
+/// folder ('/' separators), and the folder it is in (open as `dir_fd`) with its `name` there,
+/// for fstatat(2).
+using KeepFile = std::function<bool(const std::string& path, int dir_fd, const char* name)>;
+
+/// Deletes everything inside `folder` (not the folder itself) but the regular files `keep`
+/// (may be empty) lets stay and the folders holding them. Symlinks are removed, never
+/// followed; the top-level entries are shared by up to one thread a core. Nothing is done when
+/// `folder` does not exist. Throws error::UsageError for "/" and error::IoError when something
+/// stays that should not (naming the first such entry).
+void clean_folder(const std::string& folder, const KeepFile& keep = {});
+
+} // namespace shared::transfer
