@@ -2,11 +2,11 @@
 
 #include "shared/error/error.hpp"
 #include "shared/fs/descriptor.hpp"
+#include "shared/fs/folder.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
@@ -20,32 +20,6 @@
 namespace shared::transfer {
 namespace {
 
-struct Entry {
-  std::string name;
-  unsigned char type = DT_UNKNOWN; // d_type
-};
-
-// The entries of the folder open as `fd` ("." and ".." left out); false when it cannot be read.
-bool list(int fd, std::vector<Entry>& entries) {
-  const int copy = ::dup(fd);
-  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
-  if (dir == nullptr) {
-    if (copy >= 0) {
-      ::close(copy);
-    }
-    return false;
-  }
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir)) {
-    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
-      entries.push_back({entry->d_name, entry->d_type});
-    }
-  }
-  const bool read = errno == 0;
-  ::closedir(dir);
-  return read;
-}
-
 // Cleans the folders of one run of clean_folder(); remembers the first failure.
 class Cleaner {
 public:
@@ -53,7 +27,7 @@ public:
 
   // Removes `entry` of the folder open as `dir_fd` (at `path` relative to the cleaned folder),
   // but what may stay. Returns whether something stayed.
-  bool clean(int dir_fd, const std::string& path, const Entry& entry) {
+  bool clean(int dir_fd, const std::string& path, const fs::FolderEntry& entry) {
     unsigned char type = entry.type;
     if (type == DT_UNKNOWN) {
       struct stat info {};
@@ -65,12 +39,12 @@ public:
     if (type == DT_DIR) {
       const fs::Descriptor fd(
           ::openat(dir_fd, entry.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      std::vector<Entry> entries;
-      if (fd.get() < 0 || !list(fd.get(), entries)) {
+      std::vector<fs::FolderEntry> entries;
+      if (fd.get() < 0 || !fs::read_folder(fd.get(), entries)) {
         return fail(path, errno);
       }
       bool kept = false;
-      for (const Entry& inner : entries) {
+      for (const fs::FolderEntry& inner : entries) {
         kept = clean(fd.get(), path + "/" + inner.name, inner) || kept;
       }
       if (kept) {
@@ -114,8 +88,8 @@ void clean_folder(const std::string& folder, const KeepFile& keep) {
   }
   const fs::Descriptor root(
       ::open(canonical.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  std::vector<Entry> entries;
-  if (root.get() < 0 || !list(root.get(), entries)) {
+  std::vector<fs::FolderEntry> entries;
+  if (root.get() < 0 || !fs::read_folder(root.get(), entries)) {
     throw error::IoError(error::system_message("cannot clean " + folder, errno));
   }
   // The entries are shared by a few threads: unlinking is most of a large tree's clean, and

@@ -1,6 +1,7 @@
 #include "shared/transfer/downloader.hpp"
 
 #include "shared/fs/file_copy.hpp"
+#include "shared/fs/folder.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/relative_path.hpp"
 #include "shared/fs/write_loop.hpp"
@@ -17,9 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <dirent.h>
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
@@ -87,23 +86,8 @@ bool is_file(int dir_fd, const std::string& name, std::uint64_t device, std::uin
 
 // Whether the folder open as `fd` has no entries.
 bool is_empty_folder(int fd) {
-  const int copy = ::dup(fd);
-  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
-  if (dir == nullptr) {
-    if (copy >= 0) {
-      ::close(copy);
-    }
-    return false;
-  }
-  bool empty = true;
-  while (const dirent* entry = ::readdir(dir)) {
-    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
-      empty = false;
-      break;
-    }
-  }
-  ::closedir(dir);
-  return empty;
+  std::vector<fs::FolderEntry> entries;
+  return fs::read_folder(fd, entries) && entries.empty();
 }
 
 // Opens (creating as needed) the folders of a relative path under the destination, one

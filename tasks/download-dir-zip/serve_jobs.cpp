@@ -1,6 +1,7 @@
 #include "tasks/download-dir-zip/serve_jobs.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/server/request_target.hpp"
 #include "shared/server/response_body.hpp"
 #include "tasks/download-dir-zip/jobs/zipper.hpp"
@@ -247,7 +248,7 @@ void JobRoutes::download(Exchange& exchange) {
   if (!path) {
     throw HttpError(404, k_no_archive);
   }
-  const Fd file(::open(path->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  const shared::fs::Descriptor file(::open(path->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   struct stat info {};
   if (file.get() < 0 || ::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     throw HttpError(404, k_no_archive);

@@ -1,6 +1,7 @@
 #include "tasks/download-dir-zip/serve_routes.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/server/ranged_answer.hpp"
 #include "shared/server/response_body.hpp"
@@ -249,7 +250,7 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
   if (compress != exchange.query.end() && !deflate && compress->second != "store") {
     throw HttpError(400, "compress must be store or deflate");
   }
-  const Fd folder_fd(open_folder(m_root_fd, folder));
+  const shared::fs::Descriptor folder_fd(open_folder(m_root_fd, folder));
   const std::string folder_path = "/proc/self/fd/" + std::to_string(folder_fd.get());
 
   // What goes in: the tree, no link followed; skipped entries are not the client's business.
@@ -328,14 +329,14 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
 
 void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::string>& folder,
                                 const std::vector<std::string>& path, bool as_attachment) {
-  const Fd folder_fd(open_folder(m_root_fd, folder));
+  const shared::fs::Descriptor folder_fd(open_folder(m_root_fd, folder));
   int raw = -1;
   try {
     raw = zip::open_beneath(folder_fd.get(), join(path));
   } catch (const shared::error::IoError&) {
     throw HttpError(404, "The file does not exist or has been deleted.");
   }
-  const Fd file(raw);
+  const shared::fs::Descriptor file(raw);
   struct stat info {};
   if (::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     throw HttpError(404, "The file does not exist or has been deleted.");

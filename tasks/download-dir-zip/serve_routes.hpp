@@ -15,23 +15,6 @@
 
 namespace tasks::download_dir_zip {
 
-/// A file descriptor, closed when it goes out of scope.
-class Fd {
-public:
-  explicit Fd(int fd = -1) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
-
 /// What the archive routes need to know.
 struct ArchiveOptions {
   std::string root;                        ///< the folder whose subfolders are served

@@ -6,6 +6,7 @@
 #include "shared/hash/sha256.hpp"
 #include "tests/support/drs_server.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/random_bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -49,16 +50,6 @@ std::string hex(const std::string& content) {
   return shared::hash::to_hex(shared::hash::sha256(content), false);
 }
 
-std::string random_content(std::size_t size, unsigned seed) {
-  std::mt19937_64 generator(seed);
-  std::string content(size, '\0');
-  for (std::size_t i = 0; i < size; i += 8) {
-    const std::uint64_t value = generator();
-    std::memcpy(&content[i], &value, std::min<std::size_t>(8, size - i));
-  }
-  return content;
-}
-
 // The folder the server serves (one file per id) and the destination, in one temp folder.
 struct Files {
   TempDir dir;
@@ -69,7 +60,7 @@ struct Files {
   Files() { std::filesystem::create_directories(served); }
 
   const std::string& add(const std::string& id, std::size_t size) {
-    contents[id] = random_content(size, static_cast<unsigned>(std::hash<std::string>()(id)));
+    contents[id] = random_bytes(size, static_cast<unsigned>(std::hash<std::string>()(id)));
     write_file(served + "/" + id, contents[id]);
     return contents[id];
   }
@@ -887,7 +878,7 @@ std::string le32(std::uint32_t value) {
 // method 0 (X25519 + ChaCha20-Poly1305: writer's key, nonce, encrypted data key, MAC), 124
 // bytes. Its content is random: nothing here decrypts it.
 std::string envelope(unsigned seed) {
-  return "crypt4gh" + le32(1) + le32(1) + le32(108) + le32(0) + random_content(100, seed);
+  return "crypt4gh" + le32(1) + le32(1) + le32(108) + le32(0) + random_bytes(100, seed);
 }
 
 // A GHGA run: the fixture's token for the envelopes, the key file `key_path`, the work

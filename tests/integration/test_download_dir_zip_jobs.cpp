@@ -18,6 +18,7 @@
 #include "tests/support/background_process.hpp"
 #include "tests/support/postgres_server.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/random_bytes.hpp"
 #include "tests/support/serve_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/zip_readers.hpp"
@@ -84,16 +85,6 @@ struct Setup {
     return args;
   }
 };
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-  std::mt19937_64 random(seed);
-  std::string bytes(size, '\0');
-  for (std::size_t i = 0; i < size; i += 8) {
-    const std::uint64_t value = random();
-    std::memcpy(&bytes[i], &value, std::min<std::size_t>(8, size - i));
-  }
-  return bytes;
-}
 
 std::uint32_t mode_of(const std::string& path) {
   struct stat info {};

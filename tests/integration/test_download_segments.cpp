@@ -7,6 +7,7 @@
 #include "tests/support/fault_server.hpp"
 #include "tests/support/nginx_server.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/random_bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,16 +26,6 @@ namespace {
 
 const std::string k_download = DOWNLOAD_ARTIFACT_EXE;
 constexpr std::size_t k_large = (12u << 20) + 12345; // three segments of the 4 MiB minimum
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-  std::mt19937_64 generator(seed);
-  std::string bytes(size, '\0');
-  for (std::size_t i = 0; i < size; i += 8) {
-    const std::uint64_t value = generator();
-    std::memcpy(&bytes[i], &value, std::min<std::size_t>(8, size - i));
-  }
-  return bytes;
-}
 
 ProcessResult download(const std::string& source, const std::string& destination,
                        std::vector<std::string> extra = {}, const ProcessOptions& options = {}) {

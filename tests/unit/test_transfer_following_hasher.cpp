@@ -3,6 +3,7 @@
 #include "shared/error/error.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/transfer/following_hasher.hpp"
+#include "tests/support/random_bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -18,20 +19,12 @@
 
 using shared::transfer::FollowingHasher;
 using shared::transfer::Part;
+using tests::support::random_bytes;
 using tests::support::TempDir;
 
 namespace {
 
 constexpr std::uint64_t k_mib = 1u << 20;
-
-std::string random_content(std::size_t size, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::string content(size, '\0');
-  for (auto& c : content) {
-    c = static_cast<char>(generator() & 0xff);
-  }
-  return content;
-}
 
 std::vector<Part> parts_of(std::uint64_t size, std::uint64_t length) {
   std::vector<Part> parts;
@@ -79,7 +72,7 @@ TEST_CASE("following hasher: parts written at once by several threads give the b
           "[transfer]") {
   const std::uint64_t base = GENERATE(0u, 1234u); // an envelope before the body, unaligned
   const std::uint64_t size = 40 * k_mib + 4321;
-  const std::string body = random_content(size, 7);
+  const std::string body = random_bytes(size, 7);
   const std::vector<Part> parts = parts_of(size, 3 * k_mib);
   PartFile file(base + size);
   const std::function<bool()> never;
@@ -104,7 +97,7 @@ TEST_CASE("following hasher: parts written at once by several threads give the b
 TEST_CASE("following hasher: a writer more than the window ahead waits for the hash",
           "[transfer]") {
   const std::uint64_t size = 80 * k_mib;
-  const std::string body = random_content(size, 8);
+  const std::string body = random_bytes(size, 8);
   const std::vector<Part> parts = parts_of(size, 8 * k_mib);
   PartFile file(size);
   const std::function<bool()> never;
@@ -136,7 +129,7 @@ TEST_CASE("following hasher: a writer more than the window ahead waits for the h
 TEST_CASE("following hasher: abandon() releases a waiting writer; finish() gives no digest",
           "[transfer]") {
   const std::uint64_t size = 80 * k_mib;
-  const std::string body = random_content(size, 9);
+  const std::string body = random_bytes(size, 9);
   const std::vector<Part> parts = parts_of(size, 8 * k_mib);
   PartFile file(size);
   const std::function<bool()> never;
@@ -150,7 +143,7 @@ TEST_CASE("following hasher: abandon() releases a waiting writer; finish() gives
 
 TEST_CASE("following hasher: a waiting writer throws Interrupted when cancelled", "[transfer]") {
   const std::uint64_t size = 80 * k_mib;
-  const std::string body = random_content(size, 10);
+  const std::string body = random_bytes(size, 10);
   const std::vector<Part> parts = parts_of(size, 8 * k_mib);
   PartFile file(size);
   std::atomic<bool> stop{false};
@@ -173,7 +166,7 @@ TEST_CASE("following hasher: a waiting writer throws Interrupted when cancelled"
 TEST_CASE("following hasher: a part written again after it was hashed spoils the digest",
           "[transfer]") {
   const std::uint64_t size = 16 * k_mib;
-  const std::string body = random_content(size, 11);
+  const std::string body = random_bytes(size, 11);
   const std::vector<Part> parts = parts_of(size, 4 * k_mib);
   PartFile file(size);
   const std::function<bool()> never;
@@ -190,7 +183,7 @@ TEST_CASE("following hasher: a part written again after it was hashed spoils the
 
 TEST_CASE("following hasher: a prefix hashed elsewhere is taken as is", "[transfer]") {
   const std::uint64_t size = 9 * k_mib + 5;
-  const std::string body = random_content(size, 12);
+  const std::string body = random_bytes(size, 12);
   const std::vector<Part> parts = parts_of(size, 1 * k_mib);
   PartFile file(size);
   const std::function<bool()> never;

@@ -4,6 +4,7 @@
 #include "shared/hash/sha256.hpp"
 #include "shared/transfer/ranged_download.hpp"
 #include "tests/support/fault_server.hpp"
+#include "tests/support/random_bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,15 +20,6 @@ using shared::transfer::Location;
 using shared::transfer::RangedOptions;
 
 namespace {
-
-std::string random_content(std::size_t size, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::string content(size, '\0');
-  for (auto& c : content) {
-    c = static_cast<char>(generator() & 0xff);
-  }
-  return content;
-}
 
 struct Run {
   std::ostringstream out;
@@ -54,7 +46,7 @@ struct Run {
 
 TEST_CASE("ranged download: head then body, parts at their offsets, SHA-256 of the body",
           "[ranged]") {
-  const std::string body = random_content((9u << 20) + 77, 1);
+  const std::string body = random_bytes((9u << 20) + 77, 1);
   FaultServer server;
   server.serve("/f", body);
   TempDir dir;
@@ -77,7 +69,7 @@ TEST_CASE("ranged download: head then body, parts at their offsets, SHA-256 of t
 // Here the second answer differs in the first bytes only (within what the follower may have
 // read before the cut): the file holds the second answer's bytes and must fail its checksum.
 TEST_CASE("ranged download: bytes hashed early and then rewritten are hashed again", "[ranged]") {
-  const std::string good = random_content(16u << 20, 2);
+  const std::string good = random_bytes(16u << 20, 2);
   std::string changed = good;
   changed[100] = static_cast<char>(changed[100] ^ 0x55);
   FaultServer server;
@@ -112,7 +104,7 @@ TEST_CASE("ranged download: bytes hashed early and then rewritten are hashed aga
 
 TEST_CASE("ranged download: the last parallel x partSize bytes go in smaller parts", "[ranged]") {
   const std::uint64_t mib = 1u << 20;
-  const std::string body = random_content(16 * mib + 5, 3);
+  const std::string body = random_bytes(16 * mib + 5, 3);
   FaultServer server;
   server.serve("/f", body);
   TempDir dir;
