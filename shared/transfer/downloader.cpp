@@ -757,7 +757,8 @@ private:
                                     " bytes");
       }
     }
-    if (!m_folders.fresh() && copy.size && is_file(dir, name, copy.device, copy.inode)) {
+    if (options.link_local_copies && !m_folders.fresh() && copy.size &&
+        is_file(dir, name, copy.device, copy.inode)) {
       m_run.progress.add_bytes(*copy.size); // a hard link of the copy already: as placing makes
       return *copy.size;
     }
@@ -877,8 +878,8 @@ error::ExitCode DownloadSummary::exit_code() const {
 }
 
 KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options) {
-  if (options.local_copies == nullptr) {
-    return {};
+  if (options.local_copies == nullptr || !options.link_local_copies) {
+    return {}; // copies are never hard links: a link left by a run that made them goes
   }
   auto items = std::make_shared<std::unordered_map<std::string, const source::Item*>>();
   for (const auto& item : listing.items) {

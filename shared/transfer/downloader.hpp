@@ -120,7 +120,8 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
 /// For clean_folder(): the destination's files that are already hard links of the local
 /// copies the download would place at their paths (items with a SHA-256 that `options`
 /// selects), so that removing and placing them again would make the very same file. Empty
-/// without local copies.
+/// without local copies or when they are not placed by hard link (a link left by an earlier
+/// run is then replaced by a file of its own).
 KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options);
 
 } // namespace shared::transfer

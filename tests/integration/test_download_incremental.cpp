@@ -487,6 +487,13 @@ TEST_CASE("into the previous folder: unchanged hard-linked files stay as they ar
   }
   CHECK(exists(dir / "out/dir0/stale.txt") == !clean);
   CHECK(exists(dir / "out/extra") == !clean);
+
+  // cacheLink copy: the links go, each file gets an inode of its own.
+  const ProcessResult copy = incremental(server, dir, "out", {"--cache-link", "copy"});
+  INFO(copy.out << copy.err);
+  REQUIRE(copy.exit_code == 0);
+  CHECK(status_of(dir / "out/dir0/file0").st_ino != before.st_ino);
+  CHECK(read_file(dir / "out/dir0/file0") == files["dir0/file0"]);
 }
 
 TEST_CASE("the cache is read while the source is listed; a failed listing does not wait for "
