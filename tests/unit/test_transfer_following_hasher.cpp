@@ -172,8 +172,13 @@ TEST_CASE("following hasher: a part written again after it was hashed spoils the
   const std::function<bool()> never;
   FollowingHasher hasher(file.reader, 0, size, parts, never);
   file.write_part(hasher, parts, 0, body, 0, 1 * k_mib);
-  // Part 0 is hashed (or being hashed) once the thread has had a moment.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Wait until part 0 is hashed or being hashed: then a writer at its end is not ahead.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (hasher.ahead(FollowingHasher::window() + parts[0].length) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE_FALSE(hasher.ahead(FollowingHasher::window() + parts[0].length));
   hasher.restarted(0); // a retry writes it again
   for (std::size_t k = 0; k < parts.size(); ++k) {
     file.write_part(hasher, parts, k, body, 0, 1 * k_mib);
