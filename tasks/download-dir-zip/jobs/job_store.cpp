@@ -109,6 +109,17 @@ std::vector<Job> jobs_from(RecordSet& rows) {
   return jobs;
 }
 
+// Runs a SELECT of k_columns; the first job it gives, if any.
+std::optional<Job> first_job(Statement& select) {
+  select.execute();
+  RecordSet rows(select);
+  auto jobs = jobs_from(rows);
+  if (jobs.empty()) {
+    return std::nullopt;
+  }
+  return jobs.front();
+}
+
 std::once_flag g_connectors;
 
 void register_connectors() {
@@ -388,13 +399,7 @@ void JobStore::migrate() {
 std::optional<Job> JobStore::select_one(const std::string& id) {
   Statement select(*m_session);
   select << sql(std::string("SELECT ") + k_columns + " FROM dirzip_jobs WHERE id = ?"), bind(id);
-  select.execute();
-  RecordSet rows(select);
-  auto jobs = jobs_from(rows);
-  if (jobs.empty()) {
-    return std::nullopt;
-  }
-  return jobs.front();
+  return first_job(select);
 }
 
 Job JobStore::submit(const std::string& folder, const std::string& name,
@@ -433,13 +438,7 @@ std::optional<Job> JobStore::find_reusable(const std::string& folder,
                   " FROM dirzip_jobs WHERE folder = ? AND fingerprint = ? AND status = 'done'"
                   " AND expires > ? ORDER BY expires DESC LIMIT 1"),
         bind(folder), bind(fingerprint), bind(until);
-    select.execute();
-    RecordSet rows(select);
-    auto jobs = jobs_from(rows);
-    if (jobs.empty()) {
-      return std::nullopt;
-    }
-    return jobs.front();
+    return first_job(select);
   } catch (const Poco::Exception& e) {
     rethrow_database(e, "looking for a reusable archive");
   }
