@@ -90,6 +90,7 @@ run_tool() {
   fi
 }
 
+# shellcheck disable=SC2317 # called through bench_rounds
 verify() { # verify TOOL: the last run's output must be the source, and alone in $out
   local got
   got=$(sha256sum "$out/big.bin" 2>/dev/null | cut -d' ' -f1 || true)
@@ -105,13 +106,7 @@ tools=(download-artifact aria2c curl download-artifact-nocheck)
 echo "batch benchmark: $(nproc) cores, $runs runs, one file of $size_mib MiB, $parallel at once" \
   "(download-artifact parts of $part), nginx $("$nginx" -v 2>&1 | sed 's|.*/||') on" \
   "127.0.0.1:$port, data in $work"
-for ((r = 1; r <= runs; r++)); do
-  for tool in "${tools[@]}"; do
-    run_tool "$tool"
-    [ "$r" -gt 1 ] || verify "$tool"
-    bench_record "$tool"
-  done
-done
+bench_rounds verify
 rm -rf "$out"
 
 echo

@@ -67,6 +67,7 @@ run_tool() {
   fi
 }
 
+# shellcheck disable=SC2317 # called through bench_rounds
 verify() { # verify TOOL: the last run's output must be the source, file for file
   tree_sums "$out" >"$work/got"
   if ! cmp -s "$work/got" "$work/want"; then
@@ -97,13 +98,7 @@ bench() { # bench NAME: the dataset in $data; sets best[] and rss[] for the targ
   warm_cache "$data"
   tree_sums "$data" >"$work/want"
   make_lists
-  for ((r = 1; r <= runs; r++)); do
-    for tool in "${tools[@]}"; do
-      run_tool "$tool"
-      [ "$r" -gt 1 ] || verify "$tool"
-      bench_record "$tool"
-    done
-  done
+  bench_rounds verify
   rm -rf "$out"
   echo
   echo "== $name: $files files, $bytes bytes, best of $runs runs (outputs verified)"
@@ -139,8 +134,5 @@ rm -rf "${data:?}"/*
 
 echo
 echo "== targets"
-for target in "${targets[@]}"; do
-  IFS='|' read -r label value op limit <<<"$target"
-  check "$label" "$value" "$op" "$limit"
-done
+bench_check_targets
 bench_exit

@@ -68,12 +68,7 @@ bench() { # bench NAME DIR MIN_RATIO
   bytes=$(tree_bytes "$dir")
   warm_cache "$dir"
   verify "$dir"
-  for ((r = 1; r <= runs; r++)); do
-    for tool in "${tools[@]}"; do
-      run_tool "$tool" "$dir"
-      bench_record "$tool"
-    done
-  done
+  bench_rounds - "$dir"
   echo
   echo "== $name: $files files, $bytes bytes, best of $runs runs (hashes verified)"
   printf '%-20s %9s %9s %13s %7s\n' tool seconds MB/s 'peak RSS MiB' ratio

@@ -196,6 +196,32 @@ bench_record() { # bench_record TOOL: the best time and the highest peak RSS so 
   [ "${rss[$1]:-0}" -ge "$kib" ] || rss[$1]=$kib
 }
 
+# bench_rounds FIRST [ARGS...]: $runs rounds, interleaved; each runs every tool of $tools in
+# turn: run_tool TOOL ARGS..., then (first round only, unless FIRST is -) FIRST TOOL ARGS...,
+# e.g. a check of the output, then bench_record TOOL.
+# shellcheck disable=SC2154 # runs and tools: the calling script's
+bench_rounds() {
+  local first=$1 r tool
+  shift
+  for ((r = 1; r <= runs; r++)); do
+    for tool in "${tools[@]}"; do
+      run_tool "$tool" "$@"
+      [ "$r" -gt 1 ] || [ "$first" = - ] || "$first" "$tool" "$@"
+      bench_record "$tool"
+    done
+  done
+}
+
+# bench_check_targets: a PASS/FAIL line (check) for each "label|value|op|limit" of $targets.
+# shellcheck disable=SC2154 # targets: the calling script's
+bench_check_targets() {
+  local target label value op limit
+  for target in "${targets[@]}"; do
+    IFS='|' read -r label value op limit <<<"$target"
+    check "$label" "$value" "$op" "$limit"
+  done
+}
+
 ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mib_of() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 

@@ -128,6 +128,7 @@ EOF
 
 # zip_sums ZIP: "sha256  ./name" of every member but directory entries, sorted like tree_sums;
 # exits 1 on a duplicate, absolute or .. name.
+# shellcheck disable=SC2317 # called through verify
 zip_sums() {
   python3 - "$1" <<'EOF' | sort
 import hashlib, sys, zipfile
@@ -178,6 +179,13 @@ run_tool() {
   fi
 }
 
+# shellcheck disable=SC2317 # called through bench_rounds
+first_round() { # first_round TOOL: the archive's size, and verify
+  size[$1]=$(stat -c %s "$zipfile")
+  verify "$1"
+}
+
+# shellcheck disable=SC2317 # called through first_round
 verify() { # verify TOOL: the archive must test clean and hold the tree, file for file
   if ! unzip -t -q "$zipfile" >"$work/unzip.out" 2>&1; then
     echo "FAIL: unzip -t on ${label[$1]}'s archive:" >&2
@@ -206,16 +214,7 @@ bench() { # bench TAG NAME DIR: adds the dataset's target lines to targets[]
   bytes=$(tree_bytes "$dir")
   warm_cache "$dir"
   tree_sums "$dir" >"$work/want"
-  for ((r = 1; r <= runs; r++)); do
-    for tool in "${tools[@]}"; do
-      run_tool "$tool" "$dir"
-      bench_record "$tool"
-      if [ "$r" -eq 1 ]; then
-        size[$tool]=$(stat -c %s "$zipfile")
-        verify "$tool"
-      fi
-    done
-  done
+  bench_rounds first_round "$dir"
   rm -f "$zipfile"
   echo
   echo "== $tag $name: $files files, $bytes bytes, best of $runs runs (archives verified)"
@@ -245,8 +244,5 @@ rm -rf "$work/b-small"
 
 echo
 echo "== targets"
-for target in "${targets[@]}"; do
-  IFS='|' read -r name value op limit <<<"$target"
-  check "$name" "$value" "$op" "$limit"
-done
+bench_check_targets
 bench_exit
