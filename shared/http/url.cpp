@@ -84,7 +84,6 @@ std::string redact(std::string_view url) {
 }
 
 std::string encode_segment(std::string_view segment) {
-  static const char* const hex = "0123456789ABCDEF";
   std::string out;
   out.reserve(segment.size());
   for (const char c : segment) {
@@ -94,9 +93,7 @@ std::string encode_segment(std::string_view segment) {
         c == ';' || c == '=' || c == ':' || c == '@') {
       out.push_back(c);
     } else {
-      out.push_back('%');
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0x0f]);
+      format::append_percent_escape(out, u);
     }
   }
   return out;

@@ -92,17 +92,13 @@ std::string decode_segment(std::string_view raw) {
 }
 
 std::string percent_encode(std::string_view text) {
-  static const char* const digits = "0123456789ABCDEF";
   std::string out;
   for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
         c == '.' || c == '_' || c == '~') {
       out.push_back(c);
     } else {
-      out.push_back('%');
-      out.push_back(digits[byte >> 4]);
-      out.push_back(digits[byte & 15]);
+      format::append_percent_escape(out, static_cast<unsigned char>(c));
     }
   }
   return out;
