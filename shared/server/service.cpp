@@ -214,6 +214,10 @@ Service::Service(const Router& router, const ServiceOptions& options, log::Logge
   params->setMaxThreads(options.threads);
   params->setMaxQueued(options.queue);
   params->setTimeout(Poco::Timespan(options.timeout, 0));
+  // Idle connection threads look at the stop flag this often. Poco 1.11 (Debian 12) wakes only
+  // one of them on stop() (fixed upstream in pocoproject/poco#3797); the others would wait out
+  // the default 10 s, and stop() with them.
+  params->setThreadIdleTime(Poco::Timespan(0, 250 * 1000));
   params->setKeepAlive(true);
   params->setServerName("download-dir-zip");
   params->setSoftwareVersion("download-dir-zip");
