@@ -5,6 +5,7 @@
 #include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/hash/file_hasher.hpp"
+#include "shared/parallel/for_each_index.hpp"
 
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormat.h>
@@ -59,11 +60,20 @@ void sync_folder(const std::string& path, bool whole_filesystem) {
   }
 }
 
+template <typename Number>
+void append_number(std::string& text, Number value, char separator) {
+  char digits[24];
+  text.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+  text.push_back(separator);
+}
+
 std::string to_text(const std::vector<Fingerprint>& fingerprints) {
   std::string text;
+  text.reserve(fingerprints.size() * 48);
   for (const auto& print : fingerprints) {
-    text += std::to_string(print.size) + ' ' + std::to_string(print.mtime_ns) + ' ' +
-            std::to_string(print.inode) + '\n';
+    append_number(text, print.size, ' ');
+    append_number(text, print.mtime_ns, ' ');
+    append_number(text, print.inode, '\n');
   }
   return text;
 }
@@ -295,56 +305,112 @@ std::size_t ArtifactCache::update(const std::string& root,
     throw error::IoError(error::system_message("cannot open " + objects, errno));
   }
   std::vector<metadata::Entry> cached = entries;
-  std::vector<std::string> added; // objects this update made, removed again if it fails
+  std::sort(cached.begin(), cached.end(),
+            [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
+  // A content of the new generation that find() did not see unchanged in this run: its
+  // entries (indexes into `cached`, in path order) and what became of it.
+  struct Take {
+    std::vector<std::size_t> entries;
+    std::optional<Fingerprint> cached; // the object's, once kept or taken from `root`
+    bool added = false;                // a new object (removed again if the update fails)
+  };
+  std::vector<Take> takes;
   std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept; // the new generation's
+  std::vector<char> dropped(cached.size(), 0); // entries left out: not found in `root`
+  std::vector<std::string> added;              // objects this update made
+  {
+    std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index
+    for (std::size_t i = 0; i < cached.size(); ++i) {
+      const hash::Digest& digest = cached[i].sha256;
+      if (kept.count(digest) != 0) {
+        continue;
+      }
+      const auto recorded = m_objects.find(digest);
+      // Seen unchanged by find() in this run (under the lock: no one has written it since).
+      if (recorded != m_objects.end() &&
+          recorded->second.seen_unchanged.load(std::memory_order_relaxed) &&
+          (m_rejected.empty() ||
+           m_rejected.count(objects + "/" + hash::to_hex(digest, false)) == 0)) {
+        kept.emplace(digest, recorded->second.recorded);
+        continue;
+      }
+      const auto [at, fresh_digest] = taking.emplace(digest, takes.size());
+      if (fresh_digest) {
+        takes.emplace_back();
+      }
+      takes[at->second].entries.push_back(i);
+    }
+  }
   try {
-    // Each content once: kept when the cache holds it unchanged, else taken from `root`.
-    std::sort(cached.begin(), cached.end(),
-              [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
+    // Each such content is kept when its object is unchanged, else taken from the first of its
+    // entries that `root` holds. Independent files: shared by a few threads.
     fs::FilePlacer placer(link == Link::hardlink);
-    hash::FileHasher hasher;
-    std::size_t count = 0;
-    for (const auto& entry : cached) {
-      if (kept.count(entry.sha256) == 0) {
-        const std::string name = hash::to_hex(entry.sha256, false);
-        const std::string object = objects + "/" + name;
-        const auto recorded = m_objects.find(entry.sha256);
-        const bool rejected = !m_rejected.empty() && m_rejected.count(object) != 0;
-        // Seen unchanged by find() in this run (under the lock: no one has written it since).
-        const bool seen = recorded != m_objects.end() && !rejected &&
-                          recorded->second.seen_unchanged.load(std::memory_order_relaxed);
-        const auto now = recorded == m_objects.end() ? std::nullopt
-                         : seen ? std::optional<Fingerprint>(recorded->second.recorded)
-                                : Fingerprint::of(objects_fd.get(), name);
-        if (now && *now == recorded->second.recorded && !rejected) {
-          kept.emplace(entry.sha256, *now);
-        } else {
-          const std::string from = root + "/" + entry.path;
-          const auto source = Fingerprint::of(from);
-          if (!source) {
-            continue; // not in the root (left out by an item pattern)
-          }
-          // The root's file may be the changed object itself (a hard link placed it): then
-          // nothing vouches for its bytes but reading them. (Only a cached object that is
-          // there can have been placed.)
-          if (now && same_file(from, object) && hasher.hash_file(from).sha256 != entry.sha256) {
-            continue;
-          }
-          if (!now) {
-            added.push_back(object);
-          }
-          // Without a scan to do, objects/ holds no leftover part file of an earlier update.
-          placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
-          // Read-only; with a hard link, the destination's file too.
-          ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
-          const auto print = Fingerprint::of(objects_fd.get(), name);
-          if (!print) {
-            throw error::IoError("cannot cache " + entry.path + ": it went away");
-          }
-          kept.emplace(entry.sha256, *print);
+    const auto take = [&](Take& job) {
+      const hash::Digest& digest = cached[job.entries.front()].sha256;
+      const std::string name = hash::to_hex(digest, false);
+      const std::string object = objects + "/" + name;
+      const auto recorded = m_objects.find(digest);
+      const bool rejected = !m_rejected.empty() && m_rejected.count(object) != 0;
+      const auto now =
+          recorded == m_objects.end() ? std::nullopt : Fingerprint::of(objects_fd.get(), name);
+      if (now && *now == recorded->second.recorded && !rejected) {
+        job.cached = now;
+        return;
+      }
+      for (const std::size_t i : job.entries) {
+        const std::string from = root + "/" + cached[i].path;
+        const auto source = Fingerprint::of(from);
+        if (!source) {
+          dropped[i] = 1; // not in the root (left out by an item pattern)
+          continue;
+        }
+        // The root's file may be the changed object itself (a hard link placed it): then
+        // nothing vouches for its bytes but reading them. (Only a cached object that is
+        // there can have been placed.)
+        if (now && same_file(from, object) && hash::FileHasher().hash_file(from).sha256 != digest) {
+          dropped[i] = 1;
+          continue;
+        }
+        job.added = !now;
+        // Without a scan to do, objects/ holds no leftover part file of an earlier update.
+        placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
+        // Read-only; with a hard link, the destination's file too.
+        ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
+        job.cached = Fingerprint::of(objects_fd.get(), name);
+        if (!job.cached) {
+          throw error::IoError("cannot cache " + cached[i].path + ": it went away");
+        }
+        return;
+      }
+    };
+    try {
+      parallel::for_each_index(takes.size(), parallel::helpers_for(takes.size(), 64),
+                               [&](std::size_t k) { take(takes[k]); });
+    } catch (...) {
+      for (const auto& job : takes) {
+        if (job.added) {
+          added.push_back(objects + "/" + hash::to_hex(cached[job.entries.front()].sha256, false));
         }
       }
-      cached[count++] = entry;
+      throw;
+    }
+    for (const auto& job : takes) {
+      if (job.cached) {
+        kept.emplace(cached[job.entries.front()].sha256, *job.cached);
+      }
+      if (job.added) {
+        added.push_back(objects + "/" + hash::to_hex(cached[job.entries.front()].sha256, false));
+      }
+    }
+    // The entries whose content is cached, still in path order.
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < cached.size(); ++i) {
+      if (dropped[i] == 0 && kept.count(cached[i].sha256) != 0) {
+        if (count != i) {
+          cached[count] = std::move(cached[i]);
+        }
+        ++count;
+      }
     }
     cached.resize(count);
     std::vector<Fingerprint> fingerprints;

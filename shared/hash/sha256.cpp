@@ -66,13 +66,19 @@ Digest sha256(std::string_view data) {
   return hasher.finish();
 }
 
-std::string to_hex(const Digest& digest, bool uppercase) {
+void append_hex(std::string& out, const Digest& digest, bool uppercase) {
   const char* digits = uppercase ? "0123456789ABCDEF" : "0123456789abcdef";
-  std::string hex(digest.size() * 2, '0');
+  const std::size_t at = out.size();
+  out.resize(at + digest.size() * 2);
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    hex[2 * i] = digits[digest[i] >> 4];
-    hex[2 * i + 1] = digits[digest[i] & 0x0f];
+    out[at + 2 * i] = digits[digest[i] >> 4];
+    out[at + 2 * i + 1] = digits[digest[i] & 0x0f];
   }
+}
+
+std::string to_hex(const Digest& digest, bool uppercase) {
+  std::string hex;
+  append_hex(hex, digest, uppercase);
   return hex;
 }
 

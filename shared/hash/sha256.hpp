@@ -44,6 +44,9 @@ Digest sha256(std::string_view data);
 /// 64 hex digits, uppercase by default (the artifact-metadata.csv form).
 std::string to_hex(const Digest& digest, bool uppercase = true);
 
+/// Appends the 64 hex digits of to_hex() to `out`.
+void append_hex(std::string& out, const Digest& digest, bool uppercase = true);
+
 /// Parses exactly 64 hex digits of either case; nullopt otherwise.
 std::optional<Digest> from_hex(std::string_view hex);
 

@@ -145,21 +145,29 @@ std::optional<std::string> unwritable_path_problem(std::string_view path) {
   return fs::relative_path_problem(path);
 }
 
-std::string to_csv(std::vector<Entry> entries) {
-  std::sort(entries.begin(), entries.end(), less_by_path);
+std::string to_csv(const std::vector<Entry>& entries) {
+  std::vector<const Entry*> sorted;
+  sorted.reserve(entries.size());
+  for (const Entry& entry : entries) {
+    sorted.push_back(&entry);
+  }
+  const auto by_path = [](const Entry* a, const Entry* b) { return less_by_path(*a, *b); };
+  if (!std::is_sorted(sorted.begin(), sorted.end(), by_path)) {
+    std::sort(sorted.begin(), sorted.end(), by_path);
+  }
   std::string out;
   out.reserve(entries.size() * 100);
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Entry& entry = entries[i];
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const Entry& entry = *sorted[i];
     if (auto problem = unwritable_path_problem(entry.path)) {
       throw std::invalid_argument("cannot write metadata: " + *problem);
     }
-    if (i > 0 && entries[i - 1].path == entry.path) {
+    if (i > 0 && sorted[i - 1]->path == entry.path) {
       throw std::invalid_argument("cannot write metadata: duplicate path \"" + entry.path + "\"");
     }
     append_field(out, entry.path);
     out.push_back(',');
-    out.append(hash::to_hex(entry.sha256));
+    hash::append_hex(out, entry.sha256);
     out.push_back('\n');
   }
   return out;

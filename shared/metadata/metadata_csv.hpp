@@ -53,7 +53,7 @@ std::optional<std::string> unwritable_path_problem(std::string_view path);
 
 /// The CSV text for `entries`, sorted bytewise by path. Throws std::invalid_argument for
 /// a path that unwritable_path_problem refuses or that appears twice.
-std::string to_csv(std::vector<Entry> entries);
+std::string to_csv(const std::vector<Entry>& entries);
 
 /// Parses CSV text in any of the read forms above. Throws ParseError for a wrong field
 /// count, a hash that is not 64 hex digits, an empty, absolute or drive-letter path, a "."

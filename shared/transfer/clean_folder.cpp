@@ -3,17 +3,14 @@
 #include "shared/error/error.hpp"
 #include "shared/fs/descriptor.hpp"
 #include "shared/fs/folder.hpp"
+#include "shared/parallel/for_each_index.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
 #include <mutex>
 #include <sys/stat.h>
-#include <system_error>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -95,25 +92,9 @@ void clean_folder(const std::string& folder, const KeepFile& keep) {
   // The entries are shared by a few threads: unlinking is most of a large tree's clean, and
   // the folders of an artifact do not share a directory lock.
   Cleaner cleaner(keep);
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    for (std::size_t k = next++; k < entries.size(); k = next++) {
-      cleaner.clean(root.get(), entries[k].name, entries[k]);
-    }
-  };
-  const std::size_t helpers = std::min<std::size_t>(
-      {std::max(1u, std::thread::hardware_concurrency()) - 1, entries.size() / 2, 7});
-  std::vector<std::thread> threads;
-  try {
-    for (std::size_t t = 0; t < helpers; ++t) {
-      threads.emplace_back(work);
-    }
-  } catch (const std::system_error&) { // fewer helpers: this thread cleans the rest
-  }
-  work();
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  parallel::for_each_index(
+      entries.size(), parallel::helpers_for(entries.size(), 2),
+      [&](std::size_t k) { cleaner.clean(root.get(), entries[k].name, entries[k]); });
   if (!cleaner.failure().empty()) {
     throw error::IoError(cleaner.failure());
   }

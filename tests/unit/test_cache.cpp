@@ -114,6 +114,41 @@ TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no left
   CHECK(read_file(next.path() + "/current/artifact-metadata.csv").rfind("renamed.txt,", 0) == 0);
 }
 
+TEST_CASE("an update takes each content from the first of its paths the root holds, on "
+          "several threads",
+          "[cache]") {
+  TempDir dir;
+  std::vector<shared::metadata::Entry> entries;
+  for (int i = 0; i < 300; ++i) {
+    const std::string path = "files/" + std::to_string(1000 + i) + ".txt";
+    write_file(dir / ("root/" + path), "content " + std::to_string(i));
+    entries.push_back(entry(path, "content " + std::to_string(i)));
+  }
+  entries.push_back(entry("a-missing.txt", "twice")); // listed, but not in the root
+  entries.push_back(entry("b-there.txt", "twice"));
+  write_file(dir / "root/b-there.txt", "twice");
+  ArtifactCache cache(dir / "cache", "key");
+  std::string reason;
+  cache.open(reason);
+  CHECK(cache.update(dir / "root", entries, ArtifactCache::Link::copy) == 301);
+
+  ArtifactCache again(dir / "cache", "key");
+  REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
+  const std::string csv = read_file(again.path() + "/current/artifact-metadata.csv");
+  CHECK(csv.rfind("b-there.txt,", 0) == 0); // path order; a-missing.txt left out
+  CHECK(csv.find("a-missing.txt") == std::string::npos);
+  CHECK(csv.find("files/1299.txt,") != std::string::npos);
+  for (const int i : {0, 150, 299}) {
+    const auto found = again.find(shared::hash::sha256("content " + std::to_string(i)));
+    REQUIRE(found);
+    CHECK(found->unchanged);
+    CHECK(read_file(found->path) == "content " + std::to_string(i));
+  }
+  const auto twice = again.find(shared::hash::sha256("twice"));
+  REQUIRE(twice);
+  CHECK(read_file(twice->path) == "twice");
+}
+
 TEST_CASE("an update after a clean one removes just the objects its predecessor named and "
           "the new one does not; the cache tells earlier sizes by path",
           "[cache]") {

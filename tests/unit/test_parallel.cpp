@@ -1,0 +1,51 @@
+#include "shared/parallel/for_each_index.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using shared::parallel::for_each_index;
+using shared::parallel::helpers_for;
+
+TEST_CASE("for_each_index calls every index once, on several threads", "[parallel]") {
+  std::vector<std::atomic<int>> calls(1000);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  for_each_index(calls.size(), 3, [&](std::size_t k) {
+    ++calls[k];
+    std::lock_guard<std::mutex> lock(mutex);
+    threads.insert(std::this_thread::get_id());
+  });
+  for (const auto& count : calls) {
+    CHECK(count == 1);
+  }
+  CHECK(threads.size() >= 1);
+  CHECK(threads.size() <= 4);
+  for_each_index(0, 3, [](std::size_t) { FAIL("no index to call"); });
+}
+
+TEST_CASE("for_each_index rethrows the first failure and starts nothing after it", "[parallel]") {
+  std::atomic<std::size_t> started{0};
+  CHECK_THROWS_WITH(for_each_index(100000, 2,
+                                   [&](std::size_t k) {
+                                     ++started;
+                                     if (k == 10) {
+                                       throw std::runtime_error("index 10 failed");
+                                     }
+                                   }),
+                    "index 10 failed");
+  CHECK(started < 100000); // the rest was not started
+}
+
+TEST_CASE("helpers_for: none for little work, at most one a core beside the caller", "[parallel]") {
+  CHECK(helpers_for(10, 64) == 0);
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(helpers_for(1000000, 64) == std::min<std::size_t>(cores - 1, 7));
+  CHECK(helpers_for(1000000, 64, 2) <= 2);
+}
