@@ -29,6 +29,9 @@
 #   SMALL_COUNT=200 LARGE_COUNT=2 LARGE_MB=4 RUNS=1 bench/incremental.sh    (smoke run)
 #   DOWNLOAD_ARGS='--cache-link copy' bench/incremental.sh
 #   TMPDIR=/tmp bench/incremental.sh      (trees on disk; the default is /dev/shm, in RAM)
+#   TMPDIR=/tmp DIRTY_MB=1000 bench/incremental.sh   (before each run, 1,000 MB of another job's
+#                                          unsynced writes on the same filesystem: the cache
+#                                          update must not wait for them)
 # Binaries: DOWNLOAD_ARTIFACT and GENERATE_METADATA, else the first of build/release and
 # build/dev that has them (download-artifact must know --incremental); nothing is built.
 # Exit status is 0 even with a FAIL line, unless BENCH_STRICT=1. Needs nginx, GNU time
@@ -48,6 +51,7 @@ changed_large=${CHANGED_LARGE:-$((large_count < 1 ? large_count : 1))}
 runs=${RUNS:-3}
 parallel=${PARALLEL:-8}
 read -r -a extra_args <<<"${DOWNLOAD_ARGS:-}"
+dirty_mb=${DIRTY_MB:-0}
 if [ "$changed_small" -gt "$small_count" ] || [ "$changed_large" -gt "$large_count" ]; then
   echo "$bench_name: CHANGED_SMALL/CHANGED_LARGE exceed SMALL_COUNT/LARGE_COUNT" >&2
   exit 2
@@ -95,6 +99,8 @@ run() {
   shift 2
   : >"$prefix/logs/access.log" # nginx appends (O_APPEND): it goes on at offset 0
   sync                          # not timed; no earlier run's writeback during this one
+  # Another job's unsynced output on the same filesystem (DIRTY_MB), as a build leaves it.
+  [ "$dirty_mb" -eq 0 ] || head -c "${dirty_mb}M" /dev/zero >"$work/dirty"
   bench_timed "$bin" --source "$url" --destination "$dest" --parallel "$parallel" "$@" \
     >"$work/$kind.log" 2>&1 || status=$?
   if [ "$status" -ne 0 ]; then
@@ -103,6 +109,7 @@ run() {
     exit 1
   fi
   bench_record "$kind"
+  rm -f "$work/dirty"
   sleep 0.1 # nginx logs a request once it has handed the last bytes to the socket
   read -r "requests[$kind]" "body[$kind]" "sent[$kind]" "meta[$kind]" < <(awk \
     '{ n++; b += $1; s += $2; m += $5 == "/artifact-metadata.csv" }
