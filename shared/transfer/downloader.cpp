@@ -25,6 +25,8 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <string>
+#include <string_view>
 #include <sys/stat.h>
 #include <system_error>
 #include <thread>
@@ -308,7 +310,7 @@ struct Run {
   std::atomic<std::uint64_t> folders{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> retries{0};
-  std::vector<std::string> paths;                // every selected item path, sorted
+  std::vector<std::string_view> paths;           // every selected item path, sorted
   std::unordered_set<const source::Item*> large; // unknown size, but large last time
 
   // Whether `path` is "<another item>.part": writing both would let one clobber the other.
@@ -318,7 +320,8 @@ struct Run {
         path.compare(path.size() - suffix, suffix, fs::k_part_suffix) != 0) {
       return false;
     }
-    return std::binary_search(paths.begin(), paths.end(), path.substr(0, path.size() - suffix));
+    return std::binary_search(paths.begin(), paths.end(),
+                              std::string_view(path).substr(0, path.size() - suffix));
   }
 
   std::mutex mutex;
@@ -921,6 +924,11 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       std::unique(items.begin(), items.end(),
                   [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
       items.end());
+  std::vector<std::string_view> paths; // sorted, before the items are ordered for the work
+  paths.reserve(items.size());
+  for (const auto* item : items) {
+    paths.emplace_back(item->path);
+  }
   const auto is_local = [&options](const source::Item* item) {
     return options.local_copies != nullptr && item->sha256 &&
            options.local_copies->has(*item->sha256);
@@ -963,15 +971,12 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   Run run(tasks, options, source, logger, progress, root_fd);
   run.fetches = static_cast<std::size_t>(std::count_if(
       tasks.begin(), tasks.end(), [&is_local](const Task& task) { return !is_local(task.item); }));
-  for (const auto* item : items) {
-    run.paths.push_back(item->path);
-  }
+  run.paths = std::move(paths);
   for (const auto& [item, hint] : hints) {
     if (hint >= 2 * options.min_segment_size) {
       run.large.insert(item);
     }
   }
-  std::sort(run.paths.begin(), run.paths.end());
   const auto body = [&run] {
     try {
       Worker(run).work();
