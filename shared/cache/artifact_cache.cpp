@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <exception>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -348,12 +349,12 @@ std::size_t ArtifactCache::update(const std::string& root,
   // entries (indexes into `cached`, in path order) and what became of it.
   struct Take {
     std::vector<std::size_t> entries;
-    std::optional<Fingerprint> cached; // the object's, once kept or taken from `root`
-    bool added = false;                // a new object (removed again if the update fails)
+    std::optional<Fingerprint> print; // the object's, once kept or taken from `root`
+    bool added = false;               // a new object (removed again if the update fails)
   };
   std::vector<Take> takes;
   std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept; // the new generation's
-  std::vector<char> dropped(cached.size(), 0); // entries left out: not found in `root`
+  std::vector<char> dropped(cached.size(), 0); // entries whose file in `root` was not taken
   std::vector<std::string> added;              // objects this update made
   {
     std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index
@@ -391,7 +392,7 @@ std::size_t ArtifactCache::update(const std::string& root,
       const auto now =
           recorded == m_objects.end() ? std::nullopt : Fingerprint::of(objects_fd.get(), name);
       if (now && *now == recorded->second.recorded && !rejected) {
-        job.cached = now;
+        job.print = now;
         return;
       }
       for (const std::size_t i : job.entries) {
@@ -413,31 +414,31 @@ std::size_t ArtifactCache::update(const std::string& root,
         placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
         // Read-only; with a hard link, the destination's file too.
         ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
-        job.cached = Fingerprint::of(objects_fd.get(), name);
-        if (!job.cached) {
+        job.print = Fingerprint::of(objects_fd.get(), name);
+        if (!job.print) {
           throw error::IoError("cannot cache " + cached[i].path + ": it went away");
         }
         return;
       }
     };
+    std::exception_ptr failure;
     try {
       parallel::for_each_index(takes.size(), parallel::helpers_for(takes.size(), 64),
                                [&](std::size_t k) { take(takes[k]); });
     } catch (...) {
-      for (const auto& job : takes) {
-        if (job.added) {
-          added.push_back(objects + "/" + hash::to_hex(cached[job.entries.front()].sha256, false));
-        }
-      }
-      throw;
+      failure = std::current_exception();
     }
     for (const auto& job : takes) {
-      if (job.cached) {
-        kept.emplace(cached[job.entries.front()].sha256, *job.cached);
-      }
+      const hash::Digest& digest = cached[job.entries.front()].sha256;
       if (job.added) {
-        added.push_back(objects + "/" + hash::to_hex(cached[job.entries.front()].sha256, false));
+        added.push_back(objects + "/" + hash::to_hex(digest, false));
       }
+      if (job.print) {
+        kept.emplace(digest, *job.print);
+      }
+    }
+    if (failure) {
+      std::rethrow_exception(failure);
     }
     // The entries whose content is cached, still in path order.
     std::size_t count = 0;

@@ -1,12 +1,14 @@
 #include "shared/cache/artifact_cache.hpp"
 #include "shared/cache/cache_lock.hpp"
 #include "shared/cache/eviction.hpp"
+#include "shared/error/error.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <filesystem>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +149,42 @@ TEST_CASE("an update takes each content from the first of its paths the root hol
   const auto twice = again.find(shared::hash::sha256("twice"));
   REQUIRE(twice);
   CHECK(read_file(twice->path) == "twice");
+}
+
+TEST_CASE("a failing update removes the objects it added and leaves the old generation",
+          "[cache]") {
+  TempDir dir;
+  write_file(dir / "root/old.txt", "old");
+  ArtifactCache cache(dir / "cache", "key");
+  std::string reason;
+  cache.open(reason);
+  REQUIRE(cache.update(dir / "root", {entry("old.txt", "old")}, ArtifactCache::Link::copy) == 1);
+  std::vector<shared::metadata::Entry> entries;
+  for (int i = 0; i < 300; ++i) {
+    const std::string path = "files/" + std::to_string(1000 + i) + ".txt";
+    write_file(dir / ("root/" + path), "content " + std::to_string(i));
+    entries.push_back(entry(path, "content " + std::to_string(i)));
+  }
+  // Something that is not a file where one new object must go: placing it fails.
+  const std::string objects = cache.path() + "/objects/";
+  const std::string blocked = shared::hash::to_hex(shared::hash::sha256("content 150"), false);
+  std::filesystem::create_directories(objects + blocked + "/inside");
+
+  ArtifactCache next(dir / "cache", "key");
+  REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
+  CHECK_THROWS_AS(next.update(dir / "root", entries, ArtifactCache::Link::copy),
+                  shared::error::IoError);
+  std::set<std::string> left;
+  for (const auto& item : std::filesystem::directory_iterator(objects)) {
+    left.insert(item.path().filename().string());
+  }
+  CHECK(left ==
+        std::set<std::string>{shared::hash::to_hex(shared::hash::sha256("old"), false), blocked});
+  ArtifactCache after(dir / "cache", "key");
+  REQUIRE(after.open(reason) == ArtifactCache::State::trusted);
+  CHECK(after.has(shared::hash::sha256("old")));
+  CHECK_FALSE(after.has(shared::hash::sha256("content 0")));
+  CHECK(after.leftovers().empty());
 }
 
 TEST_CASE("an update after a clean one removes just the objects its predecessor named and "
