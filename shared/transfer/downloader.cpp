@@ -661,6 +661,14 @@ private:
       ++m_run.folders;
       return;
     }
+    if (m_run.options.in_place != nullptr && item.sha256) {
+      if (const auto bytes = m_run.options.in_place->find(item.path)) {
+        m_run.progress.add_bytes(*bytes); // found by the clean: the very file placing makes
+        m_run.bytes_saved += *bytes;
+        ++m_run.from_cache;
+        return;
+      }
+    }
     const SplitPath parts = split(item.path);
     const int dir = m_folders.open(parts.folder);
     const std::string part_name = parts.name + std::string(fs::k_part_suffix);
@@ -880,7 +888,19 @@ error::ExitCode DownloadSummary::exit_code() const {
   return error::ExitCode::items_failed;
 }
 
-KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options) {
+void InPlace::add(const std::string& path, std::uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_bytes.emplace(path, bytes);
+}
+
+std::optional<std::uint64_t> InPlace::find(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const auto found = m_bytes.find(path);
+  return found == m_bytes.end() ? std::nullopt : std::optional<std::uint64_t>(found->second);
+}
+
+KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options,
+                             InPlace* in_place) {
   if (options.local_copies == nullptr || !options.link_local_copies) {
     return {}; // copies are never hard links: a link left by a run that made them goes
   }
@@ -891,13 +911,25 @@ KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptio
     }
   }
   LocalCopies* local = options.local_copies;
-  return [items, local](const std::string& path, int dir_fd, const char* name) {
+  const bool skip_validation = options.skip_validation;
+  const bool hash_local_copies = options.hash_local_copies;
+  return [items, local, in_place, skip_validation,
+          hash_local_copies](const std::string& path, int dir_fd, const char* name) {
     const auto item = items->find(path);
     if (item == items->end()) {
       return false;
     }
     const auto copy = local->find(*item->second);
-    return copy && is_file(dir_fd, name, copy->device, copy->inode);
+    if (!copy || !is_file(dir_fd, name, copy->device, copy->inode)) {
+      return false;
+    }
+    // Nothing left to check when place_local_copy() would not hash it: it is in place.
+    const bool hashed = !skip_validation && (!copy->unchanged || hash_local_copies);
+    const auto& size = item->second->size;
+    if (in_place != nullptr && !hashed && copy->size && (!size || *size == *copy->size)) {
+      in_place->add(path, *copy->size);
+    }
+    return true;
   };
 }
 

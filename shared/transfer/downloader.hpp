@@ -24,8 +24,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace shared::transfer {
@@ -62,6 +64,20 @@ public:
   }
 };
 
+/// Destination files found to be their items' local copies already (hard links of them,
+/// unchanged, of the right size) while the destination was cleaned: item path → bytes.
+/// download() counts them as placed from the local copies without looking again.
+/// Thread-safe.
+class InPlace {
+public:
+  void add(const std::string& path, std::uint64_t bytes);
+  std::optional<std::uint64_t> find(const std::string& path) const;
+
+private:
+  mutable std::mutex m_mutex;
+  std::unordered_map<std::string, std::uint64_t> m_bytes;
+};
+
 /// How to download.
 struct DownloadOptions {
   std::string destination = "."; ///< created when missing
@@ -80,6 +96,8 @@ struct DownloadOptions {
   bool link_local_copies = false;
   /// Skip the SHA-256 checks (of downloads and of local copies); sizes are still checked.
   bool skip_validation = false;
+  /// Files already in place (see placed_local_copies), or null. Not owned.
+  const InPlace* in_place = nullptr;
   /// Smallest segment, in bytes, of an item fetched in parts (0: never). When the source
   /// supports ranges, an item of at least twice this size whose share of the bytes to fetch
   /// is larger than one worker's is split into that many segments (at most size / this), so
@@ -121,7 +139,9 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
 /// copies the download would place at their paths (items with a SHA-256 that `options`
 /// selects), so that removing and placing them again would make the very same file. Empty
 /// without local copies or when they are not placed by hard link (a link left by an earlier
-/// run is then replaced by a file of its own).
-KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options);
+/// run is then replaced by a file of its own). Each such file that would be placed without
+/// being hashed is added to `in_place` (may be null), for DownloadOptions::in_place.
+KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptions& options,
+                             InPlace* in_place = nullptr);
 
 } // namespace shared::transfer

@@ -206,10 +206,13 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   } else if (options.incremental) {
     cache->lend(download);
   }
+  shared::transfer::InPlace in_place;
   if (options.clean_destination) {
-    // Files that are hard links of the cached copies they would be placed from again stay.
-    shared::transfer::clean_folder(download.destination,
-                                   shared::transfer::placed_local_copies(listing, download));
+    // Files that are hard links of the cached copies they would be placed from again stay,
+    // and the download does not look at them again.
+    shared::transfer::clean_folder(
+        download.destination, shared::transfer::placed_local_copies(listing, download, &in_place));
+    download.in_place = &in_place;
   }
 
   const auto summary = shared::transfer::download(*source, listing, download, logger);

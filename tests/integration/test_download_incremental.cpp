@@ -488,6 +488,17 @@ TEST_CASE("into the previous folder: unchanged hard-linked files stay as they ar
   CHECK(exists(dir / "out/dir0/stale.txt") == !clean);
   CHECK(exists(dir / "out/extra") == !clean);
 
+  // A change the fingerprint cannot see, in a file that is in place (the cached object
+  // itself): trusted by default, caught with cacheValidation hash, clean or not.
+  corrupt_keeping_fingerprint(cached_object(dir, files["dir2/file2"]),
+                              "X" + files["dir2/file2"].substr(1));
+  extra.insert(extra.end(), {"--cache-validation", "hash"});
+  const ProcessResult hashed = incremental(server, dir, "out", extra);
+  INFO(hashed.out << hashed.err);
+  REQUIRE(hashed.exit_code == 0);
+  CHECK(contains(hashed.err, "cached copy of dir2/file2 not used (SHA-256 mismatch"));
+  CHECK(read_file(dir / "out/dir2/file2") == files["dir2/file2"]);
+
   // cacheLink copy: the links go, each file gets an inode of its own.
   const ProcessResult copy = incremental(server, dir, "out", {"--cache-link", "copy"});
   INFO(copy.out << copy.err);
