@@ -67,13 +67,14 @@ void sync_folder(const std::string& path) {
 // 5,000 files of 4 KiB, 60 ms against 220 ms; 500 files, 40 ms against 50 ms).
 constexpr std::size_t k_sync_each_max = 1000;
 
-// Makes the bytes of the files at `paths` (in the folder open as `dir_fd`) durable. Up to
-// k_sync_each_max files: writeback of them all is started first (sync_file_range(2)), then each
-// is waited for (fdatasync(2); on ext4 one journal commit serves them all), so that the update
-// does not wait for every other dirty file of the filesystem as syncfs(2) does (a second or
-// more after a build has written a gigabyte). More files: syncfs(2). (A modification time lost
-// to a power cut only makes the fingerprint differ: the object is then hashed again.) Nothing
-// to do on a filesystem in memory. Throws error::IoError.
+// Makes the bytes of the files at `paths` (absolute, on the filesystem of the folder open as
+// `dir_fd`) durable. Up to k_sync_each_max files: writeback of them all is started first
+// (sync_file_range(2)), then each is waited for (fdatasync(2); on ext4 one journal commit
+// serves them all), so that the update does not wait for every other dirty file of the
+// filesystem as syncfs(2) does (a second or more after a build has written a gigabyte). More
+// files: syncfs(2). (A modification time lost to a power cut only makes the fingerprint
+// differ: the object is then hashed again.) Nothing to do on a filesystem in memory. Throws
+// error::IoError.
 void sync_files(int dir_fd, const std::vector<std::string>& paths) {
   struct statfs filesystem {};
   if (paths.empty() || (::fstatfs(dir_fd, &filesystem) == 0 &&
@@ -343,43 +344,48 @@ std::size_t ArtifactCache::update(const std::string& root,
     throw error::IoError(error::system_message("cannot open " + objects, errno));
   }
   std::vector<metadata::Entry> cached = entries;
-  std::sort(cached.begin(), cached.end(),
-            [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
   // A content of the new generation that find() did not see unchanged in this run: its
   // entries (indexes into `cached`, in path order) and what became of it.
   struct Take {
     std::vector<std::size_t> entries;
     std::optional<Fingerprint> print; // the object's, once kept or taken from `root`
     bool added = false;               // a new object (removed again if the update fails)
+    bool placed = false; // its object written by this update (new, or replacing a bad one)
   };
   std::vector<Take> takes;
   std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept; // the new generation's
-  std::vector<char> dropped(cached.size(), 0); // entries whose file in `root` was not taken
-  std::vector<std::string> added;              // objects this update made
-  {
-    std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index
-    for (std::size_t i = 0; i < cached.size(); ++i) {
-      const hash::Digest& digest = cached[i].sha256;
-      if (kept.count(digest) != 0) {
-        continue;
-      }
-      const auto recorded = m_objects.find(digest);
-      // Seen unchanged by find() in this run (under the lock: no one has written it since).
-      if (recorded != m_objects.end() &&
-          recorded->second.seen_unchanged.load(std::memory_order_relaxed) &&
-          (m_rejected.empty() ||
-           m_rejected.count(objects + "/" + hash::to_hex(digest, false)) == 0)) {
-        kept.emplace(digest, recorded->second.recorded);
-        continue;
-      }
-      const auto [at, fresh_digest] = taking.emplace(digest, takes.size());
-      if (fresh_digest) {
-        takes.emplace_back();
-      }
-      takes[at->second].entries.push_back(i);
-    }
-  }
+  std::vector<char> dropped;       // entries whose file in `root` was not taken
+  std::vector<std::string> added;  // objects this update made
+  std::vector<std::string> placed; // objects this update wrote: to be synced
   try {
+    std::sort(cached.begin(), cached.end(),
+              [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
+    dropped.assign(cached.size(), 0);
+    {
+      std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index
+      for (std::size_t i = 0; i < cached.size(); ++i) {
+        const hash::Digest& digest = cached[i].sha256;
+        if (kept.count(digest) != 0) {
+          continue;
+        }
+        const auto recorded = m_objects.find(digest);
+        // Seen unchanged by find() in this run (under the lock: no one has written it since).
+        if (recorded != m_objects.end() &&
+            recorded->second.seen_unchanged.load(std::memory_order_relaxed) &&
+            (m_rejected.empty() ||
+             m_rejected.count(objects + "/" + hash::to_hex(digest, false)) == 0)) {
+          kept.emplace(digest, recorded->second.recorded);
+          continue;
+        }
+        const auto [at, fresh_digest] = taking.emplace(digest, takes.size());
+        if (fresh_digest) {
+          takes.emplace_back();
+        }
+        takes[at->second].entries.push_back(i);
+      }
+    }
+    added.reserve(takes.size());
+    placed.reserve(takes.size());
     // Each such content is kept when its object is unchanged, else taken from the first of its
     // entries that `root` holds. Independent files: shared by a few threads.
     fs::FilePlacer placer(link == Link::hardlink);
@@ -414,6 +420,7 @@ std::size_t ArtifactCache::update(const std::string& root,
         placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
         // Read-only; with a hard link, the destination's file too.
         ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
+        job.placed = true;
         job.print = Fingerprint::of(objects_fd.get(), name);
         if (!job.print) {
           throw error::IoError("cannot cache " + cached[i].path + ": it went away");
@@ -432,6 +439,9 @@ std::size_t ArtifactCache::update(const std::string& root,
       const hash::Digest& digest = cached[job.entries.front()].sha256;
       if (job.added) {
         added.push_back(objects + "/" + hash::to_hex(digest, false));
+      }
+      if (job.placed) {
+        placed.push_back(objects + "/" + hash::to_hex(digest, false));
       }
       if (job.print) {
         kept.emplace(digest, *job.print);
@@ -460,9 +470,9 @@ std::size_t ArtifactCache::update(const std::string& root,
     const std::string prints = to_text(fingerprints);
     write_file_synced(fresh + "/" + std::string(metadata::k_file_name), csv);
     write_file_synced(fresh + "/" + k_fingerprints, prints);
-    // Every object reaches the disk before the marker says so: those this update added (the
-    // others were synced by the update that added them), then their names.
-    sync_files(objects_fd.get(), added);
+    // Every object reaches the disk before the marker says so: those this update wrote (the
+    // others were synced by the update that wrote them), then their names.
+    sync_files(objects_fd.get(), placed);
     sync_folder(objects);
     Poco::JSON::Object marker;
     marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(

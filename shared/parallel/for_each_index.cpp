@@ -29,6 +29,7 @@ void for_each_index(std::size_t count, std::size_t helpers,
     }
   };
   std::vector<std::thread> threads;
+  threads.reserve(std::min(helpers, count)); // no reallocation while threads run
   try {
     for (std::size_t t = 0; t < std::min(helpers, count); ++t) {
       threads.emplace_back(take);

@@ -216,7 +216,8 @@ Service::Service(const Router& router, const ServiceOptions& options, log::Logge
   params->setTimeout(Poco::Timespan(options.timeout, 0));
   // Idle connection threads look at the stop flag this often. Poco 1.11 (Debian 12) wakes only
   // one of them on stop() (fixed upstream in pocoproject/poco#3797); the others would wait out
-  // the default 10 s, and stop() with them.
+  // the default 10 s, and stop() with them. (Spare threads also end after this long idle, so a
+  // burst of clients starts some again: cheap next to a request.)
   params->setThreadIdleTime(Poco::Timespan(0, 250 * 1000));
   params->setKeepAlive(true);
   params->setServerName("download-dir-zip");

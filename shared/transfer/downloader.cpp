@@ -77,6 +77,12 @@ private:
   std::unordered_set<std::string> m_folders;
 };
 
+// Whether a local copy is read and hashed before it is placed (DownloadOptions'
+// skip_validation and hash_local_copies).
+bool hashed_when_placed(bool skip_validation, bool hash_local_copies, const LocalCopy& copy) {
+  return !skip_validation && (!copy.unchanged || hash_local_copies);
+}
+
 // Whether `name` in the folder open as `dir_fd` is the regular file (`device`, `inode`); false
 // for an unknown inode (0).
 bool is_file(int dir_fd, const std::string& name, std::uint64_t device, std::uint64_t inode) {
@@ -748,7 +754,7 @@ private:
   std::uint64_t place_local_copy(const source::Item& item, int dir, const std::string& name,
                                  const LocalCopy& copy) {
     const auto& options = m_run.options;
-    if (!options.skip_validation && (!copy.unchanged || options.hash_local_copies)) {
+    if (hashed_when_placed(options.skip_validation, options.hash_local_copies, copy)) {
       const hash::FileHash got = m_hasher.hash_file(copy.path, [this](std::size_t) {
         if (m_run.options.cancelled && m_run.options.cancelled()) {
           throw error::Interrupted();
@@ -924,9 +930,9 @@ KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptio
       return false;
     }
     // Nothing left to check when place_local_copy() would not hash it: it is in place.
-    const bool hashed = !skip_validation && (!copy->unchanged || hash_local_copies);
     const auto& size = item->second->size;
-    if (in_place != nullptr && !hashed && copy->size && (!size || *size == *copy->size)) {
+    if (in_place != nullptr && !hashed_when_placed(skip_validation, hash_local_copies, *copy) &&
+        copy->size && (!size || *size == *copy->size)) {
       in_place->add(path, *copy->size);
     }
     return true;

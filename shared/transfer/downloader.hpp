@@ -70,7 +70,10 @@ public:
 /// Thread-safe.
 class InPlace {
 public:
+  /// Records `path` (relative to the destination) as in place with `bytes`; the first
+  /// record of a path stays.
   void add(const std::string& path, std::uint64_t bytes);
+  /// The bytes recorded for `path`, or nullopt.
   std::optional<std::uint64_t> find(const std::string& path) const;
 
 private:
@@ -96,7 +99,8 @@ struct DownloadOptions {
   bool link_local_copies = false;
   /// Skip the SHA-256 checks (of downloads and of local copies); sizes are still checked.
   bool skip_validation = false;
-  /// Files already in place (see placed_local_copies), or null. Not owned.
+  /// Files already in place (see placed_local_copies: found while cleaning this destination
+  /// for this listing with these options), or null. Not owned; must outlive download().
   const InPlace* in_place = nullptr;
   /// Smallest segment, in bytes, of an item fetched in parts (0: never). When the source
   /// supports ranges, an item of at least twice this size whose share of the bytes to fetch
