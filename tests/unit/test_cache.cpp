@@ -23,6 +23,17 @@ shared::metadata::Entry entry(const std::string& path, const std::string& conten
   return {path, shared::hash::sha256(content)};
 }
 
+// `count` files "files/<1000 + i>.txt" holding "content <i>" under `root`, and their entries.
+std::vector<shared::metadata::Entry> numbered_files(const std::string& root, int count) {
+  std::vector<shared::metadata::Entry> entries;
+  for (int i = 0; i < count; ++i) {
+    const std::string path = "files/" + std::to_string(1000 + i) + ".txt";
+    write_file(root + "/" + path, "content " + std::to_string(i));
+    entries.push_back(entry(path, "content " + std::to_string(i)));
+  }
+  return entries;
+}
+
 } // namespace
 
 TEST_CASE("a cache is trusted after an update and finds files by content", "[cache]") {
@@ -120,12 +131,7 @@ TEST_CASE("an update takes each content from the first of its paths the root hol
           "several threads",
           "[cache]") {
   TempDir dir;
-  std::vector<shared::metadata::Entry> entries;
-  for (int i = 0; i < 300; ++i) {
-    const std::string path = "files/" + std::to_string(1000 + i) + ".txt";
-    write_file(dir / ("root/" + path), "content " + std::to_string(i));
-    entries.push_back(entry(path, "content " + std::to_string(i)));
-  }
+  std::vector<shared::metadata::Entry> entries = numbered_files(dir / "root", 300);
   entries.push_back(entry("a-missing.txt", "twice")); // listed, but not in the root
   entries.push_back(entry("b-there.txt", "twice"));
   write_file(dir / "root/b-there.txt", "twice");
@@ -159,12 +165,7 @@ TEST_CASE("a failing update removes the objects it added and leaves the old gene
   std::string reason;
   cache.open(reason);
   REQUIRE(cache.update(dir / "root", {entry("old.txt", "old")}, ArtifactCache::Link::copy) == 1);
-  std::vector<shared::metadata::Entry> entries;
-  for (int i = 0; i < 300; ++i) {
-    const std::string path = "files/" + std::to_string(1000 + i) + ".txt";
-    write_file(dir / ("root/" + path), "content " + std::to_string(i));
-    entries.push_back(entry(path, "content " + std::to_string(i)));
-  }
+  std::vector<shared::metadata::Entry> entries = numbered_files(dir / "root", 300);
   // Something that is not a file where one new object must go: placing it fails.
   const std::string objects = cache.path() + "/objects/";
   const std::string blocked = shared::hash::to_hex(shared::hash::sha256("content 150"), false);
