@@ -304,11 +304,11 @@ struct Run {
   FreshFolders fresh;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
-  std::mutex extra_mutex; // guards extra, split and probes
-  std::condition_variable extra_changed;
-  std::deque<Task> extra;      // segments of items split as they started: taken first
-  std::size_t probes = 0;      // first parts in flight, which may publish segments
-  std::deque<Segmented> split; // their states
+  std::mutex extra_mutex;                // guards extra and split
+  std::condition_variable extra_changed; // extra grew, every task finished, or stop
+  std::deque<Task> extra;                // segments of items split as they started: taken first
+  std::deque<Segmented> split;           // their states
+  std::atomic<std::size_t> finished{0};  // of tasks (a split item: once its segments are out)
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
   std::atomic<std::uint64_t> from_cache{0};
@@ -333,6 +333,13 @@ struct Run {
   std::mutex mutex;
   std::vector<ItemFailure> failures;
   std::exception_ptr fatal;
+
+  // Stops the run (a fatal error, or fail-fast) and wakes the workers waiting for segments.
+  void stop_now() {
+    stop = true;
+    { const std::lock_guard<std::mutex> lock(extra_mutex); }
+    extra_changed.notify_all();
+  }
 };
 
 class Worker {
@@ -359,45 +366,31 @@ public:
       }
       if (m_run.tasks[k].segmented != nullptr) {
         segment(*m_run.tasks[k].segmented, m_run.tasks[k].segment);
-        continue;
+      } else {
+        const source::Item& item = *m_run.tasks[k].item;
+        settle(item, [&] { place(item); });
       }
-      const source::Item& item = *m_run.tasks[k].item;
-      settle(item, [&] { place(item); });
+      if (m_run.finished.fetch_add(1) + 1 == m_run.tasks.size()) {
+        { const std::lock_guard<std::mutex> lock(m_run.extra_mutex); }
+        m_run.extra_changed.notify_all();
+      }
     }
     m_run.retries += m_reader->retries();
   }
 
 private:
-  // Nothing is left to start: waits while a first part in flight may still publish
-  // segments. Returns whether there are some.
+  // Nothing is left to start: waits while a task in flight may still publish segments (any
+  // item of unknown size may turn out large, see should_probe), so that every worker takes
+  // some; counting only the first parts already asked for would let a worker leave while
+  // another has taken the last item but not yet asked. Returns whether there are segments.
   bool wait_for_extra() {
     std::unique_lock<std::mutex> lock(m_run.extra_mutex);
-    while (m_run.extra.empty() && m_run.probes > 0 && !m_run.stop.load()) {
-      m_run.extra_changed.wait_for(lock, std::chrono::milliseconds(50));
-    }
+    m_run.extra_changed.wait(lock, [this] {
+      return !m_run.extra.empty() || m_run.finished.load() >= m_run.tasks.size() ||
+             m_run.stop.load();
+    });
     return !m_run.extra.empty();
   }
-
-  // Counts a first part in flight while it lives (see wait_for_extra).
-  class Probing {
-  public:
-    explicit Probing(Run& run) : m_run(run) {
-      std::lock_guard<std::mutex> lock(m_run.extra_mutex);
-      ++m_run.probes;
-    }
-    ~Probing() {
-      {
-        std::lock_guard<std::mutex> lock(m_run.extra_mutex);
-        --m_run.probes;
-      }
-      m_run.extra_changed.notify_all();
-    }
-    Probing(const Probing&) = delete;
-    Probing& operator=(const Probing&) = delete;
-
-  private:
-    Run& m_run;
-  };
 
   // The next published segment, unless its writer would wait for the SHA-256 to catch up
   // (FollowingHasher::ahead) while other work is left to start: that goes first.
@@ -456,6 +449,7 @@ private:
     for (std::size_t k = 1; k < state.count; ++k) {
       m_run.extra.push_back({&item, &state, k});
     }
+    m_run.extra_changed.notify_all(); // under the lock: the waiters' predicate reads extra
   }
 
   // Runs `place_item`: the item is counted when it returns, failed with its error when it
@@ -480,7 +474,7 @@ private:
     std::lock_guard<std::mutex> lock(m_run.mutex);
     m_run.failures.push_back({item.path, message, code});
     if (m_run.options.fail_fast) {
-      m_run.stop = true;
+      m_run.stop_now();
     }
   }
 
@@ -711,7 +705,6 @@ private:
               } else if (!probe) {
                 m_reader->fetch(item, sink);
               } else {
-                const Probing probing(m_run); // until the segments are published
                 const auto size = m_reader->fetch_first(item, first, sink);
                 if (size && *size > sink.bytes()) {
                   if (sink.bytes() != first) {
@@ -1019,11 +1012,13 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     try {
       Worker(run).work();
     } catch (...) {
-      std::lock_guard<std::mutex> lock(run.mutex);
-      if (!run.fatal) {
-        run.fatal = std::current_exception();
+      {
+        std::lock_guard<std::mutex> lock(run.mutex);
+        if (!run.fatal) {
+          run.fatal = std::current_exception();
+        }
       }
-      run.stop = true;
+      run.stop_now();
     }
   };
   const unsigned threads = static_cast<unsigned>(
