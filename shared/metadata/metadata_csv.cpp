@@ -114,9 +114,15 @@ private:
         field.push_back(c);
       }
     }
-    while (m_pos < m_text.size() && m_text[m_pos] != ',' && !at_line_end()) {
-      field.push_back(m_text[m_pos++]);
+    // Unquoted: up to the next comma or line end (a lone CR is part of the field), in one go.
+    const std::size_t start = m_pos;
+    for (; m_pos < m_text.size(); ++m_pos) {
+      const char c = m_text[m_pos];
+      if (c == ',' || c == '\n' || (c == '\r' && at_line_end())) {
+        break;
+      }
     }
+    field.assign(m_text, start, m_pos - start);
     return field;
   }
 
