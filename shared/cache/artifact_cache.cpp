@@ -2,6 +2,7 @@
 
 #include "shared/error/error.hpp"
 #include "shared/fs/descriptor.hpp"
+#include "shared/fs/durable.hpp"
 #include "shared/fs/file_copy.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/hash/file_hasher.hpp"
@@ -21,10 +22,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <linux/magic.h>
 #include <sstream>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <tuple>
 #include <unistd.h>
 
@@ -53,58 +52,6 @@ void write_file_synced(const std::string& path, const std::string& content) {
   fs::PartFile file(path);
   file.write(content);
   file.commit();
-}
-
-void sync_folder(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// Above this many objects to sync, one syncfs(2) is cheaper than a sync of each (measured on
-// ext4, 8 threads: 500 files of 4 KiB, 46 ms against syncfs's 40 ms; 5,000, 110 against 80;
-// 20,000, 420 against 150), unless other jobs have unsynced data on the filesystem: syncfs
-// waits for all of it (5,000 files after another job wrote 1 GB: 760 ms, against 137 ms).
-constexpr std::size_t k_sync_each_max = 10000;
-// Threads waiting for the syncs: each waits for the disk, so more than the cores (2 threads:
-// 240 ms for 5,000 files; 8: 130 ms).
-constexpr std::size_t k_sync_threads = 8;
-
-// Makes the bytes of the files at `paths` (absolute, on the filesystem of the folder open as
-// `dir_fd`) durable. Up to k_sync_each_max files: writeback of them all is started first
-// (sync_file_range(2)), then each is waited for (fdatasync(2), on a few threads; on ext4 one
-// journal commit serves many), so that the update does not wait for every other dirty file of
-// the filesystem as syncfs(2) does (a second or more after a build has written a gigabyte).
-// More files: syncfs(2). (A modification time lost to a power cut only makes the fingerprint
-// differ: the object is then hashed again.) Nothing to do on a filesystem in memory. Throws
-// error::IoError.
-void sync_files(int dir_fd, const std::vector<std::string>& paths) {
-  struct statfs filesystem {};
-  if (paths.empty() || (::fstatfs(dir_fd, &filesystem) == 0 &&
-                        (filesystem.f_type == TMPFS_MAGIC || filesystem.f_type == RAMFS_MAGIC))) {
-    return;
-  }
-  if (paths.size() > k_sync_each_max) {
-    if (::syncfs(dir_fd) != 0) {
-      throw error::IoError(error::system_message("cannot sync the cache's filesystem", errno));
-    }
-    return;
-  }
-  const auto sync = [&paths](std::size_t k, bool wait) {
-    const fs::Descriptor file(::open(paths[k].c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (file.get() < 0 ||
-        (wait ? ::fdatasync(file.get())
-              : ::sync_file_range(file.get(), 0, 0, SYNC_FILE_RANGE_WRITE)) != 0) {
-      throw error::IoError(error::system_message("cannot sync " + paths[k], errno));
-    }
-  };
-  for (std::size_t k = 0; k < paths.size(); ++k) {
-    sync(k, false);
-  }
-  parallel::for_each_index(paths.size(), std::min(k_sync_threads - 1, paths.size() / 16),
-                           [&sync](std::size_t k) { sync(k, true); });
 }
 
 template <typename Number>
@@ -480,8 +427,8 @@ std::size_t ArtifactCache::update(const std::string& root,
     write_file_synced(fresh + "/" + k_fingerprints, prints);
     // Every object reaches the disk before the marker says so: those this update wrote (the
     // others were synced by the update that wrote them), then their names.
-    sync_files(objects_fd.get(), placed);
-    sync_folder(objects);
+    fs::sync_files(objects_fd.get(), placed);
+    fs::sync_folder(objects);
     Poco::JSON::Object marker;
     marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(
                                     Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
@@ -502,7 +449,7 @@ std::size_t ArtifactCache::update(const std::string& root,
     }
   }
   const std::string old = swap_into_place(fresh, m_path + "/" + k_current);
-  sync_folder(m_path);
+  fs::sync_folder(m_path);
   // Only now may objects go: those the new generation does not name. The old generation's
   // folder goes last, so that an update interrupted before that leaves a leftover, and the
   // next one scans.

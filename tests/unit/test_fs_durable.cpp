@@ -1,0 +1,90 @@
+#include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
+#include "shared/fs/durable.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+
+using namespace shared::fs;
+using namespace tests::support;
+
+namespace {
+
+// A folder on the working directory's filesystem (the build tree: on disk, where TMPDIR may
+// be in memory), removed at the end.
+class DiskFolder {
+public:
+  DiskFolder() {
+    std::string pattern = (std::filesystem::current_path() / "durable-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed for " + pattern);
+    }
+    m_path = pattern;
+  }
+  ~DiskFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(m_path, ignored);
+  }
+  DiskFolder(const DiskFolder&) = delete;
+  DiskFolder& operator=(const DiskFolder&) = delete;
+  const std::string& path() const { return m_path; }
+
+private:
+  std::string m_path;
+};
+
+} // namespace
+
+TEST_CASE("sync_files syncs each file up to each_max, else the whole filesystem", "[fs]") {
+  DiskFolder folder;
+  const Descriptor dir(::open(folder.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(dir.get() >= 0);
+  if (sync_method(dir.get(), 1) == SyncMethod::none) {
+    WARN("the working directory is in memory: only the in-memory case is checked");
+    CHECK_NOTHROW(sync_files(dir.get(), {folder.path() + "/missing"}));
+    return;
+  }
+  CHECK(sync_method(dir.get(), 0) == SyncMethod::none);
+  CHECK(sync_method(dir.get(), 3, 3) == SyncMethod::each);
+  CHECK(sync_method(dir.get(), 4, 3) == SyncMethod::filesystem);
+  CHECK(sync_method(dir.get(), k_sync_each_max) == SyncMethod::each);
+  CHECK(sync_method(dir.get(), k_sync_each_max + 1) == SyncMethod::filesystem);
+
+  std::vector<std::string> paths;
+  for (int i = 0; i < 40; ++i) { // enough for helper threads
+    paths.push_back(folder.path() + "/file-" + std::to_string(i));
+    write_file(paths.back(), "content " + std::to_string(i));
+  }
+  CHECK_NOTHROW(sync_files(dir.get(), paths));
+  CHECK_NOTHROW(sync_files(dir.get(), paths, 10)); // syncfs
+
+  // Each file is opened: one that is gone fails, naming it. syncfs looks at no file.
+  paths.push_back(folder.path() + "/gone");
+  try {
+    sync_files(dir.get(), paths);
+    FAIL("a missing file was not noticed");
+  } catch (const shared::error::IoError& e) {
+    CHECK(std::string(e.what()).find("cannot sync " + folder.path() + "/gone") !=
+          std::string::npos);
+  }
+  CHECK_NOTHROW(sync_files(dir.get(), paths, 10));
+}
+
+TEST_CASE("sync_files does nothing on a filesystem in memory", "[fs]") {
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    WARN("no /dev/shm here");
+    return;
+  }
+  const Descriptor dir(::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(dir.get() >= 0);
+  if (sync_method(dir.get(), 1) != SyncMethod::none) {
+    WARN("/dev/shm is not tmpfs here");
+    return;
+  }
+  CHECK(sync_method(dir.get(), k_sync_each_max + 1) == SyncMethod::none);
+  CHECK_NOTHROW(sync_files(dir.get(), {"/dev/shm/no-such-file-of-ours"}));
+}
