@@ -55,6 +55,14 @@ struct Response {
   std::string header(const std::string& name) const;
 };
 
+/// Where a sink lets the client put body bytes straight into a file (see
+/// BodySink::splice_target).
+struct SpliceTarget {
+  int fd = -1;              ///< a regular file open for writing (not O_APPEND)
+  std::uint64_t offset = 0; ///< bytes: where in it the next body byte goes
+  std::uint64_t room = 0;   ///< bytes the sink takes from here on
+};
+
 /// Takes a response body as it streams (after gzip decoding).
 class BodySink {
 public:
@@ -65,6 +73,14 @@ public:
   virtual void write(const char* data, std::size_t size) = 0;
   /// A retry will send the body again from its first byte: forget what was written.
   virtual void restart() = 0;
+  /// A file the body may go into without passing through this process, asked after start():
+  /// then a plain-HTTP body of known length, not encoded, that fits in `room` is moved from
+  /// the socket into the file by splice(2) (Linux; one copy fewer than read and write), and
+  /// spliced() says how far it got. Default: none, every byte goes through write().
+  virtual std::optional<SpliceTarget> splice_target() const { return std::nullopt; }
+  /// The next `size` bytes of the body are in the target file, at its offset. May throw, as
+  /// write().
+  virtual void spliced(std::size_t size) { (void)size; }
 };
 
 /// Collects a body in memory, up to `limit` bytes (more throws NetworkError).
@@ -115,6 +131,9 @@ public:
   /// TCP connections opened so far by this client.
   std::uint64_t connections() const { return m_connections; }
 
+  /// Body bytes moved by splice(2) so far (see BodySink::splice_target).
+  std::uint64_t spliced_bytes() const { return m_spliced; }
+
 private:
   class Session;
   Response request(const std::string& method, const std::string& url, BodySink* sink,
@@ -126,6 +145,7 @@ private:
                          const std::string_view* body, bool& redirect);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
+  void splice_body(Session& session, std::uint64_t length, BodySink& sink);
 
   ClientOptions m_options;
   log::Logger& m_logger;
@@ -135,6 +155,8 @@ private:
   std::mt19937_64 m_random;
   std::uint64_t m_retries = 0;
   std::uint64_t m_connections = 0;
+  std::uint64_t m_spliced = 0;
+  int m_pipe[2] = {-1, -1}; // for splice_body, made on first use
 };
 
 } // namespace shared::http

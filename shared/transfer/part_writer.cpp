@@ -19,6 +19,21 @@ void PartWriter::write(const char* data, std::size_t size) {
     throw error::IntegrityError("the server sent more than the range asked for");
   }
   fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
+  advance(size);
+}
+
+std::optional<http::SpliceTarget> PartWriter::splice_target() const {
+  return http::SpliceTarget{m_fd, m_base + m_offset + m_written, m_length - m_written};
+}
+
+void PartWriter::spliced(std::size_t size) {
+  if (m_cancelled && m_cancelled()) {
+    throw error::Interrupted();
+  }
+  advance(size);
+}
+
+void PartWriter::advance(std::size_t size) {
   m_written += size;
   if (m_hasher != nullptr) {
     m_hasher->wrote(m_k, m_written);

@@ -1,0 +1,146 @@
+// The HTTP client's splice(2) path: a plain-HTTP body of known length goes from the socket
+// into the sink's file without a copy through the process (BodySink::splice_target), against
+// our FaultServer (short bodies, resets, stalls, gzip).
+#include "shared/error/error.hpp"
+#include "shared/http/client.hpp"
+#include "shared/http/errors.hpp"
+#include "shared/transfer/part_writer.hpp"
+#include "tests/support/fault_server.hpp"
+#include "tests/support/random_bytes.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <fcntl.h>
+#include <sstream>
+
+using namespace tests::support;
+using shared::http::Client;
+using shared::http::ClientOptions;
+
+namespace {
+
+struct Fixture {
+  TempDir dir;
+  std::ostringstream out, err;
+  shared::log::Logger logger{shared::log::Dialect::plain, out, err};
+  ClientOptions options;
+  std::function<bool()> never_cancelled;
+
+  Fixture() {
+    options.retry.retries = 2;
+    options.retry.base_delay = 0.01;
+  }
+
+  // GETs `url` into [offset, offset + length) of a fresh file (PartWriter, as segments and
+  // parts are written); returns the file's bytes.
+  std::string fetch(Client& client, const std::string& url, std::uint64_t offset,
+                    std::uint64_t length, const shared::http::Headers& headers = {}) {
+    const std::string path = dir / "part";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    shared::transfer::PartWriter sink(fd, 0, 0, offset, length, nullptr, nullptr, never_cancelled);
+    try {
+      client.get(url, sink, headers);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    CHECK(sink.written() == length);
+    return read_file(path);
+  }
+};
+
+} // namespace
+
+TEST_CASE("splice: a plain body of known length lands in the file, at its offset", "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes((3u << 20) + 4321, 5);
+  server.serve("/blob", body);
+  Client client(f.options, f.logger);
+  const std::string got = f.fetch(client, server.url("/blob"), 1000, body.size());
+  CHECK(got.size() == 1000 + body.size());
+  CHECK(got.substr(1000) == body);
+  // Poco may have read the first bytes with the headers; the rest came by splice.
+  CHECK(client.spliced_bytes() > body.size() - (64u << 10));
+  CHECK(client.spliced_bytes() <= body.size());
+
+  // The connection is at a message boundary afterwards: the next request reuses it.
+  const std::string second = f.fetch(client, server.url("/blob"), 0, body.size());
+  CHECK(second == body);
+  CHECK(client.connections() == 1);
+}
+
+TEST_CASE("splice: small, gzip and chunked bodies go through write()", "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes(1u << 20, 6);
+  FaultReply reply;
+  reply.body = body;
+  SECTION("small") {
+    reply.body = body.substr(0, 1000);
+  }
+  SECTION("gzip") {
+    reply.fault = FaultReply::Fault::gzip;
+  }
+  SECTION("chunked") {
+    reply.fault = FaultReply::Fault::chunked;
+  }
+  server.on("/blob", {reply});
+  Client client(f.options, f.logger);
+  CHECK(f.fetch(client, server.url("/blob"), 0, reply.body.size()) == reply.body);
+  CHECK(client.spliced_bytes() == 0);
+}
+
+TEST_CASE("splice: a body cut short or reset is retried from its first byte", "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes(2u << 20, 7);
+  FaultReply broken;
+  broken.body = body;
+  broken.fault = GENERATE(FaultReply::Fault::short_body, FaultReply::Fault::reset_mid_body);
+  FaultReply good;
+  good.body = body;
+  server.on("/blob", {broken, good});
+  Client client(f.options, f.logger);
+  CHECK(f.fetch(client, server.url("/blob"), 0, body.size()) == body);
+  CHECK(client.retries() == 1);
+  CHECK(client.spliced_bytes() > body.size()); // the broken half, then the good body
+
+  // Without retries left, the error names what was received.
+  server.on("/blob", {broken});
+  f.options.retry.retries = 0;
+  Client once(f.options, f.logger);
+  try {
+    f.fetch(once, server.url("/blob"), 0, body.size());
+    FAIL("a short body was taken");
+  } catch (const shared::http::NetworkError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("of 2097152 bytes") != std::string::npos);
+  }
+}
+
+TEST_CASE("splice: a body that stalls ends with the read timeout", "[http]") {
+  Fixture f;
+  FaultServer server;
+  FaultReply reply;
+  reply.body = random_bytes(1u << 20, 8);
+  reply.fault = FaultReply::Fault::drip; // a byte every 2 s: past the timeout below
+  reply.drip_interval_ms = 2000;
+  server.on("/blob", {reply});
+  f.options.retry.retries = 0;
+  f.options.read_timeout = 0.3;
+  Client client(f.options, f.logger);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    f.fetch(client, server.url("/blob"), 0, reply.body.size());
+    FAIL("a stalled body was taken");
+  } catch (const shared::http::NetworkError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("timed out after") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+}
