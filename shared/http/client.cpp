@@ -609,7 +609,8 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
                  static_cast<std::size_t>(std::min<std::uint64_t>(remaining, k_pipe_size)),
                  SPLICE_F_MOVE | SPLICE_F_MORE);
     if (in <= 0) {
-      if (in < 0 && errno == EINTR) {
+      const int code = in < 0 ? errno : 0;
+      if (code == EINTR) {
         continue;
       }
       const std::string got = std::to_string(length - remaining) + " of " + std::to_string(length) +
@@ -618,18 +619,18 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
         throw Transient("body ended after " + got, false);
       }
       // SO_RCVTIMEO (the read timeout Poco set) ends a wait with EAGAIN
-      throw Transient(errno == EAGAIN || errno == EWOULDBLOCK
+      throw Transient(code == EAGAIN || code == EWOULDBLOCK
                           ? "timed out after " + got
-                          : error::system_message("receiving the body after " + got, errno),
+                          : error::system_message("receiving the body after " + got, code),
                       false);
     }
     for (auto left = static_cast<std::size_t>(in); left > 0;) {
       const ssize_t out = ::splice(m_pipe[0], nullptr, target->fd, &offset, left, SPLICE_F_MOVE);
       if (out <= 0) {
-        if (out < 0 && errno == EINTR) {
+        const int code = out < 0 ? errno : EIO;
+        if (code == EINTR) {
           continue;
         }
-        const int code = out < 0 ? errno : EIO;
         drop_pipe();
         throw error::IoError(error::system_message("cannot write the body to its file", code));
       }
