@@ -9,8 +9,9 @@ namespace shared::parallel {
 /// Calls `work(k)` once for every k in [0, count): on the calling thread and on up to
 /// `helpers` more threads (fewer, silently, when threads cannot be started), each taking the
 /// next k; `work` must be safe to call from several threads at once. Returns when all are
-/// done. When a call throws, no further k is started and the first exception is rethrown here
-/// once the running calls have returned.
+/// done. When a call throws, the first exception is rethrown here once the running calls
+/// have returned, and no k is started after it has been caught (the other threads may still
+/// start some while it unwinds).
 void for_each_index(std::size_t count, std::size_t helpers,
                     const std::function<void(std::size_t)>& work);
 
