@@ -266,11 +266,13 @@ TEST_CASE("worker: a job longer than its lease stays with its worker while it re
   const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
   INFO(backend);
   Setup s(backend);
-  make_folder(s.submit.root, "8/long", 3u << 20, 8);
+  make_folder(s.submit.root, "8/long", 5u << 20, 8);
   const Submitted submitted =
       submit_folder(*s.jobs, s.store, "8/long", "l.zip", s.submit, s.logger);
-  // About 3 s of work on a 1 s lease, with a second worker waiting for the lease to run out.
-  const std::vector<std::string> slow = {"--once", "--lease", "1", "--max-rate", "1MB"};
+  // About 5 s of work on a 2 s lease, with a second worker waiting for the lease to run out.
+  // (Leases are whole seconds: with 1 s, one renewal late by about 0.7 s on a loaded machine
+  // would hand the job over.)
+  const std::vector<std::string> slow = {"--once", "--lease", "2", "--max-rate", "1MB"};
   std::vector<std::string> a_args = s.worker_args(slow);
   a_args.insert(a_args.end(), {"--worker-id", "a"});
   BackgroundProcess a(a_args, s.dir / "a.log");
