@@ -55,8 +55,9 @@ public:
 
 // Bodies shorter than this are not worth a splice's extra system calls.
 constexpr std::uint64_t k_splice_min = 64u << 10;
-// The pipe splice_body moves bytes through (the kernel's default is 64 KiB).
-constexpr int k_pipe_size = 1 << 20;
+// The pipe splice_body moves bytes through (the kernel's default is 64 KiB; it lives as long
+// as its client, and a user's pipes share pipe-user-pages-soft).
+constexpr int k_pipe_size = 256 << 10;
 
 Poco::Timespan seconds(double value) {
   return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(value * 1e6));
@@ -517,27 +518,14 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     };
     char* buffer = m_buffer.get();
     std::optional<SpliceTarget> into_file;
-    if (!decoder && session->socket_fd) {
+    if (!decoder && session->socket_fd && !m_splice_refused) {
       into_file = sink->splice_target();
     }
     if (response.content_length && into_file && *response.content_length >= k_splice_min &&
         *response.content_length <= into_file->room) {
       splice_body(*session, *response.content_length, *sink);
     } else if (response.content_length) {
-      std::uint64_t remaining = *response.content_length;
-      while (remaining > 0) {
-        const auto want =
-            static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
-        const int n = session->read_raw(buffer, want);
-        if (n <= 0) {
-          throw Transient("body ended after " +
-                              std::to_string(*response.content_length - remaining) + " of " +
-                              std::to_string(*response.content_length) + " bytes (Content-Length)",
-                          false);
-        }
-        remaining -= static_cast<std::uint64_t>(n);
-        deliver(buffer, static_cast<std::size_t>(n));
-      }
+      read_body(*session, *response.content_length, *response.content_length, deliver);
     } else if (chunked) {
       ChunkedDecoder(session->read_raw, buffer, k_buffer_size).run(deliver);
     } else { // delimited by the server closing the connection
@@ -587,7 +575,8 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
   }
   if (m_pipe[0] < 0) {
     if (::pipe2(m_pipe, O_CLOEXEC) != 0) {
-      throw error::IoError(error::system_message("cannot make a pipe", errno));
+      const int code = errno;
+      throw error::IoError(error::system_message("cannot make a pipe", code));
     }
     ::fcntl(m_pipe[1], F_SETPIPE_SZ, k_pipe_size); // smaller is fine too
   }
@@ -604,10 +593,9 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
   const int socket = session.socket_fd();
   auto offset = static_cast<loff_t>(target->offset);
   while (remaining > 0) {
-    const ssize_t in =
-        ::splice(socket, nullptr, m_pipe[1], nullptr,
-                 static_cast<std::size_t>(std::min<std::uint64_t>(remaining, k_pipe_size)),
-                 SPLICE_F_MOVE | SPLICE_F_MORE);
+    const ssize_t in = ::splice(
+        socket, nullptr, m_pipe[1], nullptr,
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, k_pipe_size)), SPLICE_F_MOVE);
     if (in <= 0) {
       const int code = in < 0 ? errno : 0;
       if (code == EINTR) {
@@ -624,21 +612,67 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
                           : error::system_message("receiving the body after " + got, code),
                       false);
     }
-    for (auto left = static_cast<std::size_t>(in); left > 0;) {
+    auto left = static_cast<std::size_t>(in);
+    while (left > 0) {
       const ssize_t out = ::splice(m_pipe[0], nullptr, target->fd, &offset, left, SPLICE_F_MOVE);
       if (out <= 0) {
         const int code = out < 0 ? errno : EIO;
         if (code == EINTR) {
           continue;
         }
-        drop_pipe();
-        throw error::IoError(error::system_message("cannot write the body to its file", code));
+        if (code != EINVAL) {
+          drop_pipe();
+          throw error::IoError(error::system_message("cannot write the body to its file", code));
+        }
+        break; // a file that cannot take a splice (O_APPEND, no splice_write): written below
       }
       left -= static_cast<std::size_t>(out);
     }
-    m_spliced += static_cast<std::uint64_t>(in);
+    const auto moved = static_cast<std::size_t>(in) - left;
+    m_spliced += moved;
     remaining -= static_cast<std::uint64_t>(in);
-    sink.spliced(static_cast<std::size_t>(in));
+    if (moved > 0) {
+      sink.spliced(moved);
+    }
+    if (left > 0) {
+      m_splice_refused = true;                   // this client does not try again
+      for (std::size_t n; left > 0; left -= n) { // the pipe's bytes, then the socket's
+        const ssize_t got = ::read(m_pipe[0], buffer, std::min(left, k_buffer_size));
+        if (got <= 0) {
+          const int code = got < 0 ? errno : EIO;
+          if (code == EINTR) {
+            n = 0;
+            continue;
+          }
+          drop_pipe();
+          throw error::IoError(error::system_message("cannot read the pipe", code));
+        }
+        n = static_cast<std::size_t>(got);
+        sink.write(buffer, n);
+      }
+      read_body(session, length, remaining,
+                [&sink](const char* data, std::size_t size) { sink.write(data, size); });
+      return;
+    }
+  }
+}
+
+// The last `remaining` bytes of a body of `length` bytes (Content-Length), read in large
+// blocks and handed to `deliver`. Throws Transient when the connection ends first.
+void Client::read_body(Session& session, std::uint64_t length, std::uint64_t remaining,
+                       const std::function<void(const char*, std::size_t)>& deliver) {
+  char* buffer = m_buffer.get();
+  while (remaining > 0) {
+    const auto want =
+        static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
+    const int n = session.read_raw(buffer, want);
+    if (n <= 0) {
+      throw Transient("body ended after " + std::to_string(length - remaining) + " of " +
+                          std::to_string(length) + " bytes (Content-Length)",
+                      false);
+    }
+    remaining -= static_cast<std::uint64_t>(n);
+    deliver(buffer, static_cast<std::size_t>(n));
   }
 }
 

@@ -76,7 +76,9 @@ public:
   /// A file the body may go into without passing through this process, asked after start():
   /// then a plain-HTTP body of known length, not encoded, that fits in `room` is moved from
   /// the socket into the file by splice(2) (Linux; one copy fewer than read and write), and
-  /// spliced() says how far it got. Default: none, every byte goes through write().
+  /// spliced() says how far it got (write() does not see those bytes). A file that refuses
+  /// a splice (EINVAL: O_APPEND, a filesystem without it) gets the rest through write(), and
+  /// the client does not splice again. Default: none, every byte goes through write().
   virtual std::optional<SpliceTarget> splice_target() const { return std::nullopt; }
   /// The next `size` bytes of the body are in the target file, at its offset. May throw, as
   /// write().
@@ -146,6 +148,8 @@ private:
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
   void splice_body(Session& session, std::uint64_t length, BodySink& sink);
+  void read_body(Session& session, std::uint64_t length, std::uint64_t remaining,
+                 const std::function<void(const char*, std::size_t)>& deliver);
 
   ClientOptions m_options;
   log::Logger& m_logger;
@@ -156,7 +160,8 @@ private:
   std::uint64_t m_retries = 0;
   std::uint64_t m_connections = 0;
   std::uint64_t m_spliced = 0;
-  int m_pipe[2] = {-1, -1}; // for splice_body, made on first use
+  int m_pipe[2] = {-1, -1};      // for splice_body, made on first use
+  bool m_splice_refused = false; // a file refused a splice (EINVAL): read and write from then on
 };
 
 } // namespace shared::http

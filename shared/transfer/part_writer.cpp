@@ -30,6 +30,9 @@ void PartWriter::spliced(std::size_t size) {
   if (m_cancelled && m_cancelled()) {
     throw error::Interrupted();
   }
+  if (m_written + size > m_length) { // the client splices no more than the room it was given
+    throw error::IntegrityError("the server sent more than the range asked for");
+  }
   advance(size);
 }
 
