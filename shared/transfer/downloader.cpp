@@ -337,6 +337,12 @@ struct Run {
   // Stops the run (a fatal error, or fail-fast) and wakes the workers waiting for segments.
   void stop_now() {
     stop = true;
+    wake_waiters();
+  }
+
+  // After `stop` or `finished` changed: the lock orders the change before a waiter's check of
+  // its predicate, so no wake-up is lost.
+  void wake_waiters() {
     { const std::lock_guard<std::mutex> lock(extra_mutex); }
     extra_changed.notify_all();
   }
@@ -371,8 +377,7 @@ public:
         settle(item, [&] { place(item); });
       }
       if (m_run.finished.fetch_add(1) + 1 == m_run.tasks.size()) {
-        { const std::lock_guard<std::mutex> lock(m_run.extra_mutex); }
-        m_run.extra_changed.notify_all();
+        m_run.wake_waiters();
       }
     }
     m_run.retries += m_reader->retries();

@@ -31,32 +31,28 @@ TEST_CASE("for_each_index calls every index once, on several threads", "[paralle
 }
 
 TEST_CASE("for_each_index rethrows the first failure and starts nothing after it", "[parallel]") {
+  // Runs 100,000 calls on `helpers` helpers, index 10 throwing, each other call taking
+  // `pause`; returns how many were started.
+  const auto started_before_stop = [](std::size_t helpers, std::chrono::microseconds pause) {
+    std::atomic<std::size_t> started{0};
+    CHECK_THROWS_WITH(for_each_index(100000, helpers,
+                                     [&](std::size_t k) {
+                                       ++started;
+                                       if (k == 10) {
+                                         throw std::runtime_error("index 10 failed");
+                                       }
+                                       std::this_thread::sleep_for(pause);
+                                     }),
+                      "index 10 failed");
+    return started.load();
+  };
   // On the calling thread alone the order is fixed: 0 to 10 ran, nothing after.
-  std::atomic<std::size_t> alone{0};
-  CHECK_THROWS_WITH(for_each_index(100000, 0,
-                                   [&](std::size_t k) {
-                                     ++alone;
-                                     if (k == 10) {
-                                       throw std::runtime_error("index 10 failed");
-                                     }
-                                   }),
-                    "index 10 failed");
-  CHECK(alone == 11);
+  CHECK(started_before_stop(0, std::chrono::microseconds(0)) == 11);
   // With helpers, they go on taking indices until the exception reaches for_each_index (the
   // thread that threw may be preempted on the way): each call takes 100 us here, so the rest
   // would take seconds, far longer than any unwinding. (Trivial calls made this flaky: two
   // helpers could finish all 100,000 while the thrower waited for a core.)
-  std::atomic<std::size_t> started{0};
-  CHECK_THROWS_WITH(for_each_index(100000, 2,
-                                   [&](std::size_t k) {
-                                     ++started;
-                                     if (k == 10) {
-                                       throw std::runtime_error("index 10 failed");
-                                     }
-                                     std::this_thread::sleep_for(std::chrono::microseconds(100));
-                                   }),
-                    "index 10 failed");
-  CHECK(started < 100000); // the rest was not started
+  CHECK(started_before_stop(2, std::chrono::microseconds(100)) < 100000);
 }
 
 TEST_CASE("helpers_for: none for little work, at most one a core beside the caller", "[parallel]") {
