@@ -180,9 +180,14 @@ Pattern::Pattern(std::string_view pattern) : m_text(pattern) {
   for (const std::string& alternative : expanded) {
     m_alternatives.push_back(compile(alternative));
   }
+  m_everything = m_alternatives.size() == 1 && m_alternatives.front().size() == 1 &&
+                 m_alternatives.front().front().kind == Token::globstar;
 }
 
 bool Pattern::matches(std::string_view path) const {
+  if (m_everything) {
+    return true;
+  }
   for (const auto& tokens : m_alternatives) {
     if (run(tokens, path)) {
       return true;

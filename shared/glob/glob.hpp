@@ -21,7 +21,8 @@ class Pattern {
 public:
   explicit Pattern(std::string_view pattern);
 
-  /// Whether the whole of `path` matches. O(path length × pattern length).
+  /// Whether the whole of `path` matches. O(path length × pattern length); O(1) for a
+  /// pattern that matches every path ("**").
   bool matches(std::string_view path) const;
 
   const std::string& text() const { return m_text; }
@@ -35,6 +36,7 @@ public:
 private:
   std::string m_text;
   std::vector<std::vector<Token>> m_alternatives; // one per brace expansion
+  bool m_everything = false;                      // one alternative, a lone "**"
 };
 
 /// Ordered includes and excludes: a path is selected when it matches at least one include

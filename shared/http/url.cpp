@@ -3,10 +3,40 @@
 #include "shared/format/hex.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace shared::http {
 namespace {
+
+// Bytes that stand for themselves in a path segment (RFC 3986 §3.3 pchar: unreserved,
+// sub-delims, ':' and '@'); every other byte is percent-encoded.
+constexpr std::array<bool, 256> plain_in_segment_table() {
+  std::array<bool, 256> plain{};
+  for (int c = 0; c < 256; ++c) {
+    plain[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  }
+  for (const char c : std::string_view("-._~!$&'()*+,;=:@")) {
+    plain[static_cast<unsigned char>(c)] = true;
+  }
+  return plain;
+}
+
+constexpr std::array<bool, 256> k_plain_in_segment = plain_in_segment_table();
+
+// Appends `segment` to `out`, percent-encoded as encode_segment() does.
+void append_encoded_segment(std::string& out, std::string_view segment) {
+  std::size_t plain = 0; // the run of bytes not yet appended that need no escape
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    const auto u = static_cast<unsigned char>(segment[i]);
+    if (!k_plain_in_segment[u]) {
+      out.append(segment.substr(plain, i - plain));
+      format::append_percent_escape(out, u);
+      plain = i + 1;
+    }
+  }
+  out.append(segment.substr(plain));
+}
 
 bool is_secret_parameter(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(),
@@ -86,16 +116,7 @@ std::string redact(std::string_view url) {
 std::string encode_segment(std::string_view segment) {
   std::string out;
   out.reserve(segment.size());
-  for (const char c : segment) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '$' ||
-        c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == ',' ||
-        c == ';' || c == '=' || c == ':' || c == '@') {
-      out.push_back(c);
-    } else {
-      format::append_percent_escape(out, u);
-    }
-  }
+  append_encoded_segment(out, segment);
   return out;
 }
 
@@ -116,7 +137,9 @@ std::string decode_percent(std::string_view text) {
 }
 
 std::string join(std::string_view root, std::string_view path) {
-  std::string out(root);
+  std::string out;
+  out.reserve(root.size() + 1 + path.size());
+  out.append(root);
   if (out.empty() || out.back() != '/') {
     out.push_back('/');
   }
@@ -126,7 +149,7 @@ std::string join(std::string_view root, std::string_view path) {
     if (slash == std::string_view::npos) {
       slash = path.size();
     }
-    out += encode_segment(path.substr(start, slash - start));
+    append_encoded_segment(out, path.substr(start, slash - start));
     if (slash < path.size()) {
       out.push_back('/');
     }

@@ -278,10 +278,12 @@ Listing HttpSource::list() {
   try {
     const std::string text = client.get_text(csv_url);
     try {
-      const metadata::Metadata metadata = metadata::parse_csv(text);
-      for (const auto& entry : metadata.entries) {
-        listing.items.push_back({entry.path, std::nullopt, entry.sha256,
-                                 http::join(m_root, entry.path), false, nullptr});
+      metadata::Metadata metadata = metadata::parse_csv(text);
+      listing.items.reserve(metadata.entries.size() + 1);
+      for (auto& entry : metadata.entries) {
+        std::string location = http::join(m_root, entry.path);
+        listing.items.push_back({std::move(entry.path), std::nullopt, entry.sha256,
+                                 std::move(location), false, nullptr});
       }
       listing.items.push_back({std::string(metadata::k_file_name), text.size(), std::nullopt,
                                csv_url, false, std::make_shared<const std::string>(text)});

@@ -846,23 +846,25 @@ private:
 
 // The work in order: each item, or for a large item to fetch whose share of the bytes to
 // fetch is more than one worker's, its segments (about min_segment bytes each) in its place.
-template <typename IsLocal>
-std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items,
+// `items[0, fetches)` are fetched from the source; the rest have local copies.
+std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items, std::size_t fetches,
                              const DownloadOptions& options, std::uint64_t min_segment,
-                             const IsLocal& is_local, std::deque<Segmented>& segmented) {
-  const auto splittable = [&](const source::Item* item) {
-    return min_segment != 0 && !item->is_directory && !item->content && item->size &&
-           *item->size >= 2 * min_segment && !is_local(item);
-  };
+                             std::deque<Segmented>& segmented) {
   std::uint64_t to_fetch = 0;
-  for (const auto* item : items) {
-    to_fetch += is_local(item) ? 0 : item->size.value_or(0);
+  for (std::size_t i = 0; i < fetches; ++i) {
+    to_fetch += items[i]->size.value_or(0);
   }
+  const auto splittable = [&](std::size_t i) {
+    const source::Item* item = items[i];
+    return min_segment != 0 && i < fetches && !item->is_directory && !item->content && item->size &&
+           *item->size >= 2 * min_segment;
+  };
   std::vector<Task> tasks;
   tasks.reserve(items.size());
-  for (const auto* item : items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const source::Item* item = items[i];
     // Worth splitting when its share of the bytes is (rounded) more than one worker's.
-    const bool split = splittable(item) &&
+    const bool split = splittable(i) &&
                        static_cast<long double>(*item->size) / to_fetch * options.parallel >= 1.5L;
     if (!split) {
       tasks.push_back({item, nullptr, 0});
@@ -954,8 +956,12 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
       ++summary.skipped;
     }
   }
-  std::sort(items.begin(), items.end(),
-            [](const source::Item* a, const source::Item* b) { return a->path < b->path; });
+  const auto by_path = [](const source::Item* a, const source::Item* b) {
+    return a->path < b->path;
+  };
+  if (!std::is_sorted(items.begin(), items.end(), by_path)) { // a metadata file is, already
+    std::sort(items.begin(), items.end(), by_path);
+  }
   items.erase(
       std::unique(items.begin(), items.end(),
                   [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
@@ -965,37 +971,41 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   for (const auto* item : items) {
     paths.emplace_back(item->path);
   }
-  const auto is_local = [&options](const source::Item* item) {
-    return options.local_copies != nullptr && item->sha256 &&
-           options.local_copies->has(*item->sha256);
+  // Each item's place in the work, worked out once. Sizes to order by: the listed one, else
+  // the local copies' hint (an earlier version's).
+  struct Place {
+    const source::Item* item;
+    std::uint64_t weight; // bytes
+    bool local;           // placed from a local copy
   };
-  // Sizes to order by: the listed one, else the local copies' hint (an earlier version's).
-  std::unordered_map<const source::Item*, std::uint64_t> hints;
-  if (options.local_copies != nullptr) {
-    for (const auto* item : items) {
-      if (!item->size && !is_local(item)) {
-        if (const auto hint = options.local_copies->size_hint(*item)) {
-          hints.emplace(item, *hint);
-        }
+  std::vector<Place> places;
+  places.reserve(items.size());
+  std::vector<std::pair<const source::Item*, std::uint64_t>> hints;
+  for (const auto* item : items) {
+    const bool local =
+        options.local_copies != nullptr && item->sha256 && options.local_copies->has(*item->sha256);
+    std::uint64_t weight = item->size.value_or(0);
+    if (!item->size && !local && options.local_copies != nullptr) {
+      if (const auto hint = options.local_copies->size_hint(*item)) {
+        weight = *hint;
+        hints.emplace_back(item, *hint);
       }
     }
+    places.push_back({item, weight, local});
   }
-  const auto weight = [&hints](const source::Item* item) {
-    const auto hint = hints.find(item);
-    return item->size.value_or(hint == hints.end() ? 0 : hint->second);
-  };
-  std::stable_sort(
-      items.begin(), items.end(),
-      [&weight](const source::Item* a, const source::Item* b) { return weight(a) > weight(b); });
-  std::stable_partition(items.begin(), items.end(),
-                        [&is_local](const source::Item* item) { return !is_local(item); });
+  std::stable_sort(places.begin(), places.end(), [](const Place& a, const Place& b) {
+    return a.local != b.local ? !a.local : a.weight > b.weight;
+  });
+  std::size_t fetches = 0;
   std::uint64_t total_bytes = 0;
-  for (const auto* item : items) {
-    total_bytes += item->size.value_or(0);
+  for (std::size_t i = 0; i < places.size(); ++i) {
+    items[i] = places[i].item;
+    fetches += places[i].local ? 0 : 1;
+    total_bytes += items[i]->size.value_or(0);
   }
   std::deque<Segmented> segmented;
   const std::vector<Task> tasks = plan_tasks(
-      items, options, source.supports_ranges() ? options.min_segment_size : 0, is_local, segmented);
+      items, fetches, options, source.supports_ranges() ? options.min_segment_size : 0, segmented);
 
   make_folders(options.destination);
   const int root_fd = ::open(options.destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1005,8 +1015,7 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
                               total_bytes);
   Run run(tasks, options, source, logger, progress, root_fd);
-  run.fetches = static_cast<std::size_t>(std::count_if(
-      tasks.begin(), tasks.end(), [&is_local](const Task& task) { return !is_local(task.item); }));
+  run.fetches = tasks.size() - (items.size() - fetches); // the local copies' tasks are last
   run.paths = std::move(paths);
   for (const auto& [item, hint] : hints) {
     if (hint >= 2 * options.min_segment_size) {

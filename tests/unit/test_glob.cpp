@@ -18,6 +18,14 @@ TEST_CASE("* stays within a folder, ** crosses folders", "[glob]") {
   CHECK(Pattern("a/**/z").matches("a/b/c/z"));
   CHECK_FALSE(Pattern("a/**/z").matches("a/bz"));
   CHECK(Pattern("**.log").matches("x/y.log"));
+  // A lone ** matches every path without running the matcher; written as two alternatives it
+  // goes through the matcher, and both agree.
+  for (const char* path : {"", "a", "a/b/c", "/", "a//b", ".hidden/x"}) {
+    CHECK(Pattern("**").matches(path));
+    CHECK(Pattern("{**,**}").matches(path));
+  }
+  CHECK_FALSE(Pattern("**/").matches("a"));
+  CHECK_FALSE(Pattern("{**,x}/y").matches("a"));
 }
 
 TEST_CASE("? is one character but never a separator", "[glob]") {

@@ -21,6 +21,25 @@ TEST_CASE("paths are joined to a root with each segment percent-encoded", "[http
   CHECK(join("http://h/root", "x") == "http://h/root/x");
   CHECK(join("http://h/", "q?#/\xc3\xa9") == "http://h/q%3F%23/%C3%A9");
   CHECK(encode_segment("a,b;c=d") == "a,b;c=d");
+  CHECK(join("http://h/", "%a/b%") == "http://h/%25a/b%25");
+  CHECK(join("http://h/", "") == "http://h/");
+}
+
+TEST_CASE("a segment keeps exactly RFC 3986's pchar bytes, every other byte escaped", "[http]") {
+  const std::string pchar = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                            "-._~!$&'()*+,;=:@";
+  std::string all;
+  std::string expected;
+  for (int c = 0; c < 256; ++c) {
+    all.push_back(static_cast<char>(c));
+    if (pchar.find(static_cast<char>(c)) != std::string::npos) {
+      expected.push_back(static_cast<char>(c));
+    } else {
+      static const char* const digits = "0123456789ABCDEF";
+      expected += {'%', digits[c >> 4], digits[c & 15]};
+    }
+  }
+  CHECK(encode_segment(all) == expected);
 }
 
 TEST_CASE("percent escapes decode, broken ones stay", "[http]") {
