@@ -20,11 +20,13 @@ namespace {
 // Cleans the folders of one run of clean_folder(); remembers the first failure.
 class Cleaner {
 public:
-  explicit Cleaner(const KeepFile& keep) : m_keep(keep) {}
+  // `inodes`: readdir's inode numbers are stat's (fs::readdir_inodes_are_stat_inodes).
+  Cleaner(const KeepFile& keep, bool inodes) : m_keep(keep), m_inodes(inodes) {}
 
-  // Removes `entry` of the folder open as `dir_fd` (at `path` relative to the cleaned folder),
-  // but what may stay. Returns whether something stayed.
-  bool clean(int dir_fd, const std::string& path, const fs::FolderEntry& entry) {
+  // Removes `entry` of the folder open as `dir_fd` (at `path` relative to the cleaned folder;
+  // the folder's st_dev is `device`), but what may stay. Returns whether something stayed.
+  bool clean(int dir_fd, std::uint64_t device, const std::string& path,
+             const fs::FolderEntry& entry) {
     unsigned char type = entry.type;
     if (type == DT_UNKNOWN) {
       struct stat info {};
@@ -37,20 +39,27 @@ public:
       const fs::Descriptor fd(
           ::openat(dir_fd, entry.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       std::vector<fs::FolderEntry> entries;
-      if (fd.get() < 0 || !fs::read_folder(fd.get(), entries)) {
+      struct stat info {};
+      if (fd.get() < 0 || !fs::read_folder(fd.get(), entries) || ::fstat(fd.get(), &info) != 0) {
         return fail(path, errno);
       }
       bool kept = false;
       for (const fs::FolderEntry& inner : entries) {
-        kept = clean(fd.get(), path + "/" + inner.name, inner) || kept;
+        kept = clean(fd.get(), static_cast<std::uint64_t>(info.st_dev), path + "/" + inner.name,
+                     inner) ||
+               kept;
       }
       if (kept) {
         return true;
       }
       return ::unlinkat(dir_fd, entry.name.c_str(), AT_REMOVEDIR) != 0 && fail(path, errno);
     }
-    if (type == DT_REG && m_keep && m_keep(path, dir_fd, entry.name.c_str())) {
-      return true;
+    if (type == DT_REG && m_keep) {
+      // A regular file is on its folder's filesystem (a file bind-mounted over another aside).
+      const FileId id{device, entry.inode};
+      if (m_keep(path, dir_fd, entry.name.c_str(), m_inodes ? &id : nullptr)) {
+        return true;
+      }
     }
     return ::unlinkat(dir_fd, entry.name.c_str(), 0) != 0 && fail(path, errno);
   }
@@ -68,6 +77,7 @@ private:
   }
 
   const KeepFile& m_keep;
+  bool m_inodes;
   std::mutex m_mutex;
   std::string m_failure;
 };
@@ -86,15 +96,18 @@ void clean_folder(const std::string& folder, const KeepFile& keep) {
   const fs::Descriptor root(
       ::open(canonical.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   std::vector<fs::FolderEntry> entries;
-  if (root.get() < 0 || !fs::read_folder(root.get(), entries)) {
+  struct stat info {};
+  if (root.get() < 0 || !fs::read_folder(root.get(), entries) || ::fstat(root.get(), &info) != 0) {
     throw error::IoError(error::system_message("cannot clean " + folder, errno));
   }
   // The entries are shared by a few threads: unlinking is most of a large tree's clean, and
   // the folders of an artifact do not share a directory lock.
-  Cleaner cleaner(keep);
-  parallel::for_each_index(
-      entries.size(), parallel::helpers_for(entries.size(), 2),
-      [&](std::size_t k) { cleaner.clean(root.get(), entries[k].name, entries[k]); });
+  Cleaner cleaner(keep, fs::readdir_inodes_are_stat_inodes(root.get()));
+  parallel::for_each_index(entries.size(), parallel::helpers_for(entries.size(), 2),
+                           [&](std::size_t k) {
+                             cleaner.clean(root.get(), static_cast<std::uint64_t>(info.st_dev),
+                                           entries[k].name, entries[k]);
+                           });
   if (!cleaner.failure().empty()) {
     throw error::IoError(cleaner.failure());
   }

@@ -2,15 +2,24 @@
 // again unchanged.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
 namespace shared::transfer {
 
+/// Which file a folder entry is, known from readdir(3) and its folder's st_dev, unstatted.
+struct FileId {
+  std::uint64_t device = 0; ///< st_dev
+  std::uint64_t inode = 0;  ///< st_ino
+};
+
 /// Whether a regular file found while cleaning may stay: its path relative to the cleaned
-/// folder ('/' separators), and the folder it is in (open as `dir_fd`) with its `name` there,
-/// for fstatat(2).
-using KeepFile = std::function<bool(const std::string& path, int dir_fd, const char* name)>;
+/// folder ('/' separators), the folder it is in (open as `dir_fd`) with its `name` there, for
+/// fstatat(2), and `id`, which file it is, where the filesystem's readdir tells that
+/// (fs::readdir_inodes_are_stat_inodes; else nullptr).
+using KeepFile =
+    std::function<bool(const std::string& path, int dir_fd, const char* name, const FileId* id)>;
 
 /// Deletes everything inside `folder` (not the folder itself) but the regular files `keep`
 /// (may be empty) lets stay and the folders holding them. Symlinks are removed, never

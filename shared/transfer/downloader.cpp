@@ -919,14 +919,16 @@ KeepFile placed_local_copies(const source::Listing& listing, const DownloadOptio
   LocalCopies* local = options.local_copies;
   const bool skip_validation = options.skip_validation;
   const bool hash_local_copies = options.hash_local_copies;
-  return [items, local, in_place, skip_validation,
-          hash_local_copies](const std::string& path, int dir_fd, const char* name) {
+  return [items, local, in_place, skip_validation, hash_local_copies](
+             const std::string& path, int dir_fd, const char* name, const FileId* id) {
     const auto item = items->find(path);
     if (item == items->end()) {
       return false;
     }
     const auto copy = local->find(*item->second);
-    if (!copy || !is_file(dir_fd, name, copy->device, copy->inode)) {
+    if (!copy || copy->inode == 0 ||
+        (id != nullptr ? id->device != copy->device || id->inode != copy->inode
+                       : !is_file(dir_fd, name, copy->device, copy->inode))) {
       return false;
     }
     // Nothing left to check when place_local_copy() would not hash it: it is in place.

@@ -87,11 +87,21 @@ TEST_CASE("placed_local_copies keeps hard links of local copies and records thos
   REQUIRE(keep);
   const int out = ::open((dir / "out").c_str(), O_RDONLY | O_DIRECTORY);
   REQUIRE(out >= 0);
-  CHECK(keep("a.txt", out, "a.txt"));
-  CHECK(keep("b.txt", out, "b.txt"));
-  CHECK_FALSE(keep("c.txt", out, "c.txt")); // not the copy's inode: removed, placed again
-  CHECK(keep("d.txt", out, "d.txt"));
-  CHECK_FALSE(keep("e.txt", out, "e.txt")); // not an item
+  // The file's identity from the clean's readdir, or none (the keeper then stats the file).
+  const bool from_readdir = GENERATE(false, true);
+  INFO("identity from readdir " << from_readdir);
+  const auto keeps = [&](const std::string& name) {
+    struct stat info {};
+    const bool there = ::fstatat(out, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0;
+    const shared::transfer::FileId id{static_cast<std::uint64_t>(info.st_dev),
+                                      static_cast<std::uint64_t>(info.st_ino)};
+    return keep(name, out, name.c_str(), from_readdir && there ? &id : nullptr);
+  };
+  CHECK(keeps("a.txt"));
+  CHECK(keeps("b.txt"));
+  CHECK_FALSE(keeps("c.txt")); // not the copy's inode: removed, placed again
+  CHECK(keeps("d.txt"));
+  CHECK_FALSE(keeps("e.txt")); // not an item
   ::close(out);
 
   const bool unhashed = skip_validation || !hash_every;
