@@ -140,23 +140,6 @@ bool is_key_folder_name(std::string_view name) {
          });
 }
 
-std::optional<Fingerprint> Fingerprint::of(const std::string& path) {
-  return of(AT_FDCWD, path);
-}
-
-std::optional<Fingerprint> Fingerprint::of(int dir_fd, const std::string& name) {
-  struct stat info {};
-  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(info.st_mode)) {
-    return std::nullopt;
-  }
-  Fingerprint print;
-  print.size = static_cast<std::uint64_t>(info.st_size);
-  print.mtime_ns =
-      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
-  print.inode = static_cast<std::uint64_t>(info.st_ino);
-  return print;
-}
-
 ArtifactCache::ArtifactCache(const std::string& cache_directory, const std::string& key)
     : m_path(cache_directory + "/" + std::string(k_cache_folder) + "/" +
              hash::to_hex(hash::sha256(key), false)) {}
@@ -277,7 +260,8 @@ void ArtifactCache::reject(const std::string& path) {
 }
 
 std::size_t ArtifactCache::update(const std::string& root,
-                                  const std::vector<metadata::Entry>& entries, Link link) {
+                                  const std::vector<metadata::Entry>& entries, Link link,
+                                  const std::vector<std::optional<Fingerprint>>* checked) {
   std::error_code ec;
   // Objects no generation names can only be left by an interrupted update (which leaves a
   // leftover) or be in a cache that was not trusted: then objects/ is scanned at the end.
@@ -299,6 +283,15 @@ std::size_t ArtifactCache::update(const std::string& root,
     throw error::IoError(error::system_message("cannot open " + objects, errno));
   }
   std::vector<metadata::Entry> cached = entries;
+  // The fingerprints the checks left, by path (entries' paths are unique).
+  std::unordered_map<std::string_view, Fingerprint> prints;
+  if (checked != nullptr) {
+    for (std::size_t i = 0; i < entries.size() && i < checked->size(); ++i) {
+      if ((*checked)[i]) {
+        prints.emplace(entries[i].path, *(*checked)[i]);
+      }
+    }
+  }
   // A content of the new generation that find() did not see unchanged in this run: its
   // entries (indexes into `cached`, in path order) and what became of it.
   struct Take {
@@ -363,6 +356,13 @@ std::size_t ArtifactCache::update(const std::string& root,
           dropped[i] = 1; // not in the root (left out by an item pattern)
           continue;
         }
+        if (checked != nullptr) { // only the very file that was checked, unchanged since
+          const auto print = prints.find(cached[i].path);
+          if (print == prints.end() || print->second != *source) {
+            dropped[i] = 1;
+            continue;
+          }
+        }
         // The root's file may be the changed object itself (a hard link placed it): then
         // nothing vouches for its bytes but reading them. (Only a cached object that is
         // there can have been placed.)
@@ -372,11 +372,15 @@ std::size_t ArtifactCache::update(const std::string& root,
         }
         job.added = !now;
         // Without a scan to do, objects/ holds no leftover part file of an earlier update.
-        placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
-        // Read-only; with a hard link, the destination's file too.
+        const fs::Placed made =
+            placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
+        // Read-only; with a hard link, the destination's file too (its print stays: a mode
+        // change moves only the ctime).
         ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
         job.placed = true;
-        job.print = Fingerprint::of(objects_fd.get(), name);
+        job.print = made.method == fs::CopyMethod::hard_link
+                        ? source
+                        : Fingerprint::of(objects_fd.get(), name);
         if (!job.print) {
           throw error::IoError("cannot cache " + cached[i].path + ": it went away");
         }

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "shared/fs/descriptor.hpp"
+#include "shared/fs/fingerprint.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 
@@ -44,21 +45,8 @@ inline constexpr std::string_view k_lock_suffix = ".lock";
 /// Whether `name` is a key folder's or an object's name (64 lowercase hex digits).
 bool is_key_folder_name(std::string_view name);
 
-/// What identifies a file's content without reading it: a write changes the modification
-/// time, a replacement the inode (as git's index and ccache's inode cache do).
-struct Fingerprint {
-  std::uint64_t size = 0;    ///< bytes
-  std::int64_t mtime_ns = 0; ///< modification time, ns since the epoch
-  std::uint64_t inode = 0;
-  bool operator==(const Fingerprint& other) const {
-    return size == other.size && mtime_ns == other.mtime_ns && inode == other.inode;
-  }
-  /// The fingerprint of the file at `path` (not following a symlink), nullopt when there is
-  /// no regular file there.
-  static std::optional<Fingerprint> of(const std::string& path);
-  /// The same for `name`, relative to the folder open as `dir_fd` (or AT_FDCWD).
-  static std::optional<Fingerprint> of(int dir_fd, const std::string& name);
-};
+/// What identifies a file's content without reading it (size, modification time, inode).
+using Fingerprint = fs::Fingerprint;
 
 /// A cached file with an item's content.
 struct CachedFile {
@@ -118,10 +106,13 @@ public:
   /// with the hashes they were checked against). A content this cache already holds unchanged
   /// is kept as it is (no I/O but a stat); others are taken from `root` as `link` says (left
   /// out when missing there, and hashed first when the root's file is the changed object
-  /// itself). Removes leftovers first. Throws error::IoError; the
-  /// previous cache stays in place on any failure. Returns the number of entries cached.
+  /// itself). `checked` (may be null), one per entry: the fingerprint each file had when its
+  /// check finished; with it a file is taken only while it still has that fingerprint (a file
+  /// changed since, or never checked, is left out), so nothing written into `root` after the
+  /// check gets in. Removes leftovers first. Throws error::IoError; the previous cache stays
+  /// in place on any failure. Returns the number of entries cached.
   std::size_t update(const std::string& root, const std::vector<metadata::Entry>& entries,
-                     Link link);
+                     Link link, const std::vector<std::optional<Fingerprint>>* checked = nullptr);
 
 private:
   struct DigestHash {

@@ -1,6 +1,7 @@
 #include "shared/transfer/downloader.hpp"
 
 #include "shared/fs/file_copy.hpp"
+#include "shared/fs/fingerprint.hpp"
 #include "shared/fs/folder.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/relative_path.hpp"
@@ -290,9 +291,17 @@ struct Task {
 // State shared by the workers of one run.
 struct Run {
   Run(const std::vector<Task>& tasks, const DownloadOptions& options, source::Source& source,
-      log::Logger& logger, progress::Reporter& progress, int root_fd)
+      log::Logger& logger, progress::Reporter& progress, int root_fd,
+      const source::Listing& listing)
       : tasks(tasks), options(options), source(source), logger(logger), progress(progress),
-        root_fd(root_fd), fresh(is_empty_folder(root_fd)), placer(options.link_local_copies) {}
+        root_fd(root_fd), fresh(is_empty_folder(root_fd)), placer(options.link_local_copies),
+        listed(listing.items.data()), checked(listing.items.size()) {}
+
+  // `item` (of the listing) is in place and was checked: `print` is its file's fingerprint
+  // once complete (see DownloadSummary::checked). One writer per item: no lock.
+  void record_checked(const source::Item& item, const std::optional<fs::Fingerprint>& print) {
+    checked[static_cast<std::size_t>(&item - listed)] = print;
+  }
 
   const std::vector<Task>& tasks;
   std::size_t fetches = 0; // tasks[0, fetches) are to fetch; the rest have local copies
@@ -316,8 +325,10 @@ struct Run {
   std::atomic<std::uint64_t> folders{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> retries{0};
-  std::vector<std::string_view> paths;           // every selected item path, sorted
-  std::unordered_set<const source::Item*> large; // unknown size, but large last time
+  std::vector<std::string_view> paths;                 // every selected item path, sorted
+  std::unordered_set<const source::Item*> large;       // unknown size, but large last time
+  const source::Item* listed;                          // the listing's first item
+  std::vector<std::optional<fs::Fingerprint>> checked; // by listing index
 
   // Whether `path` is "<another item>.part": writing both would let one clobber the other.
   bool collides_with_part_file(const std::string& path) const {
@@ -623,6 +634,10 @@ private:
     }
     int fd = state.fd;
     state.fd = -1;
+    std::optional<fs::Fingerprint> print; // of the checked file, before its name changes
+    if (!failure && !whole && state.hasher && fd >= 0) {
+      print = fs::Fingerprint::of_descriptor(fd);
+    }
     if (fd >= 0 && ::close(fd) != 0 && !failure && !whole) {
       failure = std::make_exception_ptr(
           error::IoError(error::system_message("cannot write " + item.path, errno)));
@@ -633,6 +648,8 @@ private:
       if (::renameat(dir, part_name.c_str(), dir, parts.name.c_str()) != 0) {
         failure = std::make_exception_ptr(error::IoError(
             error::system_message("cannot rename " + item.path + ".part into place", errno)));
+      } else if (print) {
+        m_run.record_checked(item, print);
       }
     }
     if (failure || whole) {
@@ -752,7 +769,9 @@ private:
   std::uint64_t place_local_copy(const source::Item& item, int dir, const std::string& name,
                                  const LocalCopy& copy) {
     const auto& options = m_run.options;
-    if (hashed_when_placed(options.skip_validation, options.hash_local_copies, copy)) {
+    const bool hashed =
+        hashed_when_placed(options.skip_validation, options.hash_local_copies, copy);
+    if (hashed) {
       const hash::FileHash got = m_hasher.hash_file(copy.path, [this](std::size_t) {
         if (m_run.options.cancelled && m_run.options.cancelled()) {
           throw error::Interrupted();
@@ -772,15 +791,19 @@ private:
                                     " bytes");
       }
     }
+    std::uint64_t bytes = 0;
     if (options.link_local_copies && !m_folders.fresh() && copy.size &&
         is_file(dir, name, copy.device, copy.inode)) {
-      m_run.progress.add_bytes(*copy.size); // a hard link of the copy already: as placing makes
-      return *copy.size;
+      bytes = *copy.size; // a hard link of the copy already: as placing makes
+    } else {
+      bytes = m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()})
+                  .bytes;
     }
-    const fs::Placed placed =
-        m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()});
-    m_run.progress.add_bytes(placed.bytes);
-    return placed.bytes;
+    if (hashed) { // checked before it was placed: what the name holds now is what was checked
+      m_run.record_checked(item, fs::Fingerprint::of(dir, name));
+    }
+    m_run.progress.add_bytes(bytes);
+    return bytes;
   }
 
   // Writes one attempt at the item through its part file and renames it into place; returns
@@ -800,6 +823,7 @@ private:
     const std::optional<hash::Digest> expected =
         m_run.options.skip_validation ? std::nullopt : item.sha256;
     PartSink sink(fd, expected, m_run.progress, m_run.options.cancelled);
+    std::optional<fs::Fingerprint> print; // of the checked file, before its name changes
     try {
       if (!fetch(fd, sink)) {
         return std::nullopt;
@@ -814,6 +838,9 @@ private:
           throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*expected) +
                                       ", got " + hash::to_hex(got));
         }
+      }
+      if (expected) {
+        print = fs::Fingerprint::of_descriptor(fd);
       }
       const int closing = fd;
       fd = -1; // closed even when close() fails: never close it twice
@@ -833,6 +860,9 @@ private:
       ::unlinkat(dir, part_name.c_str(), 0);
       throw error::IoError(
           error::system_message("cannot rename " + item.path + ".part into place", saved));
+    }
+    if (print) {
+      m_run.record_checked(item, print);
     }
     return sink.bytes();
   }
@@ -1016,7 +1046,7 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   }
   progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
                               total_bytes);
-  Run run(tasks, options, source, logger, progress, root_fd);
+  Run run(tasks, options, source, logger, progress, root_fd, listing);
   run.fetches = tasks.size() - (items.size() - fetches); // the local copies' tasks are last
   run.paths = std::move(paths);
   for (const auto& [item, hint] : hints) {
@@ -1081,6 +1111,7 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   summary.bytes = run.bytes;
   summary.retries = run.retries;
   summary.failures = std::move(run.failures);
+  summary.checked = std::move(run.checked);
   std::sort(summary.failures.begin(), summary.failures.end(),
             [](const ItemFailure& a, const ItemFailure& b) { return a.path < b.path; });
   const std::size_t done =

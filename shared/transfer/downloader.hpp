@@ -15,6 +15,7 @@
 #pragma once
 
 #include "shared/error/error.hpp"
+#include "shared/fs/fingerprint.hpp"
 #include "shared/glob/glob.hpp"
 #include "shared/http/retry.hpp"
 #include "shared/log/logger.hpp"
@@ -128,6 +129,11 @@ struct DownloadSummary {
   std::uint64_t retries = 0;       ///< request and item retries
   double seconds = 0;
   std::vector<ItemFailure> failures;
+  /// One per listing item, in the listing's order: the fingerprint of the file this download
+  /// placed at the item's path and checked against its SHA-256 (downloaded, or a local copy
+  /// hashed as it was placed), taken once the file was complete; nullopt for every other
+  /// item. A file whose fingerprint is still this one is the file that was checked.
+  std::vector<std::optional<fs::Fingerprint>> checked;
 
   /// success; integrity when an item failed its hash or size check; else items_failed.
   error::ExitCode exit_code() const;

@@ -222,12 +222,15 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
     logger.info("Cache not updated: with skipValidation nothing was checked");
   } else if (cache && summary.failures.empty()) {
     std::vector<shared::metadata::Entry> entries;
-    for (const auto& item : listing.items) {
+    std::vector<std::optional<shared::fs::Fingerprint>> checked; // what each was when checked
+    for (std::size_t i = 0; i < listing.items.size(); ++i) {
+      const auto& item = listing.items[i];
       if (item.sha256 && options.download.patterns.matches(item.path)) {
         entries.push_back({item.path, *item.sha256});
+        checked.push_back(i < summary.checked.size() ? summary.checked[i] : std::nullopt);
       }
     }
-    cache->update(options.download.destination, entries);
+    cache->update(options.download.destination, entries, checked);
   }
   return summary.exit_code();
 }

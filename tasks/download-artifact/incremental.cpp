@@ -114,7 +114,8 @@ std::optional<std::uint64_t> IncrementalCache::size_hint(const shared::source::I
 }
 
 void IncrementalCache::update(const std::string& destination,
-                              const std::vector<shared::metadata::Entry>& entries) {
+                              const std::vector<shared::metadata::Entry>& entries,
+                              const std::vector<std::optional<shared::fs::Fingerprint>>& checked) {
   if (!m_lock) {
     return;
   }
@@ -124,7 +125,7 @@ void IncrementalCache::update(const std::string& destination,
     return;
   }
   try {
-    const std::size_t files = m_cache.update(destination, entries, m_options.link);
+    const std::size_t files = m_cache.update(destination, entries, m_options.link, &checked);
     m_logger.info("Cache updated: " + m_cache.path() + " (" + format::count(files) + " files)");
   } catch (const std::exception& e) {
     m_logger.warning(std::string("cache not updated (the download itself is complete): ") +

@@ -45,8 +45,11 @@ public:
   void lend(shared::transfer::DownloadOptions& download);
 
   /// After a download without failures: takes the lock exclusive, replaces the cache with the
-  /// `entries` found in `destination` and keeps all caches under the size limit.
-  void update(const std::string& destination, const std::vector<shared::metadata::Entry>& entries);
+  /// `entries` found in `destination` (taking a new content only from a file whose fingerprint
+  /// is still its `checked` one, one per entry: see DownloadSummary::checked) and keeps all
+  /// caches under the size limit.
+  void update(const std::string& destination, const std::vector<shared::metadata::Entry>& entries,
+              const std::vector<std::optional<shared::fs::Fingerprint>>& checked);
 
 private:
   bool has(const shared::hash::Digest& sha256) const override;

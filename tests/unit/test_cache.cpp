@@ -276,3 +276,50 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
     CHECK(result.bytes_after == 1000u);
   }
 }
+
+TEST_CASE("with the checks' fingerprints, an update takes only the files that were checked, "
+          "unchanged since",
+          "[cache]") {
+  TempDir dir;
+  write_file(dir / "root/kept.txt", "kept");
+  write_file(dir / "root/written.txt", "written");
+  write_file(dir / "root/replaced.txt", "replaced");
+  write_file(dir / "root/unchecked.txt", "unchecked");
+  const auto print = [&](const std::string& name) {
+    return Fingerprint::of(dir / ("root/" + name));
+  };
+  std::vector<std::optional<Fingerprint>> checked = {print("kept.txt"), print("written.txt"),
+                                                     print("replaced.txt"), std::nullopt};
+  // After the checks: one file written in place (a new modification time), one replaced by
+  // another file (a new inode), both with the bytes their hashes say.
+  ::usleep(20'000);
+  write_file(dir / "root/written.txt", "written");
+  write_file(dir / "root/other.txt", "replaced");
+  REQUIRE(::rename((dir / "root/other.txt").c_str(), (dir / "root/replaced.txt").c_str()) == 0);
+  REQUIRE(print("written.txt") != checked[1]);
+  REQUIRE(print("replaced.txt") != checked[2]);
+
+  const bool hard_link = GENERATE(false, true);
+  INFO("hard link " << hard_link);
+  const auto link = hard_link ? ArtifactCache::Link::hardlink : ArtifactCache::Link::copy;
+  ArtifactCache cache(dir / "cache", "key");
+  const std::vector<shared::metadata::Entry> entries = {
+      entry("kept.txt", "kept"), entry("written.txt", "written"), entry("replaced.txt", "replaced"),
+      entry("unchecked.txt", "unchecked")};
+  CHECK(cache.update(dir / "root", entries, link, &checked) == 1);
+
+  ArtifactCache again(dir / "cache", "key");
+  std::string reason;
+  REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
+  CHECK(again.has(shared::hash::sha256("kept")));
+  CHECK_FALSE(again.has(shared::hash::sha256("written")));
+  CHECK_FALSE(again.has(shared::hash::sha256("replaced")));
+  CHECK_FALSE(again.has(shared::hash::sha256("unchecked")));
+  const auto kept = again.find(shared::hash::sha256("kept"));
+  REQUIRE(kept);
+  CHECK(kept->unchanged); // the print recorded is the object's (a hard link's without a stat)
+  CHECK(read_file(kept->path) == "kept");
+  // Without fingerprints every file there is taken, as before.
+  ArtifactCache plain(dir / "cache2", "key");
+  CHECK(plain.update(dir / "root", entries, link) == 4);
+}
