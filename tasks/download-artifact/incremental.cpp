@@ -128,8 +128,8 @@ void IncrementalCache::update(const std::string& destination,
     const std::size_t files = m_cache.update(destination, entries, m_options.link, &checked);
     m_logger.info("Cache updated: " + m_cache.path() + " (" + format::count(files) + " files)");
   } catch (const std::exception& e) {
-    m_logger.warning(std::string("cache not updated (the download itself is complete): ") +
-                     e.what());
+    m_logger.warning("cache " + m_cache.path() +
+                     " not updated (the download itself is complete): " + e.what());
     return;
   }
   if (m_options.max_size != 0) {

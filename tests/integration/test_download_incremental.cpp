@@ -192,6 +192,25 @@ TEST_CASE("a cache without a matching .verify marker is not trusted", "[incremen
   CHECK(exists(key_folder(dir) + "/current/.verify"));
 }
 
+TEST_CASE("a cache update that fails warns naming the cache; the download still succeeds",
+          "[incremental]") {
+  TempDir dir;
+  FaultServer server;
+  publish(server, {{"a.txt", "A"}});
+  REQUIRE(incremental(server, dir, "out1").exit_code == 0);
+  const std::string key = key_folder(dir);
+  // objects/ replaced by a file: the update cannot add the new content.
+  std::filesystem::remove_all(key + "/objects");
+  write_file(key + "/objects", "not a folder");
+  publish(server, {{"a.txt", "A2"}});
+  const ProcessResult r = incremental(server, dir, "out2");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(read_file(dir / "out2/a.txt") == "A2");
+  CHECK(contains(r.err, "cache " + key + " not updated (the download itself is complete): "));
+  CHECK_FALSE(contains(r.out, "Cache updated"));
+}
+
 TEST_CASE("missing or malformed source metadata: warning, plain download, cache untouched",
           "[incremental]") {
   TempDir dir;
