@@ -179,8 +179,10 @@ TEST_CASE("serve: --help, bad inputs, and a file rewritten under the same size",
   // The CRC cache is keyed by size and mtime: new content under the same size is seen.
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
+  TempDir scratch; // the job queue and store of the run that cannot listen
   const ProcessResult taken =
-      run_process({k_exe, "serve", "--root", tree.root, "-P", std::to_string(service.port())});
+      run_process({k_exe, "serve", "--root", tree.root, "-P", std::to_string(service.port()),
+                   "--db", scratch / "jobs.sqlite", "--store", scratch / "downloads"});
   CHECK(taken.exit_code == 2);
   CHECK(contains(taken.out + taken.err,
                  "cannot listen on 127.0.0.1:" + std::to_string(service.port())));
