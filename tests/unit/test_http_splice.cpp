@@ -163,3 +163,81 @@ TEST_CASE("splice: a file that refuses splice gets the body through write()", "[
   CHECK(f.fetch(fresh, server.url("/blob"), 0, body.size()) == body);
   CHECK(fresh.spliced_bytes() > 0);
 }
+
+namespace {
+
+// A sink that keeps what comes through write() and offers `target` for splicing; spliced()
+// counts, and may throw error::Interrupted after `stop_after` spliced bytes.
+class TargetSink : public shared::http::BodySink {
+public:
+  TargetSink(int target, std::uint64_t room) : m_target(target), m_room(room) {}
+  void write(const char* data, std::size_t size) override { written.append(data, size); }
+  void restart() override {
+    written.clear();
+    spliced_total = 0;
+  }
+  std::optional<shared::http::SpliceTarget> splice_target() const override {
+    return shared::http::SpliceTarget{m_target, 0, m_room};
+  }
+  void spliced(std::size_t size) override {
+    spliced_total += size;
+    if (stop_after != 0 && spliced_total >= stop_after) {
+      throw shared::error::Interrupted();
+    }
+  }
+  std::string written;
+  std::uint64_t spliced_total = 0;
+  std::uint64_t stop_after = 0;
+
+private:
+  int m_target;
+  std::uint64_t m_room;
+};
+
+} // namespace
+
+TEST_CASE("splice: a target that fails the write ends the request with an I/O error; the "
+          "client's next request gets a fresh pipe",
+          "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes(2u << 20, 11);
+  server.serve("/blob", body);
+  Client client(f.options, f.logger);
+  // A pipe's read end as the "file": splice(2) into it fails with EBADF, not EINVAL.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  TargetSink bad(fds[0], body.size());
+  try {
+    client.get(server.url("/blob"), bad);
+    FAIL("no error");
+  } catch (const shared::error::IoError& e) {
+    CHECK(std::string(e.what()).find("cannot write the body to its file") != std::string::npos);
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+  CHECK(client.retries() == 0); // a local failure: not the network's, not retried
+  // The same client splices the next body into a good file.
+  CHECK(f.fetch(client, server.url("/blob"), 0, body.size()) == body);
+  CHECK(client.spliced_bytes() > 0);
+}
+
+TEST_CASE("splice: a cancel seen in spliced() stops the request with Interrupted, unretried",
+          "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes(2u << 20, 12);
+  server.serve("/blob", body);
+  Client client(f.options, f.logger);
+  const std::string path = f.dir / "part";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  TargetSink sink(fd, body.size());
+  sink.stop_after = 1;
+  CHECK_THROWS_AS(client.get(server.url("/blob"), sink), shared::error::Interrupted);
+  ::close(fd);
+  CHECK(sink.spliced_total > 0);
+  CHECK(sink.spliced_total < body.size());
+  CHECK(client.retries() == 0);
+  CHECK(server.request_count("/blob") == 1);
+}
