@@ -374,13 +374,18 @@ std::size_t ArtifactCache::update(const std::string& root,
         // Without a scan to do, objects/ holds no leftover part file of an earlier update.
         const fs::Placed made =
             placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
+        const bool linked = made.method == fs::CopyMethod::hard_link;
+        if (!linked && checked != nullptr && Fingerprint::of(from) != source) {
+          // Written while it was copied: the copy may hold bytes no check saw.
+          ::unlinkat(objects_fd.get(), name.c_str(), 0);
+          dropped[i] = 1;
+          continue;
+        }
         // Read-only; with a hard link, the destination's file too (its print stays: a mode
         // change moves only the ctime).
         ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
         job.placed = true;
-        job.print = made.method == fs::CopyMethod::hard_link
-                        ? source
-                        : Fingerprint::of(objects_fd.get(), name);
+        job.print = linked ? source : Fingerprint::of(objects_fd.get(), name);
         if (!job.print) {
           throw error::IoError("cannot cache " + cached[i].path + ": it went away");
         }

@@ -34,7 +34,7 @@ bool read_folder(int fd, std::vector<FolderEntry>& entries) {
 
 bool readdir_inodes_are_stat_inodes(int fd) {
   // statfs(2) magic numbers (linux/magic.h).
-  constexpr unsigned long k_ext4 = 0xEF53;
+  constexpr unsigned long k_ext4 = 0xEF53; // ext2 and ext3 too
   constexpr unsigned long k_xfs = 0x58465342;
   constexpr unsigned long k_btrfs = 0x9123683E;
   constexpr unsigned long k_tmpfs = 0x01021994;

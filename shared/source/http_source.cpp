@@ -285,8 +285,14 @@ Listing HttpSource::list() {
         listing.items.push_back({std::move(entry.path), std::nullopt, entry.sha256,
                                  std::move(location), false, nullptr});
       }
-      listing.items.push_back({std::string(metadata::k_file_name), text.size(), std::nullopt,
-                               csv_url, false, std::make_shared<const std::string>(text)});
+      // The metadata file itself, in its place among the paths (they are usually in order,
+      // which spares the download a sort).
+      const std::string name(metadata::k_file_name);
+      const auto at = std::lower_bound(
+          listing.items.begin(), listing.items.end(), name,
+          [](const Item& item, const std::string& path) { return item.path < path; });
+      listing.items.insert(at, {name, text.size(), std::nullopt, csv_url, false,
+                                std::make_shared<const std::string>(text)});
       listing.method = "artifact-metadata.csv";
       listing.has_metadata = true;
       return listing;

@@ -16,8 +16,10 @@ struct FileId {
 
 /// Whether a regular file found while cleaning may stay: its path relative to the cleaned
 /// folder ('/' separators), the folder it is in (open as `dir_fd`) with its `name` there, for
-/// fstatat(2), and `id`, which file it is, where the filesystem's readdir tells that
-/// (fs::readdir_inodes_are_stat_inodes; else nullptr).
+/// fstatat(2), and `id`, which file it is when that is known without a stat of the keeper's
+/// own: from readdir, where the folder's filesystem gives stat's inode numbers
+/// (fs::readdir_inodes_are_stat_inodes, asked again below a mount point), or from the clean's
+/// stat of an entry of unknown type; else nullptr.
 using KeepFile =
     std::function<bool(const std::string& path, int dir_fd, const char* name, const FileId* id)>;
 

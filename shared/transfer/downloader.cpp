@@ -771,6 +771,8 @@ private:
     const auto& options = m_run.options;
     const bool hashed =
         hashed_when_placed(options.skip_validation, options.hash_local_copies, copy);
+    // The copy's print before its hash, to see that what was placed is what was hashed.
+    const auto before = hashed ? fs::Fingerprint::of(copy.path) : std::nullopt;
     if (hashed) {
       const hash::FileHash got = m_hasher.hash_file(copy.path, [this](std::size_t) {
         if (m_run.options.cancelled && m_run.options.cancelled()) {
@@ -799,7 +801,7 @@ private:
       bytes = m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()})
                   .bytes;
     }
-    if (hashed) { // checked before it was placed: what the name holds now is what was checked
+    if (hashed && before && fs::Fingerprint::of(copy.path) == before) { // unchanged throughout
       m_run.record_checked(item, fs::Fingerprint::of(dir, name));
     }
     m_run.progress.add_bytes(bytes);
