@@ -9,10 +9,14 @@
 
 namespace tests::support {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/at-test-XXXXXX";
+TempDir::TempDir()
+    : TempDir([] {
+        const char* base = std::getenv("TMPDIR");
+        return std::string(base != nullptr && *base != '\0' ? base : "/tmp");
+      }()) {}
+
+TempDir::TempDir(const std::string& parent) {
+  std::string pattern = parent + "/at-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }

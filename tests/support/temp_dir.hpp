@@ -9,7 +9,10 @@ namespace tests::support {
 /// mkdtemp under $TMPDIR (or /tmp); removed recursively by the destructor.
 class TempDir {
 public:
+  /// In $TMPDIR, else /tmp.
   TempDir();
+  /// In the existing folder `parent` (e.g. one on another filesystem than $TMPDIR).
+  explicit TempDir(const std::string& parent);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

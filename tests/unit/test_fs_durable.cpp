@@ -12,35 +12,10 @@
 using namespace shared::fs;
 using namespace tests::support;
 
-namespace {
-
-// A folder on the working directory's filesystem (the build tree: on disk, where TMPDIR may
-// be in memory), removed at the end.
-class DiskFolder {
-public:
-  DiskFolder() {
-    std::string pattern = (std::filesystem::current_path() / "durable-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed for " + pattern);
-    }
-    m_path = pattern;
-  }
-  ~DiskFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(m_path, ignored);
-  }
-  DiskFolder(const DiskFolder&) = delete;
-  DiskFolder& operator=(const DiskFolder&) = delete;
-  const std::string& path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
-
-} // namespace
-
 TEST_CASE("sync_files syncs each file up to each_max, else the whole filesystem", "[fs]") {
-  DiskFolder folder;
+  // On the working directory's filesystem (the build tree: on disk, where TMPDIR may be in
+  // memory).
+  const TempDir folder(std::filesystem::current_path().string());
   const Descriptor dir(::open(folder.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   REQUIRE(dir.get() >= 0);
   if (sync_method(dir.get(), 1) == SyncMethod::none) {

@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -13,30 +12,10 @@
 #include <sys/stat.h>
 
 using shared::transfer::FileId;
+using tests::support::TempDir;
 using tests::support::write_file;
 
 namespace {
-
-// A folder in /dev/shm (tmpfs), removed at the end; empty path() when there is none.
-class ShmFolder {
-public:
-  ShmFolder() {
-    std::string pattern = "/dev/shm/clean-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) {
-      m_path = pattern;
-    }
-  }
-  ~ShmFolder() {
-    std::error_code ignored;
-    if (!m_path.empty()) {
-      std::filesystem::remove_all(m_path, ignored);
-    }
-  }
-  const std::string& path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
 
 FileId id_of(const std::string& path) {
   struct stat info {};
@@ -48,12 +27,12 @@ FileId id_of(const std::string& path) {
 
 TEST_CASE("clean_folder keeps what the keeper keeps and tells it each file's identity",
           "[transfer]") {
-  ShmFolder shm;
-  if (shm.path().empty()) {
+  if (!std::filesystem::is_directory("/dev/shm")) {
     WARN("no /dev/shm: skipped");
     return;
   }
-  const std::string root = shm.path() + "/root";
+  const TempDir shm("/dev/shm"); // tmpfs
+  const std::string root = shm / "root";
   for (const char* path : {"a", "b", "sub/c", "sub/d", "gone/e"}) {
     write_file(root + "/" + path, path);
   }
