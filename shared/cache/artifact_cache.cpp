@@ -363,10 +363,11 @@ std::size_t ArtifactCache::update(const std::string& root,
             continue;
           }
         }
-        // The root's file may be the changed object itself (a hard link placed it): then
-        // nothing vouches for its bytes but reading them. (Only a cached object that is
-        // there can have been placed.)
-        if (now && same_file(from, object) && hash::FileHasher().hash_file(from).sha256 != digest) {
+        // The root's file may be the changed object itself (a hard link placed it): then,
+        // unless its check's print vouches for it (above), nothing does but reading it. (Only
+        // a cached object that is there can have been placed.)
+        if (checked == nullptr && now && same_file(from, object) &&
+            hash::FileHasher().hash_file(from).sha256 != digest) {
           dropped[i] = 1;
           continue;
         }
