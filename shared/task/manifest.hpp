@@ -1,6 +1,8 @@
 // Task manifests: task-manifests/<task>.yml, the single source of truth for a task's
-// inputs. Compiled into each executable (cmake/EmbedManifest.cmake); command-line flags,
-// environment variables and --help are all derived from it. The shape follows Azure
+// inputs. Read and checked at build time (manifest_yaml.hpp, tools/manifest-compiler) and
+// compiled into each executable as a Manifest (cmake/EmbedManifest.cmake), so a task starts
+// without parsing YAML; command-line flags, environment variables and --help are all
+// derived from it. The shape follows Azure
 // Pipelines' task.json (name, friendlyName, inputs with type/label/defaultValue/required/
 // groupName/helpMarkDown), in YAML.
 #pragma once
@@ -59,11 +61,6 @@ struct Manifest {
   /// The input called `name`, or nullptr.
   const InputSpec* find(std::string_view name) const;
 };
-
-/// Parses a task manifest and appends the inputs of `common_yaml` (task-manifests/common.yml).
-/// Throws std::runtime_error naming the manifest and the problem (a bug in the manifest,
-/// caught by the tests).
-Manifest parse_manifest(std::string_view task_yaml, std::string_view common_yaml);
 
 /// "camelCase name" → "camel-case-name".
 std::string kebab_case(std::string_view name);

@@ -48,16 +48,8 @@ int finish(log::Logger& logger, error::ExitCode code, const std::string& message
 
 } // namespace
 
-int run(int argc, char** argv, const char* task_manifest, const char* common_manifest,
-        const TaskBody& body) {
+int run(int argc, char** argv, const Manifest& manifest, const TaskBody& body) {
   const log::EnvLookup env = log::process_environment();
-  Manifest manifest;
-  try {
-    manifest = parse_manifest(task_manifest, common_manifest);
-  } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << '\n';
-    return static_cast<int>(error::ExitCode::internal);
-  }
 
   CommandLine command_line;
   try {
@@ -103,17 +95,16 @@ int run(int argc, char** argv, const char* task_manifest, const char* common_man
   }
 }
 
-int run_with_subcommands(int argc, char** argv, const char* task_manifest,
-                         const char* common_manifest, const TaskBody& body,
+int run_with_subcommands(int argc, char** argv, const Manifest& manifest, const TaskBody& body,
                          const std::vector<Subcommand>& subcommands) {
   if (argc > 1) {
     for (const auto& sub : subcommands) {
       if (std::string(argv[1]) == sub.name) {
-        return run(argc - 1, argv + 1, sub.task_manifest, sub.common_manifest, sub.body);
+        return run(argc - 1, argv + 1, *sub.manifest, sub.body);
       }
     }
   }
-  return run(argc, argv, task_manifest, common_manifest, body);
+  return run(argc, argv, manifest, body);
 }
 
 } // namespace shared::task

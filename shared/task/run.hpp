@@ -6,6 +6,7 @@
 #include "shared/log/logger.hpp"
 #include "shared/progress/progress.hpp"
 #include "shared/task/inputs.hpp"
+#include "shared/task/manifest.hpp"
 
 #include <functional>
 #include <string>
@@ -25,25 +26,22 @@ struct TaskContext {
 using TaskBody = std::function<error::ExitCode(const TaskContext&)>;
 
 /// Runs `body` with inputs from argv and the process environment, resolved against the
-/// embedded manifests. Handles --help and --version, logs the error of a failed run in the
-/// CI dialect, reports the result to Azure Pipelines, and returns the exit status for
-/// main() to return.
-int run(int argc, char** argv, const char* task_manifest, const char* common_manifest,
-        const TaskBody& body);
+/// task's `manifest` (compiled in: cmake/EmbedManifest.cmake). Handles --help and --version,
+/// logs the error of a failed run in the CI dialect, reports the result to Azure Pipelines,
+/// and returns the exit status for main() to return.
+int run(int argc, char** argv, const Manifest& manifest, const TaskBody& body);
 
 /// A subcommand of a task's executable ("download-dir-zip serve"): its own manifest and body.
 struct Subcommand {
-  const char* name;            ///< the word after the executable's name, e.g. "serve"
-  const char* task_manifest;   ///< its manifest (name: "<executable> <subcommand>")
-  const char* common_manifest; ///< the shared inputs embedded with it
+  const char* name;         ///< the word after the executable's name, e.g. "serve"
+  const Manifest* manifest; ///< its manifest (name: "<executable> <subcommand>"); not owned
   TaskBody body;
 };
 
 /// run() for an executable with subcommands: when argv[1] names one of `subcommands`, runs it
 /// with argv from there on (so `<exe> serve --help` is the subcommand's help); otherwise runs
 /// the executable's own manifest and body.
-int run_with_subcommands(int argc, char** argv, const char* task_manifest,
-                         const char* common_manifest, const TaskBody& body,
+int run_with_subcommands(int argc, char** argv, const Manifest& manifest, const TaskBody& body,
                          const std::vector<Subcommand>& subcommands);
 
 } // namespace shared::task

@@ -6,16 +6,13 @@
 #include "tasks/download-dir-zip/jobs/worker.hpp"
 #include "tasks/download-dir-zip/serve.hpp"
 
-extern const char k_task_manifest[];
-extern const char k_common_manifest[];
-extern const char k_serve_manifest[];
-extern const char k_serve_common_manifest[];
-extern const char k_worker_manifest[];
+const shared::task::Manifest& task_manifest();
+const shared::task::Manifest& serve_manifest();
+const shared::task::Manifest& worker_manifest();
 
 int main(int argc, char** argv) {
   return shared::task::run_with_subcommands(
-      argc, argv, k_task_manifest, k_common_manifest, tasks::download_dir_zip::run,
-      {{"serve", k_serve_manifest, k_serve_common_manifest, tasks::download_dir_zip::run_serve},
-       {"worker", k_worker_manifest, k_common_manifest,
-        tasks::download_dir_zip::jobs::worker_task}});
+      argc, argv, task_manifest(), tasks::download_dir_zip::run,
+      {{"serve", &serve_manifest(), tasks::download_dir_zip::run_serve},
+       {"worker", &worker_manifest(), tasks::download_dir_zip::jobs::worker_task}});
 }

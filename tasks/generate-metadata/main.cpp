@@ -2,10 +2,8 @@
 #include "shared/task/run.hpp"
 #include "tasks/generate-metadata/generate_metadata.hpp"
 
-extern const char k_task_manifest[];
-extern const char k_common_manifest[];
+const shared::task::Manifest& task_manifest(); // compiled from task-manifests/
 
 int main(int argc, char** argv) {
-  return shared::task::run(argc, argv, k_task_manifest, k_common_manifest,
-                           tasks::generate_metadata::run);
+  return shared::task::run(argc, argv, task_manifest(), tasks::generate_metadata::run);
 }

@@ -4,7 +4,7 @@
 #include "shared/error/error.hpp"
 #include "shared/store/local_store.hpp"
 #include "shared/task/inputs.hpp"
-#include "shared/task/manifest.hpp"
+#include "shared/task/manifest_yaml.hpp"
 #include "tasks/download-dir-zip/jobs/job_store.hpp"
 #include "tests/support/temp_dir.hpp"
 

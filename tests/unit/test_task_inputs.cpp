@@ -1,6 +1,7 @@
 #include "shared/error/error.hpp"
 #include "shared/task/help.hpp"
 #include "shared/task/inputs.hpp"
+#include "shared/task/manifest_yaml.hpp"
 
 #include <catch2/catch.hpp>
 
