@@ -52,21 +52,6 @@ void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
 
 namespace {
 
-// Opens "<name>.part" for writing, replacing a leftover (never following it).
-int create_part(int dir_fd, const std::string& part) {
-  for (int attempt = 0;; ++attempt) {
-    const int fd =
-        ::openat(dir_fd, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd >= 0 || errno != EEXIST || attempt > 0) {
-      if (fd < 0) {
-        throw error::IoError(error::system_message("cannot create " + part, errno));
-      }
-      return fd;
-    }
-    ::unlinkat(dir_fd, part.c_str(), 0);
-  }
-}
-
 // Renames the part file over `name`; the part file is gone afterwards either way.
 void commit_part(int dir_fd, const std::string& part, const std::string& name) {
   if (::renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
@@ -110,7 +95,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     if (in.get() < 0) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
-    Descriptor out(create_part(dir_fd, part));
+    Descriptor out(create_part(dir_fd, part, part));
     if (::ioctl(out.get(), FICLONE, in.get()) == 0 && out.close() == 0) {
       commit_part(dir_fd, part, name);
       placed.method = CopyMethod::reflink;
@@ -153,7 +138,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   if (in.get() < 0) {
     throw error::IoError(error::system_message("cannot open " + from, errno));
   }
-  Descriptor out(create_part(dir_fd, part));
+  Descriptor out(create_part(dir_fd, part, part));
   try {
     copy_bytes(in.get(), out.get(), placed.bytes, from, part);
     if (out.close() != 0) {

@@ -21,12 +21,22 @@ std::string parent_of(const std::string& path) {
 
 } // namespace
 
+int create_part(int dir_fd, const std::string& name, const std::string& shown) {
+  constexpr int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::openat(dir_fd, name.c_str(), flags, 0644);
+  if (fd < 0 && errno == EEXIST) { // only then: the usual name is free, and unlinking costs
+    ::unlinkat(dir_fd, name.c_str(), 0);
+    fd = ::openat(dir_fd, name.c_str(), flags, 0644);
+  }
+  if (fd < 0) {
+    throw error::IoError(error::system_message("cannot create " + shown, errno));
+  }
+  return fd;
+}
+
 PartFile::PartFile(std::string final_path)
     : m_final_path(std::move(final_path)), m_part_path(m_final_path + std::string(k_part_suffix)) {
-  m_fd = ::open(m_part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (m_fd < 0) {
-    throw error::IoError(error::system_message("cannot create " + m_part_path, errno));
-  }
+  m_fd = create_part(AT_FDCWD, m_part_path, m_part_path);
 }
 
 PartFile::~PartFile() {

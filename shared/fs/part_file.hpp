@@ -12,7 +12,8 @@ namespace shared::fs {
 /// relative to the working directory. Errors throw error::IoError naming the path.
 class PartFile {
 public:
-  /// Creates (or truncates a leftover) "<final_path>.part" with mode 0644 (before umask).
+  /// Creates "<final_path>.part" with mode 0644 (before umask), replacing a leftover (see
+  /// create_part).
   explicit PartFile(std::string final_path);
   ~PartFile();
   PartFile(const PartFile&) = delete;
@@ -36,6 +37,12 @@ private:
   std::string m_part_path;
   int m_fd = -1;
 };
+
+/// Creates `name` in the folder open as `dir_fd` for reading and writing (mode 0644 before
+/// umask) and returns its descriptor. Whatever is at that name already (a leftover part file,
+/// a hard link, a symlink) is removed and replaced, never followed or written through.
+/// Throws error::IoError naming `shown`.
+int create_part(int dir_fd, const std::string& name, const std::string& shown);
 
 /// The suffix of files still being written.
 inline constexpr std::string_view k_part_suffix = ".part";

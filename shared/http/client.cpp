@@ -613,6 +613,10 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
                       false);
     }
     auto left = static_cast<std::size_t>(in);
+    std::unique_lock<std::mutex> turn;
+    if (target->turn != nullptr) {
+      turn = std::unique_lock<std::mutex>(*target->turn);
+    }
     while (left > 0) {
       const ssize_t out = ::splice(m_pipe[0], nullptr, target->fd, &offset, left, SPLICE_F_MOVE);
       if (out <= 0) {
@@ -627,6 +631,9 @@ void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink)
         break; // a file that cannot take a splice (O_APPEND, no splice_write): written below
       }
       left -= static_cast<std::size_t>(out);
+    }
+    if (turn) {
+      turn.unlock();
     }
     const auto moved = static_cast<std::size_t>(in) - left;
     m_spliced += moved;

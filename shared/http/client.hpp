@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -61,6 +62,10 @@ struct SpliceTarget {
   int fd = -1;              ///< a regular file open for writing (not O_APPEND)
   std::uint64_t offset = 0; ///< bytes: where in it the next body byte goes
   std::uint64_t room = 0;   ///< bytes the sink takes from here on
+  /// Held around each write into `fd` when set, so that the writers of one file (its parts,
+  /// each on its own connection) take turns sleeping in user space instead of spinning on the
+  /// file's lock in the kernel, which lets one writer in at a time anyway. Not owned.
+  std::mutex* turn = nullptr;
 };
 
 /// Takes a response body as it streams (after gzip decoding).

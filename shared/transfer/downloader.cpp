@@ -249,6 +249,7 @@ struct Segmented {
   int dir_fd = -1;                         // the item's folder (a dup), while open
   int fd = -1;                             // the part file, while open
   std::unique_ptr<FollowingHasher> hasher; // when checking the SHA-256, once open
+  std::mutex turn;                         // the segments' writes to the part file take turns
   std::size_t settled = 0;                 // segments done, failed or skipped
   bool finished = false;
   std::uint64_t progress_bytes = 0; // written by finished segments
@@ -518,7 +519,7 @@ private:
         }
         const int fd = state.fd;
         lock.unlock();
-        PartWriter sink(fd, 0, k, state.offset(k), state.length(k), state.hasher.get(),
+        PartWriter sink(fd, 0, k, state.offset(k), state.length(k), state.hasher.get(), &state.turn,
                         &m_run.progress, m_run.options.cancelled);
         try {
           m_reader->fetch_range(item, state.offset(k), state.length(k), sink);
@@ -582,12 +583,7 @@ private:
       throw error::IoError(error::system_message("cannot open the folder of " + item.path, errno));
     }
     const std::string part_name = parts.name + std::string(fs::k_part_suffix);
-    ::unlinkat(state.dir_fd, part_name.c_str(), 0); // replaced, never followed
-    state.fd = ::openat(state.dir_fd, part_name.c_str(),
-                        O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (state.fd < 0) {
-      throw error::IoError(error::system_message("cannot create " + item.path + ".part", errno));
-    }
+    state.fd = fs::create_part(state.dir_fd, part_name, item.path + ".part");
     if (::ftruncate(state.fd, static_cast<off_t>(state.size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + item.path + ".part", errno));
     }
@@ -815,13 +811,7 @@ private:
                                           const std::string& name, const std::string& part_name,
                                           const std::function<bool(int fd, PartSink&)>& fetch) {
     // A part file or symlink left at the part name by anyone is replaced, never followed.
-    ::unlinkat(dir, part_name.c_str(), 0);
-    int fd =
-        ::openat(dir, part_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      throw error::IoError(error::system_message(
-          "cannot create " + item.path + std::string(fs::k_part_suffix), errno));
-    }
+    int fd = fs::create_part(dir, part_name, item.path + std::string(fs::k_part_suffix));
     const std::optional<hash::Digest> expected =
         m_run.options.skip_validation ? std::nullopt : item.sha256;
     PartSink sink(fd, expected, m_run.progress, m_run.options.cancelled);

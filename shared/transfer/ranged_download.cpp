@@ -122,8 +122,8 @@ public:
   // `trial` (may be null) is ended when the response begins.
   PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
            progress::Reporter* progress, const std::function<bool()>& cancelled,
-           FollowingHasher* hasher, Trial* trial)
-      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, progress,
+           FollowingHasher* hasher, std::mutex* turn, Trial* trial)
+      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, turn, progress,
                    cancelled),
         m_trial(trial) {}
 
@@ -171,11 +171,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
   RangedResult result;
   result.bytes = head.size() + size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
-  ::unlink(part_path.c_str()); // a leftover is never "already downloaded"
-  int fd = ::open(part_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw error::IoError(error::system_message("cannot create " + part_path, errno));
-  }
+  // A leftover is never "already downloaded": it is replaced.
+  int fd = fs::create_part(AT_FDCWD, part_path, part_path);
   try {
     if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + part_path, errno));
@@ -203,6 +200,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     std::atomic<std::uint64_t> retries{0};
     std::atomic<std::uint64_t> attempts{0};
     std::mutex mutex;
+    std::mutex turn; // the parts' writes to the part file take turns
     std::exception_ptr failure;
     const auto work = [&] {
       try {
@@ -222,7 +220,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
             PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
-                          hasher ? &*hasher : nullptr, &trial);
+                          hasher ? &*hasher : nullptr, &turn, &trial);
             try {
               client.get(use.location.url, sink, headers);
               if (sink.written() != length) {

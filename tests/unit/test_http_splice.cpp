@@ -13,7 +13,10 @@
 
 #include <chrono>
 #include <fcntl.h>
+#include <mutex>
 #include <sstream>
+#include <sys/stat.h>
+#include <thread>
 
 using namespace tests::support;
 using shared::http::Client;
@@ -27,6 +30,7 @@ struct Fixture {
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
   ClientOptions options;
   std::function<bool()> never_cancelled;
+  std::mutex turn; // the file's write turn, as the parts of one file share it
 
   Fixture() {
     options.retry.retries = 2;
@@ -40,7 +44,8 @@ struct Fixture {
     const std::string path = dir / "part";
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | flags, 0644);
     REQUIRE(fd >= 0);
-    shared::transfer::PartWriter sink(fd, 0, 0, offset, length, nullptr, nullptr, never_cancelled);
+    shared::transfer::PartWriter sink(fd, 0, 0, offset, length, nullptr, &turn, nullptr,
+                                      never_cancelled);
     try {
       client.get(url, sink);
     } catch (...) {
@@ -72,6 +77,87 @@ TEST_CASE("splice: a plain body of known length lands in the file, at its offset
   const std::string second = f.fetch(client, server.url("/blob"), 0, body.size());
   CHECK(second == body);
   CHECK(client.connections() == 1);
+}
+
+TEST_CASE("splice: no byte reaches the file while another writer of it has the turn", "[http]") {
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes((2u << 20) + 17, 8);
+  server.serve("/blob", body);
+  Client client(f.options, f.logger);
+  const std::string path = f.dir / "part";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  shared::transfer::PartWriter sink(fd, 0, 0, 0, body.size(), nullptr, &f.turn, nullptr,
+                                    f.never_cancelled);
+  std::unique_lock<std::mutex> other(f.turn); // another part of the file is being written
+  std::exception_ptr failure;
+  std::thread fetching([&] {
+    try {
+      client.get(server.url("/blob"), sink);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // the body has long arrived
+  struct stat info {};
+  REQUIRE(::fstat(fd, &info) == 0);
+  CHECK(info.st_size == 0); // neither written (the bytes read with the headers) nor spliced
+  other.unlock();
+  fetching.join();
+  ::close(fd);
+  REQUIRE_FALSE(failure);
+  CHECK(sink.written() == body.size());
+  CHECK(read_file(path) == body);
+  CHECK(client.spliced_bytes() > 0);
+}
+
+TEST_CASE("splice: the client holds the target's turn around each splice into the file", "[http]") {
+  // A sink that writes without the turn: only the client's own holding of it can stop bytes.
+  struct Sink : shared::http::BodySink {
+    int fd;
+    std::mutex* turn;
+    std::uint64_t at = 0;
+    void write(const char* data, std::size_t size) override {
+      REQUIRE(::pwrite(fd, data, size, static_cast<off_t>(at)) == static_cast<ssize_t>(size));
+      at += size;
+    }
+    void restart() override { at = 0; }
+    std::optional<shared::http::SpliceTarget> splice_target() const override {
+      return shared::http::SpliceTarget{fd, at, 4u << 20, turn};
+    }
+    void spliced(std::size_t size) override { at += size; }
+  };
+  Fixture f;
+  FaultServer server;
+  const std::string body = random_bytes((2u << 20) + 17, 9);
+  server.serve("/blob", body);
+  Client client(f.options, f.logger);
+  const std::string path = f.dir / "part";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  Sink sink;
+  sink.fd = fd;
+  sink.turn = &f.turn;
+  std::unique_lock<std::mutex> other(f.turn);
+  std::exception_ptr failure;
+  std::thread fetching([&] {
+    try {
+      client.get(server.url("/blob"), sink);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  struct stat info {};
+  REQUIRE(::fstat(fd, &info) == 0);
+  CHECK(static_cast<std::uint64_t>(info.st_size) < (64u << 10)); // what Poco read with the headers
+  other.unlock();
+  fetching.join();
+  ::close(fd);
+  REQUIRE_FALSE(failure);
+  CHECK(read_file(path) == body);
+  CHECK(client.spliced_bytes() > body.size() - (64u << 10));
 }
 
 TEST_CASE("splice: small, gzip and chunked bodies go through write()", "[http]") {
