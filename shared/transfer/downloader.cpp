@@ -23,6 +23,7 @@
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -287,6 +288,7 @@ struct Task {
   const source::Item* item = nullptr;
   Segmented* segmented = nullptr;
   std::size_t segment = 0;
+  std::uint64_t cost = 0; // bytes, as a run of tasks counts it (see task_runs)
 };
 
 // State shared by the workers of one run.
@@ -306,6 +308,9 @@ struct Run {
 
   const std::vector<Task>& tasks;
   std::size_t fetches = 0; // tasks[0, fetches) are to fetch; the rest have local copies
+  // By task: where the run of tasks a worker takes at once starting there ends (see
+  // claim()).
+  std::vector<std::size_t> run_end;
   const DownloadOptions& options;
   source::Source& source;
   log::Logger& logger;
@@ -314,11 +319,12 @@ struct Run {
   FreshFolders fresh;
   fs::FilePlacer placer; // local copies into the destination
   std::atomic<std::size_t> next{0};
-  std::mutex extra_mutex;                // guards extra and split
-  std::condition_variable extra_changed; // extra grew, every task finished, or stop
-  std::deque<Task> extra;                // segments of items split as they started: taken first
-  std::deque<Segmented> split;           // their states
-  std::atomic<std::size_t> finished{0};  // of tasks (a split item: once its segments are out)
+  std::mutex extra_mutex;                  // guards extra and split
+  std::condition_variable extra_changed;   // extra grew, every task finished, or stop
+  std::deque<Task> extra;                  // segments of items split as they started: taken first
+  std::atomic<std::size_t> extra_count{0}; // extra.size(), read without the lock
+  std::deque<Segmented> split;             // their states
+  std::atomic<std::size_t> finished{0};    // of tasks (a split item: once its segments are out)
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> downloaded{0};
   std::atomic<std::uint64_t> from_cache{0};
@@ -345,6 +351,17 @@ struct Run {
   std::mutex mutex;
   std::vector<ItemFailure> failures;
   std::exception_ptr fatal;
+
+  // The next tasks to do, [first, end): a run of tasks in one folder (see task_runs), so that
+  // workers seldom open each other's folders or take turns on one folder's lock in the
+  // kernel. first >= tasks.size(): nothing is left.
+  std::pair<std::size_t, std::size_t> claim() {
+    std::size_t k = next.load(std::memory_order_relaxed);
+    while (k < tasks.size() &&
+           !next.compare_exchange_weak(k, run_end[k], std::memory_order_relaxed)) {
+    }
+    return {k, k < tasks.size() ? run_end[k] : k};
+  }
 
   // Stops the run (a fatal error, or fail-fast) and wakes the workers waiting for segments.
   void stop_now() {
@@ -375,21 +392,23 @@ public:
         segment(*task->segmented, task->segment);
         continue;
       }
-      const std::size_t k = m_run.next.fetch_add(1, std::memory_order_relaxed);
-      if (k >= m_run.tasks.size()) {
+      const auto [first, end] = m_run.claim();
+      if (first >= m_run.tasks.size()) {
         if (wait_for_extra()) {
           continue;
         }
         break;
       }
-      if (m_run.tasks[k].segmented != nullptr) {
-        segment(*m_run.tasks[k].segmented, m_run.tasks[k].segment);
-      } else {
-        const source::Item& item = *m_run.tasks[k].item;
-        settle(item, [&] { place(item); });
-      }
-      if (m_run.finished.fetch_add(1) + 1 == m_run.tasks.size()) {
-        m_run.wake_waiters();
+      for (std::size_t k = first; k < end && !m_run.stop.load(std::memory_order_relaxed); ++k) {
+        if (m_run.tasks[k].segmented != nullptr) {
+          segment(*m_run.tasks[k].segmented, m_run.tasks[k].segment);
+        } else {
+          const source::Item& item = *m_run.tasks[k].item;
+          settle(item, [&] { place(item); });
+        }
+        if (m_run.finished.fetch_add(1) + 1 == m_run.tasks.size()) {
+          m_run.wake_waiters();
+        }
       }
     }
     m_run.retries += m_reader->retries();
@@ -412,6 +431,9 @@ private:
   // The next published segment, unless its writer would wait for the SHA-256 to catch up
   // (FollowingHasher::ahead) while other work is left to start: that goes first.
   std::optional<Task> extra_task() {
+    if (m_run.extra_count.load() == 0) { // the usual case: no lock to take for it
+      return std::nullopt;
+    }
     std::lock_guard<std::mutex> lock(m_run.extra_mutex);
     if (m_run.extra.empty()) {
       return std::nullopt;
@@ -424,6 +446,7 @@ private:
       return std::nullopt;
     }
     m_run.extra.pop_front();
+    m_run.extra_count.store(m_run.extra.size());
     return task;
   }
 
@@ -466,6 +489,7 @@ private:
     for (std::size_t k = 1; k < state.count; ++k) {
       m_run.extra.push_back({&item, &state, k});
     }
+    m_run.extra_count.store(m_run.extra.size());
     m_run.extra_changed.notify_all(); // under the lock: the waiters' predicate reads extra
   }
 
@@ -869,7 +893,8 @@ private:
 // The work in order: each item, or for a large item to fetch whose share of the bytes to
 // fetch is more than one worker's, its segments (about min_segment bytes each) in its place.
 // `items[0, fetches)` are fetched from the source; the rest have local copies.
-std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items, std::size_t fetches,
+std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items,
+                             const std::vector<std::uint64_t>& costs, std::size_t fetches,
                              const DownloadOptions& options, std::uint64_t min_segment,
                              std::deque<Segmented>& segmented) {
   std::uint64_t to_fetch = 0;
@@ -889,17 +914,52 @@ std::vector<Task> plan_tasks(const std::vector<const source::Item*>& items, std:
     const bool split = splittable(i) &&
                        static_cast<long double>(*item->size) / to_fetch * options.parallel >= 1.5L;
     if (!split) {
-      tasks.push_back({item, nullptr, 0});
+      tasks.push_back({item, nullptr, 0, costs[i]});
       continue;
     }
     Segmented& state = segmented.emplace_back();
     state.item = item;
     state.divide(*item->size, min_segment);
     for (std::size_t k = 0; k < state.count; ++k) {
-      tasks.push_back({item, &state, k});
+      tasks.push_back({item, &state, k, state.length(k)});
     }
   }
   return tasks;
+}
+
+// Run::run_end for `tasks`, whose local copies' tasks start at `fetches`: consecutive tasks
+// in one folder, of one kind, in runs of at most 4 MiB after the first (a run is one worker's
+// for a while) and at most 128 local copies or, so that every worker has some, a quarter of
+// `fetches / workers` tasks to fetch. A segment is a run of its own.
+std::vector<std::size_t> task_runs(const std::vector<Task>& tasks, std::size_t fetches,
+                                   unsigned workers) {
+  constexpr std::uint64_t k_bytes = 4u << 20;
+  const std::size_t most_fetches = std::max<std::size_t>(1, fetches / (4 * std::max(1u, workers)));
+  constexpr std::size_t k_most_local = 128;
+  const auto folder = [](const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string_view()
+                                      : std::string_view(path).substr(0, slash);
+  };
+  std::vector<std::size_t> ends(tasks.size());
+  std::size_t start = 0;
+  std::uint64_t bytes = 0;
+  for (std::size_t k = 0; k <= tasks.size(); ++k) {
+    const bool joins = k > start && k < tasks.size() && (k < fetches) == (start < fetches) &&
+                       tasks[k].segmented == nullptr && tasks[start].segmented == nullptr &&
+                       k - start < (k < fetches ? most_fetches : k_most_local) &&
+                       tasks[k].cost <= k_bytes - bytes &&
+                       folder(tasks[k].item->path) == folder(tasks[start].item->path);
+    if (joins) {
+      bytes += tasks[k].cost;
+      continue;
+    }
+    std::fill(ends.begin() + static_cast<std::ptrdiff_t>(start),
+              ends.begin() + static_cast<std::ptrdiff_t>(k), k);
+    start = k;
+    bytes = k < tasks.size() ? std::min(tasks[k].cost, k_bytes) : 0;
+  }
+  return ends;
 }
 
 } // namespace
@@ -1028,8 +1088,19 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     total_bytes += items[i]->size.value_or(0);
   }
   std::deque<Segmented> segmented;
-  const std::vector<Task> tasks = plan_tasks(
-      items, fetches, options, source.supports_ranges() ? options.min_segment_size : 0, segmented);
+  // What a task weighs in a run of tasks (task_runs): its bytes, as known or hinted; nothing for
+  // a hard link, which costs the same at any size; unknown: too much to share a run.
+  std::vector<std::uint64_t> costs(places.size());
+  for (std::size_t i = 0; i < places.size(); ++i) {
+    const Place& place = places[i];
+    costs[i] = place.local && options.link_local_copies ? 0
+               : place.item->size                       ? *place.item->size
+               : place.weight != 0                      ? place.weight
+                                                        : std::numeric_limits<std::uint64_t>::max();
+  }
+  const std::vector<Task> tasks =
+      plan_tasks(items, costs, fetches, options,
+                 source.supports_ranges() ? options.min_segment_size : 0, segmented);
 
   make_folders(options.destination);
   const int root_fd = ::open(options.destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1040,6 +1111,7 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
                               total_bytes);
   Run run(tasks, options, source, logger, progress, root_fd, listing);
   run.fetches = tasks.size() - (items.size() - fetches); // the local copies' tasks are last
+  run.run_end = task_runs(tasks, run.fetches, options.parallel);
   run.paths = std::move(paths);
   for (const auto& [item, hint] : hints) {
     if (hint >= 2 * options.min_segment_size) {
