@@ -221,8 +221,8 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   if (recorded == m_objects.end()) {
     return std::nullopt;
   }
-  const std::string name = hash::to_hex(sha256, false);
-  CachedFile file{m_path + "/" + k_objects + "/" + name, false};
+  std::string name = hash::to_hex(sha256, false);
+  CachedFile file{m_path + "/" + k_objects + "/" + name, m_objects_fd.get(), {}};
   if (m_any_rejected.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(m_mutex);
     if (m_rejected.count(file.path) != 0) {
@@ -237,6 +237,7 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   file.size = now->size;
   file.device = m_objects_device;
   file.inode = now->inode;
+  file.name = std::move(name);
   if (file.unchanged) {
     recorded->second.seen_unchanged.store(true, std::memory_order_relaxed);
   }

@@ -51,6 +51,8 @@ using Fingerprint = fs::Fingerprint;
 /// A cached file with an item's content.
 struct CachedFile {
   std::string path;         ///< absolute, or relative to the working directory
+  int folder_fd = -1;       ///< the cache's objects/ folder, open while the ArtifactCache lives
+  std::string name;         ///< the file's name in it
   bool unchanged = false;   ///< its fingerprint is the one recorded when it was cached
   std::uint64_t size = 0;   ///< bytes, as just found (a regular file)
   std::uint64_t device = 0; ///< st_dev: with the inode, which file it is

@@ -73,11 +73,15 @@ bool unsupported(int error) {
 Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string& name,
                          const PlaceHints& hints) {
   Placed placed;
+  // Where `from` is, for the calls below.
+  const bool relative = hints.from_dir >= 0 && hints.from_name != nullptr;
+  const int at = relative ? hints.from_dir : AT_FDCWD;
+  const char* path = relative ? hints.from_name : from.c_str();
   if (hints.size) {
     placed.bytes = *hints.size;
   } else {
     struct stat info {};
-    if (::lstat(from.c_str(), &info) != 0) {
+    if (::fstatat(at, path, &info, AT_SYMLINK_NOFOLLOW) != 0) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
     if (!S_ISREG(info.st_mode)) {
@@ -91,7 +95,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   // again by later calls; each flag is read once here, so threads never skip a method
   // half-way.
   if (!m_no_reflink.load(std::memory_order_relaxed)) {
-    Descriptor in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (in.get() < 0) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
@@ -113,9 +117,8 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     if (!hints.fresh_folder) {
       ::unlinkat(dir_fd, part.c_str(), 0); // a leftover part file goes either way
     }
-    bool linked = ::linkat(AT_FDCWD, from.c_str(), dir_fd, name.c_str(), 0) == 0;
-    if (!linked && errno == EEXIST &&
-        ::linkat(AT_FDCWD, from.c_str(), dir_fd, part.c_str(), 0) == 0) {
+    bool linked = ::linkat(at, path, dir_fd, name.c_str(), 0) == 0;
+    if (!linked && errno == EEXIST && ::linkat(at, path, dir_fd, part.c_str(), 0) == 0) {
       commit_part(dir_fd, part, name);
       ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
       linked = true;
@@ -134,7 +137,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     }
   }
 
-  Descriptor in(::open(from.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (in.get() < 0) {
     throw error::IoError(error::system_message("cannot open " + from, errno));
   }

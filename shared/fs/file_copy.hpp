@@ -30,6 +30,10 @@ struct PlaceHints {
   /// The folder was created by this run, so no leftover "<name>.part" can be in it: none is
   /// removed before a hard link.
   bool fresh_folder = false;
+  /// `from` is also `from_name` in the folder open as `from_dir` (a shorter path for the kernel
+  /// to walk; `from` still names it in errors). -1: not given.
+  int from_dir = -1;
+  const char* from_name = nullptr;
 };
 
 /// Makes files with the content of files already on this machine. place() makes `name` (a

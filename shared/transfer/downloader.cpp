@@ -818,8 +818,12 @@ private:
         is_file(dir, name, copy.device, copy.inode)) {
       bytes = *copy.size; // a hard link of the copy already: as placing makes
     } else {
-      bytes = m_run.placer.place(copy.path, dir, name, fs::PlaceHints{copy.size, m_folders.fresh()})
-                  .bytes;
+      fs::PlaceHints hints{copy.size, m_folders.fresh()};
+      if (copy.folder_fd >= 0 && !copy.name.empty()) {
+        hints.from_dir = copy.folder_fd;
+        hints.from_name = copy.name.c_str();
+      }
+      bytes = m_run.placer.place(copy.path, dir, name, hints).bytes;
     }
     if (hashed && before && fs::Fingerprint::of(copy.path) == before) { // unchanged throughout
       m_run.record_checked(item, fs::Fingerprint::of(dir, name));

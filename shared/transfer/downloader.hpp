@@ -42,6 +42,10 @@ struct LocalCopy {
   std::optional<std::uint64_t> size;
   std::uint64_t device = 0; ///< st_dev and st_ino of the copy, which a destination file that is
   std::uint64_t inode = 0;  ///< a hard link of it shares (0: unknown)
+  /// The copy is also `name` in the folder open as `folder_fd` (-1: not given), which outlives
+  /// the download: placing it walks that shorter path.
+  int folder_fd = -1;
+  std::string name;
 };
 
 /// Files already on this machine that can stand for items (the incremental cache). Called

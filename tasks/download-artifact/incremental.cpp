@@ -99,8 +99,15 @@ bool IncrementalCache::has(const shared::hash::Digest& sha256) const {
 std::optional<shared::transfer::LocalCopy>
 IncrementalCache::find(const shared::source::Item& item) const {
   if (auto file = m_cache.find(*item.sha256)) {
-    return shared::transfer::LocalCopy{std::move(file->path), file->unchanged, file->size,
-                                       file->device, file->inode};
+    shared::transfer::LocalCopy copy;
+    copy.path = std::move(file->path);
+    copy.unchanged = file->unchanged;
+    copy.size = file->size;
+    copy.device = file->device;
+    copy.inode = file->inode;
+    copy.folder_fd = file->folder_fd; // open as long as the cache
+    copy.name = std::move(file->name);
+    return copy;
   }
   return std::nullopt;
 }

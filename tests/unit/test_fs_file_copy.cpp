@@ -57,3 +57,33 @@ TEST_CASE("FilePlacer refuses what is not a regular file and leaves no part file
   CHECK_FALSE(tests::support::exists(dir / "to"));
   CHECK_FALSE(tests::support::exists(dir / "to.part"));
 }
+
+TEST_CASE("FilePlacer reaches the source through from_dir and from_name when given, and names "
+          "`from` in errors",
+          "[fs]") {
+  TempDir dir;
+  tests::support::write_file(dir / "objects/abc", "content");
+  const int objects = ::open((dir / "objects").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(objects >= 0);
+  // `from` is only what errors say: the calls go through the folder.
+  const std::string shown = dir / "elsewhere/abc";
+  PlaceHints hints;
+  hints.from_dir = objects;
+  hints.from_name = "abc";
+  const bool link = GENERATE(false, true);
+  const Placed placed = FilePlacer(link).place(shown, AT_FDCWD, dir / "to", hints);
+  CHECK(placed.bytes == 7u);
+  CHECK(tests::support::read_file(dir / "to") == "content");
+  if (placed.method == CopyMethod::hard_link) {
+    CHECK(inode_of(dir / "to") == inode_of(dir / "objects/abc"));
+  }
+  hints.from_name = "missing";
+  try {
+    FilePlacer(link).place(shown, AT_FDCWD, dir / "to2", hints);
+    FAIL("no exception");
+  } catch (const shared::error::IoError& e) {
+    CHECK(std::string(e.what()).find(shown) != std::string::npos);
+  }
+  CHECK_FALSE(tests::support::exists(dir / "to2"));
+  ::close(objects);
+}

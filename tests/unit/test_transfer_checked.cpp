@@ -36,7 +36,7 @@ public:
     REQUIRE(::stat(path.c_str(), &info) == 0);
     copies[shared::hash::sha256(content)] = {
         path, unchanged, static_cast<std::uint64_t>(info.st_size),
-        static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino)};
+        static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino), -1, {}};
   }
 };
 
