@@ -307,8 +307,12 @@ std::size_t ArtifactCache::update(const std::string& root,
   std::vector<std::string> added;  // objects this update made
   std::vector<std::string> placed; // objects this update wrote: to be synced
   try {
-    std::sort(cached.begin(), cached.end(),
-              [](const metadata::Entry& a, const metadata::Entry& b) { return a.path < b.path; });
+    const auto by_path = [](const metadata::Entry& a, const metadata::Entry& b) {
+      return a.path < b.path;
+    };
+    if (!std::is_sorted(cached.begin(), cached.end(), by_path)) { // a listing's CSV usually is
+      std::sort(cached.begin(), cached.end(), by_path);
+    }
     dropped.assign(cached.size(), 0);
     {
       std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index

@@ -9,6 +9,7 @@
 #include "shared/hash/file_hasher.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
+#include "shared/parallel/thread_starter.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/part_writer.hpp"
 
@@ -318,6 +319,9 @@ struct Run {
   int root_fd;
   FreshFolders fresh;
   fs::FilePlacer placer; // local copies into the destination
+  // Makes the SHA-256 threads of segmented items at the run's first priority while the
+  // workers yield to them (see download()); null: they are made where they are needed.
+  parallel::ThreadStarter* hash_starter = nullptr;
   std::atomic<std::size_t> next{0};
   std::mutex extra_mutex;                  // guards extra and split
   std::condition_variable extra_changed;   // extra grew, every task finished, or stop
@@ -480,8 +484,8 @@ private:
     state.dir_fd = dir_fd;
     state.fd = fd; // the state's from here on
     if (checks_hash(item)) {
-      state.hasher =
-          std::make_unique<FollowingHasher>(fd, 0, size, state.parts, m_run.options.cancelled);
+      state.hasher = std::make_unique<FollowingHasher>(fd, 0, size, state.parts,
+                                                       m_run.options.cancelled, m_run.hash_starter);
       state.hasher->assume_hashed(sink.hash_state(), first);
     }
     state.settled = 1;
@@ -613,7 +617,7 @@ private:
     }
     if (checks_hash(item)) {
       state.hasher = std::make_unique<FollowingHasher>(state.fd, 0, state.size, state.parts,
-                                                       m_run.options.cancelled);
+                                                       m_run.options.cancelled, m_run.hash_starter);
     }
   }
 
@@ -1137,16 +1141,41 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
   };
   const unsigned threads = static_cast<unsigned>(
       std::max<std::size_t>(1, std::min<std::size_t>(options.parallel, tasks.size())));
+  // A segmented item's SHA-256 runs on one thread that can be no faster than one core, and
+  // every other worker is done before it when the CPU, not the network, is what is short:
+  // then the workers run a few nice levels below it, and this thread, left at the priority
+  // the run began with, makes the hash threads (a thread inherits its maker's priority) and
+  // does none of the work itself.
+  const bool yield =
+      threads > 1 && !options.skip_validation &&
+      (std::any_of(segmented.begin(), segmented.end(),
+                   [](const Segmented& state) { return state.item->sha256.has_value(); }) ||
+       std::any_of(run.large.begin(), run.large.end(),
+                   [](const source::Item* item) { return item->sha256.has_value(); }));
+  parallel::ThreadStarter starter;
+  std::atomic<std::size_t> workers_done{0};
+  run.hash_starter = yield ? &starter : nullptr;
   std::vector<std::thread> pool;
   try {
-    for (unsigned t = 1; t < threads; ++t) {
-      pool.emplace_back(body);
+    for (unsigned t = yield ? 0 : 1; t < threads; ++t) {
+      pool.emplace_back([&, yield] {
+        if (yield) {
+          parallel::lower_priority(parallel::k_yield_steps);
+        }
+        body();
+        ++workers_done;
+        starter.wake();
+      });
     }
   } catch (const std::system_error& e) { // fewer threads than asked: go on with those we have
-    logger.warning(std::string("started ") + std::to_string(pool.size() + 1) + " of " +
-                   std::to_string(threads) + " workers: " + e.what());
+    logger.warning(std::string("started ") + std::to_string(pool.size() + (yield ? 0 : 1)) +
+                   " of " + std::to_string(threads) + " workers: " + e.what());
   }
-  body();
+  if (yield && !pool.empty()) {
+    starter.serve([&] { return workers_done.load() == pool.size(); });
+  } else {
+    body();
+  }
   for (auto& thread : pool) {
     thread.join();
   }

@@ -6,6 +6,7 @@
 #include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
+#include "shared/parallel/thread_starter.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/part_writer.hpp"
 
@@ -259,8 +260,16 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     std::vector<std::thread> threads;
     const auto workers = static_cast<unsigned>(
         std::min<std::uint64_t>(std::max(options.parallel, 1u), std::max<std::uint64_t>(parts, 1)));
+    // The SHA-256 thread (made above, at the caller's priority) is what the parts wait for
+    // when the CPU is short: the workers yield to it.
+    const bool yield = hasher.has_value() && workers > 1;
     for (unsigned t = 0; t < workers; ++t) {
-      threads.emplace_back(work);
+      threads.emplace_back([&work, yield] {
+        if (yield) {
+          parallel::lower_priority(parallel::k_yield_steps);
+        }
+        work();
+      });
     }
     for (auto& thread : threads) {
       thread.join();
