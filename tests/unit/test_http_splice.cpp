@@ -56,6 +56,37 @@ struct Fixture {
     CHECK(sink.written() == length);
     return read_file(path);
   }
+
+  // A fresh, empty file "part" open for writing.
+  int open_part() {
+    const int fd = ::open((dir / "part").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    return fd;
+  }
+
+  // GETs `url` into `sink` (writing the file `fd`) on another thread while this one holds
+  // `turn`, as another writer of the file would, for 300 ms: the body has long arrived by
+  // then. Returns the file's size in bytes at that point; then lets go and waits for the GET.
+  std::uint64_t get_while_turn_held(Client& client, const std::string& url,
+                                    shared::http::BodySink& sink, int fd) {
+    std::unique_lock<std::mutex> other(turn);
+    std::exception_ptr failure;
+    std::thread fetching([&] {
+      try {
+        client.get(url, sink);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    struct stat info {};
+    const int got = ::fstat(fd, &info);
+    other.unlock();
+    fetching.join();
+    REQUIRE(got == 0);
+    REQUIRE_FALSE(failure);
+    return static_cast<std::uint64_t>(info.st_size);
+  }
 };
 
 } // namespace
@@ -85,30 +116,14 @@ TEST_CASE("splice: no byte reaches the file while another writer of it has the t
   const std::string body = random_bytes((2u << 20) + 17, 8);
   server.serve("/blob", body);
   Client client(f.options, f.logger);
-  const std::string path = f.dir / "part";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  REQUIRE(fd >= 0);
+  const int fd = f.open_part();
   shared::transfer::PartWriter sink(fd, 0, 0, 0, body.size(), nullptr, &f.turn, nullptr,
                                     f.never_cancelled);
-  std::unique_lock<std::mutex> other(f.turn); // another part of the file is being written
-  std::exception_ptr failure;
-  std::thread fetching([&] {
-    try {
-      client.get(server.url("/blob"), sink);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // the body has long arrived
-  struct stat info {};
-  REQUIRE(::fstat(fd, &info) == 0);
-  CHECK(info.st_size == 0); // neither written (the bytes read with the headers) nor spliced
-  other.unlock();
-  fetching.join();
+  // Neither written (the bytes read with the headers) nor spliced while the turn is taken.
+  CHECK(f.get_while_turn_held(client, server.url("/blob"), sink, fd) == 0);
   ::close(fd);
-  REQUIRE_FALSE(failure);
   CHECK(sink.written() == body.size());
-  CHECK(read_file(path) == body);
+  CHECK(read_file(f.dir / "part") == body);
   CHECK(client.spliced_bytes() > 0);
 }
 
@@ -133,30 +148,13 @@ TEST_CASE("splice: the client holds the target's turn around each splice into th
   const std::string body = random_bytes((2u << 20) + 17, 9);
   server.serve("/blob", body);
   Client client(f.options, f.logger);
-  const std::string path = f.dir / "part";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  REQUIRE(fd >= 0);
   Sink sink;
-  sink.fd = fd;
+  sink.fd = f.open_part();
   sink.turn = &f.turn;
-  std::unique_lock<std::mutex> other(f.turn);
-  std::exception_ptr failure;
-  std::thread fetching([&] {
-    try {
-      client.get(server.url("/blob"), sink);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  struct stat info {};
-  REQUIRE(::fstat(fd, &info) == 0);
-  CHECK(static_cast<std::uint64_t>(info.st_size) < (64u << 10)); // what Poco read with the headers
-  other.unlock();
-  fetching.join();
-  ::close(fd);
-  REQUIRE_FALSE(failure);
-  CHECK(read_file(path) == body);
+  // At most what Poco read with the headers, through write().
+  CHECK(f.get_while_turn_held(client, server.url("/blob"), sink, sink.fd) < (64u << 10));
+  ::close(sink.fd);
+  CHECK(read_file(f.dir / "part") == body);
   CHECK(client.spliced_bytes() > body.size() - (64u << 10));
 }
 
