@@ -1095,26 +1095,30 @@ DownloadSummary download(source::Source& source, const source::Listing& listing,
     fetches += places[i].local ? 0 : 1;
     total_bytes += items[i]->size.value_or(0);
   }
-  std::deque<Segmented> segmented;
-  // What a task weighs in a run of tasks (task_runs): its bytes, as known or hinted; nothing for
-  // a hard link, which costs the same at any size; unknown: too much to share a run.
-  std::vector<std::uint64_t> costs(places.size());
-  for (std::size_t i = 0; i < places.size(); ++i) {
-    const Place& place = places[i];
-    costs[i] = place.local && options.link_local_copies ? 0
-               : place.item->size                       ? *place.item->size
-               : place.weight != 0                      ? place.weight
-                                                        : std::numeric_limits<std::uint64_t>::max();
-  }
-  const std::vector<Task> tasks =
-      plan_tasks(items, costs, fetches, options,
-                 source.supports_ranges() ? options.min_segment_size : 0, segmented);
-
   make_folders(options.destination);
   const int root_fd = ::open(options.destination.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) {
     throw error::IoError(error::system_message("cannot open " + options.destination, errno));
   }
+  // What a task weighs in a run of tasks (task_runs): its bytes, as known or hinted; nothing for
+  // a local copy hard-linked within one filesystem, which costs the same at any size; unknown:
+  // too much to share a run.
+  struct stat root {};
+  const bool linked = options.link_local_copies && options.local_copies != nullptr &&
+                      ::fstat(root_fd, &root) == 0 &&
+                      options.local_copies->device() == static_cast<std::uint64_t>(root.st_dev);
+  std::vector<std::uint64_t> costs(places.size());
+  for (std::size_t i = 0; i < places.size(); ++i) {
+    const Place& place = places[i];
+    costs[i] = place.local && linked ? 0
+               : place.item->size    ? *place.item->size
+               : place.weight != 0   ? place.weight
+                                     : std::numeric_limits<std::uint64_t>::max();
+  }
+  std::deque<Segmented> segmented;
+  const std::vector<Task> tasks =
+      plan_tasks(items, costs, fetches, options,
+                 source.supports_ranges() ? options.min_segment_size : 0, segmented);
   progress::Reporter progress(logger, options.progress, "Downloading", "files", items.size(),
                               total_bytes);
   Run run(tasks, options, source, logger, progress, root_fd, listing);

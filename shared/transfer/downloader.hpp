@@ -67,6 +67,9 @@ public:
   virtual std::optional<std::uint64_t> size_hint(const source::Item& /*item*/) const {
     return std::nullopt;
   }
+  /// The st_dev of the filesystem every copy is on, or nullopt: a copy placed by hard link
+  /// into a destination on that filesystem costs the same at any size (it only orders the work).
+  virtual std::optional<std::uint64_t> device() const { return std::nullopt; }
 };
 
 /// Destination files found to be their items' local copies already (hard links of them,
