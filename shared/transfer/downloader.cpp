@@ -404,6 +404,10 @@ public:
         break;
       }
       for (std::size_t k = first; k < end && !m_run.stop.load(std::memory_order_relaxed); ++k) {
+        // Segments published meanwhile still go first: the SHA-256 may be waiting for them.
+        while (auto task = extra_task()) {
+          segment(*task->segmented, task->segment);
+        }
         if (m_run.tasks[k].segmented != nullptr) {
           segment(*m_run.tasks[k].segmented, m_run.tasks[k].segment);
         } else {
