@@ -45,6 +45,25 @@ public:
   }
 };
 
+// A download from the folder source `dir`/source into `dir`/out, with `copies`.
+struct Run {
+  Run(const TempDir& dir, Copies& copies, unsigned parallel)
+      : logger(shared::log::Dialect::plain, out, err), source(dir / "source", logger) {
+    options.destination = dir / "out";
+    options.patterns = shared::glob::PatternSet({"**"}, {});
+    options.parallel = parallel;
+    options.local_copies = &copies;
+  }
+  shared::transfer::DownloadSummary download(const shared::source::Listing& listing) {
+    return shared::transfer::download(source, listing, options, logger);
+  }
+  std::ostringstream out;
+  std::ostringstream err;
+  shared::log::Logger logger;
+  shared::source::FileSource source;
+  shared::transfer::DownloadOptions options;
+};
+
 } // namespace
 
 TEST_CASE("the download records the fingerprint of each file it checked, once complete",
@@ -64,22 +83,15 @@ TEST_CASE("the download records the fingerprint of each file it checked, once co
   Copies copies;
   copies.add(dir / "cache/hashed", "hashed", false);  // changed since cached: hashed
   copies.add(dir / "cache/trusted", "trusted", true); // unchanged: placed unread
-  std::ostringstream out;
-  std::ostringstream err;
-  shared::log::Logger logger(shared::log::Dialect::plain, out, err);
-  shared::source::FileSource source(dir / "source", logger);
-  shared::transfer::DownloadOptions options;
-  options.destination = dir / "out";
-  options.patterns = shared::glob::PatternSet({"**"}, {});
-  options.parallel = 4;
+  Run run(dir, copies, 4);
+  shared::transfer::DownloadOptions& options = run.options;
   options.min_segment_size = 1u << 20;
-  options.local_copies = &copies;
   options.link_local_copies = GENERATE(false, true);
   options.skip_validation = GENERATE(false, true);
   INFO("hard links " << options.link_local_copies << ", skip validation "
                      << options.skip_validation);
 
-  const auto summary = shared::transfer::download(source, listing, options, logger);
+  const auto summary = run.download(listing);
   REQUIRE(summary.failures.empty());
   REQUIRE(summary.checked.size() == listing.items.size());
   for (std::size_t i = 0; i < listing.items.size(); ++i) {
@@ -103,15 +115,8 @@ TEST_CASE("a local copy written between its hash and its placing is placed but n
   shared::source::Listing listing;
   listing.items.push_back({"copied.txt", content.size(), shared::hash::sha256(content),
                            dir / "source/copied.txt", false, nullptr});
-  std::ostringstream out;
-  std::ostringstream err;
-  shared::log::Logger logger(shared::log::Dialect::plain, out, err);
-  shared::source::FileSource source(dir / "source", logger);
-  shared::transfer::DownloadOptions options;
-  options.destination = dir / "out";
-  options.patterns = shared::glob::PatternSet({"**"}, {});
-  options.parallel = 1;
-  options.local_copies = &copies;
+  Run run(dir, copies, 1);
+  shared::transfer::DownloadOptions& options = run.options;
   options.link_local_copies = GENERATE(false, true);
   INFO("hard links " << options.link_local_copies);
   // Polled while the copy is hashed (the only reading in this run): another step of the job
@@ -126,7 +131,7 @@ TEST_CASE("a local copy written between its hash and its placing is placed but n
     return false;
   };
 
-  const auto summary = shared::transfer::download(source, listing, options, logger);
+  const auto summary = run.download(listing);
   REQUIRE(wrote);
   REQUIRE(summary.failures.empty());
   CHECK(summary.from_cache == 1);
