@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 DEMO_ROOT ?= /usr/share/doc
 
-.PHONY: deps build release test test-dev test-asan demo bench format clean
+.PHONY: deps build release test test-dev test-asan demo bench format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -44,6 +44,10 @@ bench: release
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+# Fails (and names the files) when a source file is not formatted as .clang-format says.
+format-check: deps
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
 
 clean:
 	rm -rf build
