@@ -35,7 +35,7 @@ namespace stdfs = std::filesystem;
 const char* const k_marker = ".verify";
 const char* const k_objects = "objects";
 const char* const k_current = "current";
-const char* const k_fresh_prefix = "new-";
+const char* const k_next_prefix = "new-"; // + pid: the next generation, while it is written
 const char* const k_fingerprints = "fingerprints";
 
 std::optional<std::string> read_text(const std::string& path) {
@@ -110,26 +110,87 @@ std::string sha256_hex(const std::string& text) {
   return hash::to_hex(hash::sha256(text), false);
 }
 
-// Atomically puts `fresh` where `current` is: exchanged when `current` exists, renamed
+// Atomically puts `next` where `current` is: exchanged when `current` exists, renamed
 // otherwise. Returns the path now holding the old cache ("" when there was none).
-std::string swap_into_place(const std::string& fresh, const std::string& current) {
-  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, current.c_str(), RENAME_EXCHANGE) == 0) {
-    return fresh; // now holds the old cache
+std::string swap_into_place(const std::string& next, const std::string& current) {
+  if (::renameat2(AT_FDCWD, next.c_str(), AT_FDCWD, current.c_str(), RENAME_EXCHANGE) == 0) {
+    return next; // now holds the old cache
   }
-  if (errno == ENOENT && ::rename(fresh.c_str(), current.c_str()) == 0) {
+  if (errno == ENOENT && ::rename(next.c_str(), current.c_str()) == 0) {
     return "";
   }
   if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
     // No RENAME_EXCHANGE here (NFS, some FUSE filesystems): two renames. In between there is
     // no current generation, which readers take for "no cache", never for a wrong one.
-    const std::string old = fresh + ".old";
+    const std::string old = next + ".old";
     if (::rename(current.c_str(), old.c_str()) == 0 &&
-        ::rename(fresh.c_str(), current.c_str()) == 0) {
+        ::rename(next.c_str(), current.c_str()) == 0) {
       return old;
     }
   }
   throw error::IoError(
       error::system_message("cannot put the new cache in place at " + current, errno));
+}
+
+void create_folder(const std::string& path) {
+  std::error_code ec;
+  if (stdfs::create_directories(path, ec); ec) {
+    throw error::IoError("cannot create " + path + ": " + ec.message());
+  }
+}
+
+// Opens the folder at `path` to make and sync files in it. Throws error::IoError.
+int open_folder(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    throw error::IoError(error::system_message("cannot open " + path, errno));
+  }
+  return fd;
+}
+
+// The .verify marker of a generation with these two files.
+std::string marker_json(const std::string& csv, const std::string& fingerprints) {
+  Poco::JSON::Object marker;
+  marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(
+                                  Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
+  marker.set("metadataSha256", sha256_hex(csv));
+  marker.set("fingerprintsSha256", sha256_hex(fingerprints));
+  std::ostringstream json;
+  marker.stringify(json);
+  return json.str();
+}
+
+// A generation's files as read from its folder.
+struct Generation {
+  metadata::Metadata metadata;
+  std::vector<Fingerprint> fingerprints; // one per metadata entry, same order
+  std::string last_updated;              // the marker's lastUpdatedOn
+};
+
+// Reads the generation in `folder` whose marker is `marker`: nullopt, with `reason`, when the
+// marker does not vouch for its files or they do not agree. Throws (Poco::Exception,
+// metadata::ParseError) for files that cannot be parsed.
+std::optional<Generation> read_generation(const std::string& folder, const std::string& marker,
+                                          std::string& reason) {
+  const auto csv = read_text(folder + "/" + std::string(metadata::k_file_name));
+  const auto fingerprints = read_text(folder + "/" + k_fingerprints);
+  const auto json = Poco::JSON::Parser().parse(marker).extract<Poco::JSON::Object::Ptr>();
+  if (!csv || !fingerprints ||
+      json->optValue<std::string>("metadataSha256", "") != sha256_hex(*csv) ||
+      json->optValue<std::string>("fingerprintsSha256", "") != sha256_hex(*fingerprints)) {
+    reason = "its .verify marker does not match its files";
+    return std::nullopt;
+  }
+  Generation generation;
+  generation.metadata = metadata::parse_csv(*csv);
+  auto parsed = parse_fingerprints(*fingerprints);
+  if (!parsed || parsed->size() != generation.metadata.entries.size()) {
+    reason = "its fingerprints do not match its metadata";
+    return std::nullopt;
+  }
+  generation.fingerprints = std::move(*parsed);
+  generation.last_updated = json->optValue<std::string>("lastUpdatedOn", "?");
+  return generation;
 }
 
 } // namespace
@@ -147,62 +208,59 @@ ArtifactCache::ArtifactCache(const std::string& cache_directory, const std::stri
 ArtifactCache::State ArtifactCache::open(std::string& reason) {
   m_objects.clear();
   m_sizes.clear();
-  const std::string current = m_path + "/" + k_current;
-  const auto marker = read_text(current + "/" + k_marker);
+  const auto marker = read_text(m_path + "/" + k_current + "/" + k_marker);
   if (!marker) {
     const bool exists = stdfs::exists(m_path);
     reason = exists ? "no " + std::string(k_marker) + " marker (an update did not finish)"
                     : "no cache for this key yet";
     return exists ? State::untrusted : State::missing;
   }
-  const auto csv = read_text(current + "/" + std::string(metadata::k_file_name));
-  const auto prints = read_text(current + "/" + k_fingerprints);
+  bool trusted = false;
   try {
-    const auto json = Poco::JSON::Parser().parse(*marker).extract<Poco::JSON::Object::Ptr>();
-    if (!csv || !prints || json->optValue<std::string>("metadataSha256", "") != sha256_hex(*csv) ||
-        json->optValue<std::string>("fingerprintsSha256", "") != sha256_hex(*prints)) {
-      reason = "its .verify marker does not match its files";
-      return State::untrusted;
-    }
-    metadata::Metadata metadata = metadata::parse_csv(*csv);
-    const auto fingerprints = parse_fingerprints(*prints);
-    if (!fingerprints || fingerprints->size() != metadata.entries.size()) {
-      reason = "its fingerprints do not match its metadata";
-      return State::untrusted;
-    }
-    m_sizes.reserve(metadata.entries.size());
-    for (std::size_t i = 0; i < metadata.entries.size(); ++i) {
-      m_objects.emplace(std::piecewise_construct, std::forward_as_tuple(metadata.entries[i].sha256),
-                        std::forward_as_tuple((*fingerprints)[i]));
-      m_sizes.emplace_back(std::move(metadata.entries[i].path), (*fingerprints)[i].size);
-    }
-    std::sort(m_sizes.begin(), m_sizes.end()); // already sorted as written: one pass
-    m_objects_fd.reset(
-        ::open((m_path + "/" + k_objects).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat folder {};
-    if (m_objects_fd.get() >= 0 && ::fstat(m_objects_fd.get(), &folder) == 0) {
-      m_objects_device = static_cast<std::uint64_t>(folder.st_dev);
-    } else if (!m_objects.empty()) {
-      reason = error::system_message("cannot open its objects", errno);
-      m_objects.clear();
-      m_sizes.clear();
-      return State::untrusted;
-    }
-    reason = "last updated " + json->optValue<std::string>("lastUpdatedOn", "?");
+    trusted = load_current(*marker, reason);
   } catch (const std::exception& e) {
+    reason = std::string("unreadable cache: ") + e.what();
+  }
+  if (!trusted) {
     m_objects.clear();
     m_sizes.clear();
-    reason = std::string("unreadable cache: ") + e.what();
     return State::untrusted;
   }
   return State::trusted;
+}
+
+bool ArtifactCache::load_current(const std::string& marker, std::string& reason) {
+  auto generation = read_generation(m_path + "/" + k_current, marker, reason);
+  if (!generation) {
+    return false;
+  }
+  auto& entries = generation->metadata.entries;
+  m_sizes.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Fingerprint& recorded = generation->fingerprints[i];
+    m_objects.emplace(std::piecewise_construct, std::forward_as_tuple(entries[i].sha256),
+                      std::forward_as_tuple(recorded));
+    m_sizes.emplace_back(std::move(entries[i].path), recorded.size);
+  }
+  std::sort(m_sizes.begin(), m_sizes.end()); // already sorted as written: one pass
+  m_objects_fd.reset(
+      ::open((m_path + "/" + k_objects).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat folder {};
+  if (m_objects_fd.get() >= 0 && ::fstat(m_objects_fd.get(), &folder) == 0) {
+    m_objects_device = static_cast<std::uint64_t>(folder.st_dev);
+  } else if (!m_objects.empty()) {
+    reason = error::system_message("cannot open its objects", errno);
+    return false;
+  }
+  reason = "last updated " + generation->last_updated;
+  return true;
 }
 
 std::vector<std::string> ArtifactCache::leftovers() const {
   std::vector<std::string> found;
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(m_path, ec)) {
-    if (entry.path().filename().string().rfind(k_fresh_prefix, 0) == 0) {
+    if (entry.path().filename().string().rfind(k_next_prefix, 0) == 0) {
       found.push_back(entry.path().string());
     }
   }
@@ -223,11 +281,8 @@ std::optional<CachedFile> ArtifactCache::find(const hash::Digest& sha256) const 
   }
   std::string name = hash::to_hex(sha256, false);
   CachedFile file{m_path + "/" + k_objects + "/" + name, m_objects_fd.get(), {}};
-  if (m_any_rejected.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_rejected.count(file.path) != 0) {
-      return std::nullopt; // failed its check once already in this run
-    }
+  if (rejected(file.path)) {
+    return std::nullopt; // failed its check once already in this run
   }
   const auto now = Fingerprint::of(m_objects_fd.get(), name);
   if (!now) {
@@ -260,235 +315,308 @@ void ArtifactCache::reject(const std::string& path) {
   m_any_rejected.store(true, std::memory_order_release);
 }
 
+bool ArtifactCache::rejected(const std::string& path) const {
+  if (!m_any_rejected.load(std::memory_order_acquire)) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_rejected.count(path) != 0;
+}
+
+// One call of update(). The steps, in the order run() calls them: remove leftovers; plan which
+// contents need an object added; add them (kept when unchanged, else copied or hard-linked
+// from the root); keep the entries whose content is cached; write the next generation in
+// new-<pid>/; swap it with current/; delete the objects it does not name.
+class ArtifactCache::Update {
+public:
+  Update(ArtifactCache& cache, const std::string& root, const std::vector<metadata::Entry>& entries,
+         Link link, const std::vector<std::optional<Fingerprint>>* checked);
+  std::size_t run();
+
+private:
+  // A content of the next generation that find() did not see unchanged in this run.
+  struct NewObject {
+    hash::Digest digest;
+    std::vector<std::size_t> entries;       // indexes into m_entries, in path order
+    std::optional<Fingerprint> fingerprint; // the object's, once kept or added
+    bool created = false; // there was no object: deleted again when the update fails
+    bool written = false; // its object written by this update (new, or replacing a bad one)
+  };
+
+  void remove_leftovers();
+  void plan_objects();
+  void add_objects();
+  void add_object(NewObject& object);
+  bool add_from_root(NewObject& object, const std::string& name, std::size_t entry,
+                     bool object_exists);
+  bool may_cache(const metadata::Entry& entry, const std::string& file,
+                 const Fingerprint& fingerprint, bool object_exists) const;
+  void keep_cached_entries();
+  void write_generation();
+  void discard() noexcept;
+  void delete_unnamed_objects();
+  std::string object_path(const hash::Digest& digest) const {
+    return m_objects_path + "/" + hash::to_hex(digest, false);
+  }
+
+  ArtifactCache& m_cache;
+  const std::string& m_root;
+  const std::vector<std::optional<Fingerprint>>* m_checked; // null: no checks to honour
+  // The fingerprints the checks left, by path (the caller's entries: paths are unique).
+  std::unordered_map<std::string_view, Fingerprint> m_checked_by_path;
+  std::vector<metadata::Entry> m_entries; // sorted by path; after keep_cached_entries, cached
+  std::vector<char> m_left_out;           // per entry: its file in the root was not used
+  std::vector<NewObject> m_new_objects;
+  // The next generation's objects: content → the fingerprint recorded for it.
+  std::unordered_map<hash::Digest, Fingerprint, DigestHash> m_next_objects;
+  // objects/ may hold files no generation names (an update was interrupted, or the cache was
+  // not trusted): it is scanned at the end.
+  bool m_scan_objects = false;
+  std::string m_objects_path;
+  std::string m_next_path; // new-<pid>/
+  fs::Descriptor m_objects_fd;
+  fs::FilePlacer m_placer;
+};
+
 std::size_t ArtifactCache::update(const std::string& root,
                                   const std::vector<metadata::Entry>& entries, Link link,
                                   const std::vector<std::optional<Fingerprint>>* checked) {
-  std::error_code ec;
-  // Objects no generation names can only be left by an interrupted update (which leaves a
-  // leftover) or be in a cache that was not trusted: then objects/ is scanned at the end.
-  const std::vector<std::string> interrupted = leftovers();
-  const bool scan = !interrupted.empty() || m_objects.empty();
-  for (const auto& leftover : interrupted) {
-    stdfs::remove_all(leftover, ec);
-  }
-  const std::string objects = m_path + "/" + k_objects;
-  const std::string fresh = m_path + "/" + k_fresh_prefix + std::to_string(::getpid());
-  for (const std::string& folder : {objects, fresh}) {
-    if (stdfs::create_directories(folder, ec); ec) {
-      throw error::IoError("cannot create " + folder + ": " + ec.message());
-    }
-  }
-  const fs::Descriptor objects_fd(
-      ::open(objects.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (objects_fd.get() < 0) {
-    throw error::IoError(error::system_message("cannot open " + objects, errno));
-  }
-  std::vector<metadata::Entry> cached = entries;
-  // The fingerprints the checks left, by path (entries' paths are unique).
-  std::unordered_map<std::string_view, Fingerprint> prints;
+  return Update(*this, root, entries, link, checked).run();
+}
+
+ArtifactCache::Update::Update(ArtifactCache& cache, const std::string& root,
+                              const std::vector<metadata::Entry>& entries, Link link,
+                              const std::vector<std::optional<Fingerprint>>* checked)
+    : m_cache(cache), m_root(root), m_checked(checked), m_entries(entries),
+      m_objects_path(cache.m_path + "/" + k_objects),
+      m_next_path(cache.m_path + "/" + k_next_prefix + std::to_string(::getpid())),
+      m_placer(link == Link::hardlink) {
   if (checked != nullptr) {
     for (std::size_t i = 0; i < entries.size() && i < checked->size(); ++i) {
       if ((*checked)[i]) {
-        prints.emplace(entries[i].path, *(*checked)[i]);
+        m_checked_by_path.emplace(entries[i].path, *(*checked)[i]);
       }
     }
   }
-  // A content of the new generation that find() did not see unchanged in this run: its
-  // entries (indexes into `cached`, in path order) and what became of it.
-  struct Take {
-    std::vector<std::size_t> entries;
-    std::optional<Fingerprint> print; // the object's, once kept or taken from `root`
-    bool added = false;               // a new object (removed again if the update fails)
-    bool placed = false; // its object written by this update (new, or replacing a bad one)
-  };
-  std::vector<Take> takes;
-  std::unordered_map<hash::Digest, Fingerprint, DigestHash> kept; // the new generation's
-  std::vector<char> dropped;       // entries whose file in `root` was not taken
-  std::vector<std::string> added;  // objects this update made
-  std::vector<std::string> placed; // objects this update wrote: to be synced
+}
+
+std::size_t ArtifactCache::Update::run() {
+  remove_leftovers();
+  create_folder(m_objects_path);
+  create_folder(m_next_path);
+  m_objects_fd.reset(open_folder(m_objects_path));
   try {
-    const auto by_path = [](const metadata::Entry& a, const metadata::Entry& b) {
-      return a.path < b.path;
-    };
-    if (!std::is_sorted(cached.begin(), cached.end(), by_path)) { // a listing's CSV usually is
-      std::sort(cached.begin(), cached.end(), by_path);
-    }
-    dropped.assign(cached.size(), 0);
-    {
-      std::unordered_map<hash::Digest, std::size_t, DigestHash> taking; // digest → takes index
-      for (std::size_t i = 0; i < cached.size(); ++i) {
-        const hash::Digest& digest = cached[i].sha256;
-        if (kept.count(digest) != 0) {
-          continue;
-        }
-        const auto recorded = m_objects.find(digest);
-        // Seen unchanged by find() in this run (under the lock: no one has written it since).
-        if (recorded != m_objects.end() &&
-            recorded->second.seen_unchanged.load(std::memory_order_relaxed) &&
-            (m_rejected.empty() ||
-             m_rejected.count(objects + "/" + hash::to_hex(digest, false)) == 0)) {
-          kept.emplace(digest, recorded->second.recorded);
-          continue;
-        }
-        const auto [at, fresh_digest] = taking.emplace(digest, takes.size());
-        if (fresh_digest) {
-          takes.emplace_back();
-        }
-        takes[at->second].entries.push_back(i);
-      }
-    }
-    added.reserve(takes.size());
-    placed.reserve(takes.size());
-    // Each such content is kept when its object is unchanged, else taken from the first of its
-    // entries that `root` holds. Independent files: shared by a few threads.
-    fs::FilePlacer placer(link == Link::hardlink);
-    const auto take = [&](Take& job) {
-      const hash::Digest& digest = cached[job.entries.front()].sha256;
-      const std::string name = hash::to_hex(digest, false);
-      const std::string object = objects + "/" + name;
-      const auto recorded = m_objects.find(digest);
-      const bool rejected = !m_rejected.empty() && m_rejected.count(object) != 0;
-      const auto now =
-          recorded == m_objects.end() ? std::nullopt : Fingerprint::of(objects_fd.get(), name);
-      if (now && *now == recorded->second.recorded && !rejected) {
-        job.print = now;
-        return;
-      }
-      for (const std::size_t i : job.entries) {
-        const std::string from = root + "/" + cached[i].path;
-        const auto source = Fingerprint::of(from);
-        if (!source) {
-          dropped[i] = 1; // not in the root (left out by an item pattern)
-          continue;
-        }
-        if (checked != nullptr) { // only the very file that was checked, unchanged since
-          const auto print = prints.find(cached[i].path);
-          if (print == prints.end() || print->second != *source) {
-            dropped[i] = 1;
-            continue;
-          }
-        }
-        // The root's file may be the changed object itself (a hard link placed it): then,
-        // unless its check's print vouches for it (above), nothing does but reading it. (Only
-        // a cached object that is there can have been placed.)
-        if (checked == nullptr && now && same_file(from, object) &&
-            hash::FileHasher().hash_file(from).sha256 != digest) {
-          dropped[i] = 1;
-          continue;
-        }
-        job.added = !now;
-        // Without a scan to do, objects/ holds no leftover part file of an earlier update.
-        const fs::Placed made =
-            placer.place(from, objects_fd.get(), name, fs::PlaceHints{source->size, !scan});
-        const bool linked = made.method == fs::CopyMethod::hard_link;
-        if (!linked && checked != nullptr && Fingerprint::of(from) != source) {
-          // Written while it was copied: the copy may hold bytes no check saw.
-          ::unlinkat(objects_fd.get(), name.c_str(), 0);
-          dropped[i] = 1;
-          continue;
-        }
-        // Read-only; with a hard link, the destination's file too (its print stays: a mode
-        // change moves only the ctime).
-        ::fchmodat(objects_fd.get(), name.c_str(), 0444, 0);
-        job.placed = true;
-        job.print = linked ? source : Fingerprint::of(objects_fd.get(), name);
-        if (!job.print) {
-          throw error::IoError("cannot cache " + cached[i].path + ": it went away");
-        }
-        return;
-      }
-    };
-    std::exception_ptr failure;
-    try {
-      parallel::for_each_index(takes.size(), parallel::helpers_for(takes.size(), 64),
-                               [&](std::size_t k) { take(takes[k]); });
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    for (const auto& job : takes) {
-      const hash::Digest& digest = cached[job.entries.front()].sha256;
-      if (job.added) {
-        added.push_back(objects + "/" + hash::to_hex(digest, false));
-      }
-      if (job.placed) {
-        placed.push_back(objects + "/" + hash::to_hex(digest, false));
-      }
-      if (job.print) {
-        kept.emplace(digest, *job.print);
-      }
-    }
-    if (failure) {
-      std::rethrow_exception(failure);
-    }
-    // The entries whose content is cached, still in path order.
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < cached.size(); ++i) {
-      if (dropped[i] == 0 && kept.count(cached[i].sha256) != 0) {
-        if (count != i) {
-          cached[count] = std::move(cached[i]);
-        }
-        ++count;
-      }
-    }
-    cached.resize(count);
-    std::vector<Fingerprint> fingerprints;
-    fingerprints.reserve(cached.size());
-    for (const auto& entry : cached) {
-      fingerprints.push_back(kept.at(entry.sha256));
-    }
-    const std::string csv = metadata::to_csv(cached);
-    const std::string prints = to_text(fingerprints);
-    write_file_synced(fresh + "/" + std::string(metadata::k_file_name), csv);
-    write_file_synced(fresh + "/" + k_fingerprints, prints);
-    // Every object reaches the disk before the marker says so: those this update wrote (the
-    // others were synced by the update that wrote them), then their names.
-    fs::sync_files(objects_fd.get(), placed);
-    fs::sync_folder(objects);
-    Poco::JSON::Object marker;
-    marker.set("lastUpdatedOn", Poco::DateTimeFormatter::format(
-                                    Poco::DateTime(), Poco::DateTimeFormat::ISO8601_FORMAT));
-    marker.set("metadataSha256", sha256_hex(csv));
-    marker.set("fingerprintsSha256", sha256_hex(prints));
-    std::ostringstream json;
-    marker.stringify(json);
-    write_file_synced(fresh + "/" + k_marker, json.str());
+    plan_objects();
+    add_objects();
+    keep_cached_entries();
+    write_generation();
   } catch (...) {
-    for (const auto& object : added) {
-      ::unlink(object.c_str());
-    }
-    stdfs::remove_all(fresh, ec);
-    try {
-      throw;
-    } catch (const stdfs::filesystem_error& e) {
-      throw error::IoError(std::string("cannot update the cache: ") + e.what());
-    }
+    discard(); // the current generation is untouched
+    throw;
   }
-  const std::string old = swap_into_place(fresh, m_path + "/" + k_current);
-  fs::sync_folder(m_path);
-  // Only now may objects go: those the new generation does not name. The old generation's
-  // folder goes last, so that an update interrupted before that leaves a leftover, and the
-  // next one scans.
-  if (scan) {
-    std::unordered_set<std::string> named;
-    for (const auto& entry : cached) {
-      named.insert(hash::to_hex(entry.sha256, false));
-    }
-    for (const auto& entry : stdfs::directory_iterator(objects, ec)) {
-      if (named.count(entry.path().filename().string()) == 0) {
-        stdfs::remove(entry.path(), ec);
-      }
-    }
-  } else {
-    for (const auto& [digest, object] : m_objects) {
-      if (kept.count(digest) == 0) {
-        ::unlinkat(objects_fd.get(), hash::to_hex(digest, false).c_str(), 0);
-      }
-    }
-  }
-  if (!old.empty()) {
+  const std::string old = swap_into_place(m_next_path, m_cache.m_path + "/" + k_current);
+  fs::sync_folder(m_cache.m_path);
+  // Only now may objects go. The old generation's folder goes last, so that an update
+  // interrupted before that leaves a leftover, and the next one scans objects/.
+  delete_unnamed_objects();
+  if (std::error_code ec; !old.empty()) {
     stdfs::remove_all(old, ec);
   }
-  return cached.size();
+  return m_entries.size();
+}
+
+// Objects no generation names can only be left by an interrupted update (which leaves a
+// leftover folder too) or be in a cache that was not trusted: then objects/ is scanned.
+void ArtifactCache::Update::remove_leftovers() {
+  const std::vector<std::string> leftovers = m_cache.leftovers();
+  m_scan_objects = !leftovers.empty() || m_cache.m_objects.empty();
+  for (const auto& leftover : leftovers) {
+    std::error_code ec;
+    stdfs::remove_all(leftover, ec);
+  }
+}
+
+// Sorts the entries by path and sorts out their contents: one find() saw unchanged in this run
+// stays as it is (under the exclusive lock no one has written it since); each other one is a
+// new object, with the entries whose files may provide it.
+void ArtifactCache::Update::plan_objects() {
+  const auto by_path = [](const metadata::Entry& a, const metadata::Entry& b) {
+    return a.path < b.path;
+  };
+  if (!std::is_sorted(m_entries.begin(), m_entries.end(), by_path)) { // a listing's CSV is
+    std::sort(m_entries.begin(), m_entries.end(), by_path);
+  }
+  m_left_out.assign(m_entries.size(), 0);
+  std::unordered_map<hash::Digest, std::size_t, DigestHash> new_index; // into m_new_objects
+  for (std::size_t i = 0; i < m_entries.size(); ++i) {
+    const hash::Digest& digest = m_entries[i].sha256;
+    if (m_next_objects.count(digest) != 0) {
+      continue;
+    }
+    const auto recorded = m_cache.m_objects.find(digest);
+    if (recorded != m_cache.m_objects.end() &&
+        recorded->second.seen_unchanged.load(std::memory_order_relaxed) &&
+        !m_cache.rejected(object_path(digest))) {
+      m_next_objects.emplace(digest, recorded->second.recorded);
+      continue;
+    }
+    const auto [at, first] = new_index.emplace(digest, m_new_objects.size());
+    if (first) {
+      m_new_objects.push_back(NewObject{digest, {}, std::nullopt});
+    }
+    m_new_objects[at->second].entries.push_back(i);
+  }
+}
+
+// Independent files: shared by a few threads.
+void ArtifactCache::Update::add_objects() {
+  parallel::for_each_index(m_new_objects.size(), parallel::helpers_for(m_new_objects.size(), 64),
+                           [this](std::size_t k) { add_object(m_new_objects[k]); });
+  for (const NewObject& object : m_new_objects) {
+    if (object.fingerprint) {
+      m_next_objects.emplace(object.digest, *object.fingerprint);
+    }
+  }
+}
+
+// Keeps the object when it is there unchanged (and did not fail a check), else makes it from
+// the first of its entries whose file in the root may provide it.
+void ArtifactCache::Update::add_object(NewObject& object) {
+  const hash::Digest& digest = object.digest;
+  const std::string name = hash::to_hex(digest, false);
+  const auto recorded = m_cache.m_objects.find(digest);
+  const auto existing = recorded == m_cache.m_objects.end()
+                            ? std::nullopt
+                            : Fingerprint::of(m_objects_fd.get(), name);
+  if (existing && *existing == recorded->second.recorded &&
+      !m_cache.rejected(object_path(digest))) {
+    object.fingerprint = existing;
+    return;
+  }
+  for (const std::size_t entry : object.entries) {
+    if (add_from_root(object, name, entry, existing.has_value())) {
+      return;
+    }
+    m_left_out[entry] = 1;
+  }
+}
+
+// Makes objects/<name> from the root's file of `entry`, read-only; false when that file
+// may not provide it (see may_cache) or was written while it was copied.
+bool ArtifactCache::Update::add_from_root(NewObject& object, const std::string& name,
+                                          std::size_t entry, bool object_exists) {
+  const std::string& path = m_entries[entry].path;
+  const std::string file = m_root + "/" + path;
+  const auto before = Fingerprint::of(file);
+  if (!before || !may_cache(m_entries[entry], file, *before, object_exists)) {
+    return false;
+  }
+  object.created = !object_exists;
+  // Without a scan to do, objects/ holds no leftover part file of an earlier update.
+  const fs::Placed made =
+      m_placer.place(file, m_objects_fd.get(), name, fs::PlaceHints{before->size, !m_scan_objects});
+  const bool linked = made.method == fs::CopyMethod::hard_link;
+  if (!linked && m_checked != nullptr && Fingerprint::of(file) != before) {
+    // Written while it was copied: the copy may hold bytes no check saw.
+    ::unlinkat(m_objects_fd.get(), name.c_str(), 0);
+    return false;
+  }
+  // Read-only; with a hard link, the destination's file too (its fingerprint stays: a mode
+  // change moves only the ctime).
+  ::fchmodat(m_objects_fd.get(), name.c_str(), 0444, 0);
+  object.written = true;
+  object.fingerprint = linked ? before : Fingerprint::of(m_objects_fd.get(), name);
+  if (!object.fingerprint) {
+    throw error::IoError("cannot cache " + path + ": it went away");
+  }
+  return true;
+}
+
+// Whether the root's `file` (of `entry`, with `fingerprint` now) may provide the entry's
+// content. Missing files (left out by an item pattern) never get here. With the checks'
+// fingerprints: only the very file that was checked, unchanged since. Without them: any file,
+// unless it is the changed object itself (a hard link placed it; only a cached object that
+// exists can have been), which only reading it can vouch for.
+bool ArtifactCache::Update::may_cache(const metadata::Entry& entry, const std::string& file,
+                                      const Fingerprint& fingerprint, bool object_exists) const {
+  if (m_checked != nullptr) {
+    const auto checked = m_checked_by_path.find(entry.path);
+    return checked != m_checked_by_path.end() && checked->second == fingerprint;
+  }
+  return !object_exists || !same_file(file, object_path(entry.sha256)) ||
+         hash::FileHasher().hash_file(file).sha256 == entry.sha256;
+}
+
+// Keeps the entries whose content the next generation holds (and whose file was not left
+// out), in path order.
+void ArtifactCache::Update::keep_cached_entries() {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < m_entries.size(); ++i) {
+    if (m_left_out[i] == 0 && m_next_objects.count(m_entries[i].sha256) != 0) {
+      if (count != i) {
+        m_entries[count] = std::move(m_entries[i]);
+      }
+      ++count;
+    }
+  }
+  m_entries.resize(count);
+}
+
+// Writes the next generation's files, the marker last: only once every object it names is
+// on the disk (those this update wrote; the others were synced by the update that wrote them),
+// and their names.
+void ArtifactCache::Update::write_generation() {
+  std::vector<Fingerprint> fingerprints;
+  fingerprints.reserve(m_entries.size());
+  for (const auto& entry : m_entries) {
+    fingerprints.push_back(m_next_objects.at(entry.sha256));
+  }
+  const std::string csv = metadata::to_csv(m_entries);
+  const std::string fingerprints_text = to_text(fingerprints);
+  write_file_synced(m_next_path + "/" + std::string(metadata::k_file_name), csv);
+  write_file_synced(m_next_path + "/" + k_fingerprints, fingerprints_text);
+  std::vector<std::string> written;
+  for (const NewObject& object : m_new_objects) {
+    if (object.written) {
+      written.push_back(object_path(object.digest));
+    }
+  }
+  fs::sync_files(m_objects_fd.get(), written);
+  fs::sync_folder(m_objects_path);
+  write_file_synced(m_next_path + "/" + k_marker, marker_json(csv, fingerprints_text));
+}
+
+void ArtifactCache::Update::discard() noexcept {
+  for (const NewObject& object : m_new_objects) {
+    if (object.created) {
+      ::unlink(object_path(object.digest).c_str());
+    }
+  }
+  std::error_code ec;
+  stdfs::remove_all(m_next_path, ec);
+}
+
+// Deletes the objects the new current generation does not name: when objects/ is to be
+// scanned, every other file in it; else those the previous generation named.
+void ArtifactCache::Update::delete_unnamed_objects() {
+  if (m_scan_objects) {
+    std::unordered_set<std::string> named;
+    for (const auto& [digest, fingerprint] : m_next_objects) {
+      named.insert(hash::to_hex(digest, false));
+    }
+    std::error_code ec;
+    for (const auto& file : stdfs::directory_iterator(m_objects_path, ec)) {
+      if (named.count(file.path().filename().string()) == 0) {
+        stdfs::remove(file.path(), ec);
+      }
+    }
+    return;
+  }
+  for (const auto& [digest, object] : m_cache.m_objects) {
+    if (m_next_objects.count(digest) == 0) {
+      ::unlinkat(m_objects_fd.get(), hash::to_hex(digest, false).c_str(), 0);
+    }
+  }
 }
 
 } // namespace shared::cache

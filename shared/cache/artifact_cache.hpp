@@ -120,6 +120,8 @@ public:
                      Link link, const std::vector<std::optional<Fingerprint>>* checked = nullptr);
 
 private:
+  class Update; // one call of update(): its steps (artifact_cache.cpp)
+
   struct DigestHash {
     std::size_t operator()(const hash::Digest& digest) const {
       std::size_t value = 0;
@@ -143,6 +145,12 @@ private:
   mutable std::mutex m_mutex;                                 // guards m_rejected
   std::atomic<bool> m_any_rejected{false};
   std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
+
+  // Whether the object at `path` (as find() gave it) failed its check in this run.
+  bool rejected(const std::string& path) const;
+  // Loads the generation in current/, whose .verify marker is `marker` (see open()); false,
+  // with `reason`, when it is not trusted. Throws for files that cannot be parsed.
+  bool load_current(const std::string& marker, std::string& reason);
 };
 
 } // namespace shared::cache
