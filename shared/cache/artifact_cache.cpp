@@ -64,10 +64,10 @@ void append_number(std::string& text, Number value, char separator) {
 std::string to_text(const std::vector<Fingerprint>& fingerprints) {
   std::string text;
   text.reserve(fingerprints.size() * 48);
-  for (const auto& print : fingerprints) {
-    append_number(text, print.size, ' ');
-    append_number(text, print.mtime_ns, ' ');
-    append_number(text, print.inode, '\n');
+  for (const auto& fingerprint : fingerprints) {
+    append_number(text, fingerprint.size, ' ');
+    append_number(text, fingerprint.mtime_ns, ' ');
+    append_number(text, fingerprint.inode, '\n');
   }
   return text;
 }
@@ -88,12 +88,13 @@ std::optional<std::vector<Fingerprint>> parse_fingerprints(const std::string& te
   const char* at = text.data();
   const char* const end = at + text.size();
   while (at != end) {
-    Fingerprint print;
-    if (!read_field(at, end, print.size, ' ') || !read_field(at, end, print.mtime_ns, ' ') ||
-        !read_field(at, end, print.inode, '\n')) {
+    Fingerprint fingerprint;
+    if (!read_field(at, end, fingerprint.size, ' ') ||
+        !read_field(at, end, fingerprint.mtime_ns, ' ') ||
+        !read_field(at, end, fingerprint.inode, '\n')) {
       return std::nullopt;
     }
-    fingerprints.push_back(print);
+    fingerprints.push_back(fingerprint);
   }
   return fingerprints;
 }

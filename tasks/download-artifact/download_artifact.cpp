@@ -204,7 +204,7 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
                    "cache not touched");
     cache.reset(); // read, never written: the lock goes
   } else if (options.incremental) {
-    cache->lend(download);
+    cache->offer_local_copies(download);
   }
   shared::transfer::InPlace in_place;
   if (options.clean_destination) {

@@ -1,4 +1,4 @@
-// download-artifact --incremental (seed 002): files whose hash did not change come from the
+// download-artifact --incremental: files whose hash did not change come from the
 // local cache; the server (our FaultServer, counting requests) sees only the rest.
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
@@ -410,7 +410,7 @@ TEST_CASE("two downloads with one key at once: both trees right, the cache valid
   FaultServer server;
   auto files = make_files(60);
   publish(server, files);
-  REQUIRE(incremental(server, dir, "seed").exit_code == 0);
+  REQUIRE(incremental(server, dir, "first").exit_code == 0);
   files["dir0/file0"] = "changed";
   publish(server, files);
   for (int round = 0; round < 3; ++round) {
