@@ -2,6 +2,7 @@
 #include "shared/cache/cache_lock.hpp"
 #include "shared/cache/eviction.hpp"
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -351,10 +352,10 @@ TEST_CASE("a file written while it is being copied into the cache is left out", 
     if (stop) {
       return;
     }
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-    wrote = fd >= 0 && ::pwrite(fd, "b", 1, static_cast<off_t>(content.size() - 1)) == 1;
-    if (fd >= 0) {
-      ::close(fd);
+    {
+      const shared::fs::Descriptor big_file(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+      wrote = big_file.get() >= 0 &&
+              ::pwrite(big_file.get(), "b", 1, static_cast<off_t>(content.size() - 1)) == 1;
     }
     midway = !tests::support::exists(object);
   });
