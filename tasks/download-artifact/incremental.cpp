@@ -34,7 +34,7 @@ void IncrementalCache::open(const std::function<bool()>& give_up) {
     if (m_cancelled && m_cancelled()) {
       throw;
     }
-    m_problem = "the listing failed"; // give_up(): nobody will ask
+    m_problem = "the listing failed"; // give_up() ended the wait: nobody will use the cache
   } catch (const std::exception& e) {
     m_lock.reset();
     m_problem = e.what();
