@@ -21,10 +21,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <istream>
 #include <mutex>
-#include <unistd.h>
 #include <zlib.h>
 
 namespace shared::http {
@@ -48,16 +46,7 @@ class ReadableSession : public Base {
 public:
   using Base::Base;
   int read_raw(char* buffer, std::streamsize length) { return this->read(buffer, length); }
-  // Bytes Poco has read from the socket and not handed out yet (read past the headers).
-  int pending() const { return this->buffered(); }
-  int socket_fd() { return this->socket().impl()->sockfd(); }
 };
-
-// Bodies shorter than this are not worth a splice's extra system calls.
-constexpr std::uint64_t k_splice_min = 64u << 10;
-// The pipe splice_body moves bytes through (the kernel's default is 64 KiB; it lives as long
-// as its client, and a user's pipes share pipe-user-pages-soft).
-constexpr int k_pipe_size = 256 << 10;
 
 Poco::Timespan seconds(double value) {
   return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(value * 1e6));
@@ -210,8 +199,6 @@ class Client::Session {
 public:
   std::unique_ptr<Poco::Net::HTTPClientSession> poco;
   std::function<int(char*, std::streamsize)> read_raw;
-  std::function<int()> pending; // plain HTTP only: see ReadableSession
-  std::function<int()> socket_fd;
   std::uint64_t requests = 0;
 };
 
@@ -249,13 +236,7 @@ Client::Client(const ClientOptions& options, log::Logger& logger)
     : m_options(options), m_logger(logger), m_buffer(new char[k_buffer_size]),
       m_random(std::random_device{}()) {}
 
-Client::~Client() {
-  for (const int fd : m_pipe) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-}
+Client::~Client() = default;
 
 Response Client::get(const std::string& url, BodySink& sink, const Headers& headers) {
   return request(Poco::Net::HTTPRequest::HTTP_GET, url, &sink, headers);
@@ -301,8 +282,6 @@ Client::Session& Client::session_for(const std::string& scheme, const std::strin
     auto* poco = new ReadableSession<Poco::Net::HTTPClientSession>(host, port);
     session->poco.reset(poco);
     session->read_raw = [poco](char* b, std::streamsize n) { return poco->read_raw(b, n); };
-    session->pending = [poco] { return poco->pending(); };
-    session->socket_fd = [poco] { return poco->socket_fd(); };
   }
   if (proxy) {
     session->poco->setProxy(proxy->host, proxy->port);
@@ -517,15 +496,8 @@ Response Client::exchange_once(const std::string& method, const std::string& url
       }
     };
     char* buffer = m_buffer.get();
-    std::optional<SpliceTarget> into_file;
-    if (!decoder && session->socket_fd && !m_splice_refused) {
-      into_file = sink->splice_target();
-    }
-    if (response.content_length && into_file && *response.content_length >= k_splice_min &&
-        *response.content_length <= into_file->room) {
-      splice_body(*session, *response.content_length, *sink);
-    } else if (response.content_length) {
-      read_body(*session, *response.content_length, *response.content_length, deliver);
+    if (response.content_length) {
+      read_body(*session, *response.content_length, deliver);
     } else if (chunked) {
       ChunkedDecoder(session->read_raw, buffer, k_buffer_size).run(deliver);
     } else { // delimited by the server closing the connection
@@ -555,120 +527,12 @@ Response Client::exchange_once(const std::string& method, const std::string& url
   }
 }
 
-// The body of `length` bytes into the sink's splice target: what Poco has already read
-// through write(), the rest socket → pipe → file with splice(2). Throws Transient for the
-// network's failures (retried) and error::IoError when the file cannot take the bytes.
-void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink) {
-  std::uint64_t remaining = length;
-  char* buffer = m_buffer.get();
-  for (int ahead; remaining > 0 && (ahead = session.pending()) > 0;) {
-    const int n = session.read_raw(buffer, static_cast<std::streamsize>(std::min<std::uint64_t>(
-                                               remaining, static_cast<std::uint64_t>(ahead))));
-    if (n <= 0) {
-      break;
-    }
-    sink.write(buffer, static_cast<std::size_t>(n));
-    remaining -= static_cast<std::uint64_t>(n);
-  }
-  if (remaining == 0) {
-    return;
-  }
-  if (m_pipe[0] < 0) {
-    if (::pipe2(m_pipe, O_CLOEXEC) != 0) {
-      const int code = errno;
-      throw error::IoError(error::system_message("cannot make a pipe", code));
-    }
-    ::fcntl(m_pipe[1], F_SETPIPE_SZ, k_pipe_size); // smaller is fine too
-  }
-  const auto drop_pipe = [this] { // bytes may be stuck in it
-    for (int& fd : m_pipe) {
-      ::close(fd);
-      fd = -1;
-    }
-  };
-  const std::optional<SpliceTarget> target = sink.splice_target();
-  if (!target || target->room < remaining) {
-    throw std::logic_error("the splice target went away");
-  }
-  const int socket = session.socket_fd();
-  auto offset = static_cast<loff_t>(target->offset);
-  while (remaining > 0) {
-    const ssize_t in = ::splice(
-        socket, nullptr, m_pipe[1], nullptr,
-        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, k_pipe_size)), SPLICE_F_MOVE);
-    if (in <= 0) {
-      const int code = in < 0 ? errno : 0;
-      if (code == EINTR) {
-        continue;
-      }
-      const std::string got = std::to_string(length - remaining) + " of " + std::to_string(length) +
-                              " bytes (Content-Length)";
-      if (in == 0) {
-        throw Transient("body ended after " + got, false);
-      }
-      // SO_RCVTIMEO (the read timeout Poco set) ends a wait with EAGAIN
-      throw Transient(code == EAGAIN || code == EWOULDBLOCK
-                          ? "timed out after " + got
-                          : error::system_message("receiving the body after " + got, code),
-                      false);
-    }
-    auto left = static_cast<std::size_t>(in);
-    std::unique_lock<std::mutex> turn;
-    if (target->turn != nullptr) {
-      turn = std::unique_lock<std::mutex>(*target->turn);
-    }
-    while (left > 0) {
-      const ssize_t out = ::splice(m_pipe[0], nullptr, target->fd, &offset, left, SPLICE_F_MOVE);
-      if (out <= 0) {
-        const int code = out < 0 ? errno : EIO;
-        if (code == EINTR) {
-          continue;
-        }
-        if (code != EINVAL) {
-          drop_pipe();
-          throw error::IoError(error::system_message("cannot write the body to its file", code));
-        }
-        break; // a file that cannot take a splice (O_APPEND, no splice_write): written below
-      }
-      left -= static_cast<std::size_t>(out);
-    }
-    if (turn) {
-      turn.unlock();
-    }
-    const auto moved = static_cast<std::size_t>(in) - left;
-    m_spliced += moved;
-    remaining -= static_cast<std::uint64_t>(in);
-    if (moved > 0) {
-      sink.spliced(moved);
-    }
-    if (left > 0) {
-      m_splice_refused = true;                   // this client does not try again
-      for (std::size_t n; left > 0; left -= n) { // the pipe's bytes, then the socket's
-        const ssize_t got = ::read(m_pipe[0], buffer, std::min(left, k_buffer_size));
-        if (got <= 0) {
-          const int code = got < 0 ? errno : EIO;
-          if (code == EINTR) {
-            n = 0;
-            continue;
-          }
-          drop_pipe();
-          throw error::IoError(error::system_message("cannot read the pipe", code));
-        }
-        n = static_cast<std::size_t>(got);
-        sink.write(buffer, n);
-      }
-      read_body(session, length, remaining,
-                [&sink](const char* data, std::size_t size) { sink.write(data, size); });
-      return;
-    }
-  }
-}
-
-// The last `remaining` bytes of a body of `length` bytes (Content-Length), read in large
-// blocks and handed to `deliver`. Throws Transient when the connection ends first.
-void Client::read_body(Session& session, std::uint64_t length, std::uint64_t remaining,
+// A body of `length` bytes (Content-Length), read in large blocks and handed to `deliver`.
+// Throws Transient when the connection ends first.
+void Client::read_body(Session& session, std::uint64_t length,
                        const std::function<void(const char*, std::size_t)>& deliver) {
   char* buffer = m_buffer.get();
+  std::uint64_t remaining = length;
   while (remaining > 0) {
     const auto want =
         static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
