@@ -2,7 +2,9 @@
 
 #include "shared/error/error.hpp"
 #include "shared/format/units.hpp"
+#include "shared/http/chunked_decoder.hpp"
 #include "shared/http/errors.hpp"
+#include "shared/http/gzip_decoder.hpp"
 #include "shared/http/url.hpp"
 
 #include <Poco/Exception.h>
@@ -23,7 +25,6 @@
 #include <cstring>
 #include <istream>
 #include <mutex>
-#include <zlib.h>
 
 namespace shared::http {
 namespace {
@@ -58,124 +59,6 @@ bool equals_ignoring_case(const std::string& a, const std::string& b) {
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
-
-// Streams a gzip member (RFC 1952) through zlib into the sink.
-class GzipDecoder {
-public:
-  GzipDecoder() {
-    if (inflateInit2(&m_stream, 16 + MAX_WBITS) != Z_OK) {
-      throw std::runtime_error("inflateInit2 failed");
-    }
-  }
-  ~GzipDecoder() { inflateEnd(&m_stream); }
-  GzipDecoder(const GzipDecoder&) = delete;
-  GzipDecoder& operator=(const GzipDecoder&) = delete;
-
-  void feed(const char* data, std::size_t size, BodySink& sink) {
-    m_stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
-    m_stream.avail_in = static_cast<uInt>(size);
-    while (m_stream.avail_in > 0 && !m_done) {
-      m_stream.next_out = reinterpret_cast<Bytef*>(m_out);
-      m_stream.avail_out = sizeof m_out;
-      const int rc = inflate(&m_stream, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END) {
-        throw Transient("broken gzip stream (" +
-                            std::string(m_stream.msg ? m_stream.msg : "zlib error") + ")",
-                        false);
-      }
-      sink.write(m_out, sizeof m_out - m_stream.avail_out);
-      m_done = rc == Z_STREAM_END;
-    }
-  }
-
-  void finish() const {
-    if (!m_done) {
-      throw Transient("broken gzip stream (truncated)", false);
-    }
-  }
-
-private:
-  z_stream m_stream{};
-  char m_out[64 * 1024];
-  bool m_done = false;
-};
-
-// Reads a chunked body (RFC 9112 §7.1) straight from the connection, so that a body cut off
-// before its last chunk is an error: Poco 1.11's chunked stream takes it for the end.
-class ChunkedDecoder {
-public:
-  ChunkedDecoder(const std::function<int(char*, std::streamsize)>& read, char* buffer,
-                 std::size_t size)
-      : m_read(read), m_buffer(buffer), m_size(size) {}
-
-  template <class Deliver>
-  void run(const Deliver& deliver) {
-    for (;;) {
-      const std::string line = read_line();
-      const std::string digits = line.substr(0, line.find(';'));
-      char* end = nullptr;
-      const unsigned long long size = std::strtoull(digits.c_str(), &end, 16);
-      if (digits.empty() || end == digits.c_str() ||
-          (*end != '\0' && *end != ' ' && *end != '\t')) {
-        throw Transient("malformed chunk size \"" + digits.substr(0, 40) + "\"", false);
-      }
-      if (size == 0) {
-        while (!read_line().empty()) { // trailer fields, then the empty line
-        }
-        return;
-      }
-      for (unsigned long long left = size; left > 0;) {
-        if (m_pos == m_end) {
-          fill();
-        }
-        const std::size_t n =
-            static_cast<std::size_t>(std::min<unsigned long long>(left, m_end - m_pos));
-        deliver(m_buffer + m_pos, n);
-        m_pos += n;
-        left -= n;
-      }
-      if (!read_line().empty()) {
-        throw Transient("malformed chunked body (no CRLF after a chunk)", false);
-      }
-    }
-  }
-
-private:
-  void fill() {
-    const int n = m_read(m_buffer, static_cast<std::streamsize>(m_size));
-    if (n <= 0) {
-      throw Transient("chunked body ended before its last chunk", false);
-    }
-    m_pos = 0;
-    m_end = static_cast<std::size_t>(n);
-  }
-
-  std::string read_line() {
-    std::string line;
-    for (;;) {
-      if (m_pos == m_end) {
-        fill();
-      }
-      const char c = m_buffer[m_pos++];
-      if (c == '\n') {
-        if (!line.empty() && line.back() == '\r') {
-          line.pop_back();
-        }
-        return line;
-      }
-      if (line.size() > 8192) {
-        throw Transient("chunk header line too long", false);
-      }
-      line.push_back(c);
-    }
-  }
-
-  const std::function<int(char*, std::streamsize)>& m_read;
-  char* m_buffer;
-  std::size_t m_size;
-  std::size_t m_pos = 0;
-  std::size_t m_end = 0;
-};
 
 // "scheme://host:port" with the host in lower case: credentials stay within one origin.
 std::string origin_of(const Poco::URI& uri) {
@@ -490,7 +373,8 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     }
     auto deliver = [&](const char* data, std::size_t size) {
       if (decoder) {
-        decoder->feed(data, size, *sink);
+        decoder->feed(data, size,
+                      [sink](const char* bytes, std::size_t count) { sink->write(bytes, count); });
       } else {
         sink->write(data, size);
       }
@@ -499,7 +383,14 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     if (response.content_length) {
       read_body(*session, *response.content_length, deliver);
     } else if (chunked) {
-      ChunkedDecoder(session->read_raw, buffer, k_buffer_size).run(deliver);
+      ChunkedDecoder chunks;
+      while (!chunks.complete()) {
+        const int n = session->read_raw(buffer, k_buffer_size);
+        if (n <= 0) {
+          throw BrokenBody("chunked body ended before its last chunk");
+        }
+        chunks.feed(buffer, static_cast<std::size_t>(n), deliver);
+      }
     } else { // delimited by the server closing the connection
       for (int n; (n = session->read_raw(buffer, k_buffer_size)) > 0;) {
         deliver(buffer, static_cast<std::size_t>(n));
@@ -517,6 +408,9 @@ Response Client::exchange_once(const std::string& method, const std::string& url
     drop_session();
     throw Transient(e.displayText(), !received && reused && is_stale_connection(e));
   } catch (const std::ios_base::failure& e) {
+    drop_session();
+    throw Transient(e.what(), false);
+  } catch (const BrokenBody& e) {
     drop_session();
     throw Transient(e.what(), false);
   } catch (const HttpStatusError&) {
@@ -538,9 +432,8 @@ void Client::read_body(Session& session, std::uint64_t length,
         static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
     const int n = session.read_raw(buffer, want);
     if (n <= 0) {
-      throw Transient("body ended after " + std::to_string(length - remaining) + " of " +
-                          std::to_string(length) + " bytes (Content-Length)",
-                      false);
+      throw BrokenBody("body ended after " + std::to_string(length - remaining) + " of " +
+                       std::to_string(length) + " bytes (Content-Length)");
     }
     remaining -= static_cast<std::uint64_t>(n);
     deliver(buffer, static_cast<std::size_t>(n));
