@@ -1,6 +1,6 @@
 // The HTTP client every task shares: one keep-alive Poco::Net session per client (one client
 // per worker), retries with backoff and Retry-After, redirects, gzip, length checks, proxies,
-// TLS, authentication. Protocol: HTTP/1.1 (RFC 9110, RFC 9112); behaviour after seed 004.
+// TLS, authentication. Protocol: HTTP/1.1 (RFC 9110, RFC 9112).
 #pragma once
 
 #include "shared/http/proxy.hpp"
@@ -117,17 +117,18 @@ public:
 
 private:
   class Session;
+  struct Attempt;
   Response request(const std::string& method, const std::string& url, BodySink* sink,
                    const Headers& headers, const std::string_view* body = nullptr);
-  Response exchange(const std::string& method, const std::string& url, BodySink* sink,
-                    const Headers& headers, const std::string_view* body);
-  Response exchange_once(const std::string& method, const std::string& url,
-                         const std::string& first_host, BodySink* sink, const Headers& headers,
-                         const std::string_view* body, bool& redirect);
+  Attempt follow_redirects(const std::string& method, const std::string& url, BodySink* sink,
+                           const Headers& headers, const std::string_view* body);
+  Attempt exchange(const std::string& method, const std::string& url, const std::string& origin,
+                   BodySink* sink, const Headers& headers, const std::string_view* body);
+  void receive_body(Session& session, const std::string& method, const Attempt& attempt,
+                    BodySink& sink);
+  void discard_body(Session& session, const Attempt& attempt);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
-  void read_body(Session& session, std::uint64_t length,
-                 const std::function<void(const char*, std::size_t)>& deliver);
 
   ClientOptions m_options;
   log::Logger& m_logger;
