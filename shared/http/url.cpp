@@ -10,7 +10,8 @@ namespace shared::http {
 namespace {
 
 // Bytes that stand for themselves in a path segment (RFC 3986 §3.3 pchar: unreserved,
-// sub-delims, ':' and '@'); every other byte is percent-encoded.
+// sub-delims, ':' and '@'); every other byte is percent-encoded. Not Poco::URI::encode: it
+// also escapes the sub-delims !$'()*, which changes what a server sees in a path.
 constexpr std::array<bool, 256> plain_in_segment_table() {
   std::array<bool, 256> plain{};
   for (int c = 0; c < 256; ++c) {
@@ -120,6 +121,7 @@ std::string encode_segment(std::string_view segment) {
   return out;
 }
 
+// Not Poco::URI::decode: it throws on a broken escape, which this keeps as it is.
 std::string decode_percent(std::string_view text) {
   const auto value = format::hex_digit_value;
   std::string out;
