@@ -19,7 +19,6 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
-#include <algorithm>
 #include <chrono>
 #include <ios>
 #include <mutex>
@@ -38,17 +37,12 @@ public:
       : error::Error(error::ExitCode::network, message) {}
 };
 
+// A Poco timespan of `value` seconds.
 Poco::Timespan seconds(double value) {
   return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(value * 1e6));
 }
 
-bool equals_ignoring_case(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
+// `url` parsed; throws NetworkError for one Poco cannot parse.
 Poco::URI parse_url(const std::string& url) {
   try {
     return Poco::URI(url);
@@ -134,7 +128,7 @@ Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file, bool insecu
 
 std::string Response::header(const std::string& name) const {
   for (const auto& [key, value] : headers) {
-    if (equals_ignoring_case(key, name)) {
+    if (Poco::icompare(key, name) == 0) {
       return value;
     }
   }
