@@ -172,6 +172,8 @@ void Client::drop_session() {
   m_session_key.clear();
 }
 
+// The session for scheme://host:port through the proxy the options give for it: the current
+// one when it is that, else a new one (and the current connection closed).
 Client::Session& Client::session_for(const std::string& scheme, const std::string& host,
                                      std::uint16_t port) {
   const auto proxy = m_options.proxies.proxy_for(scheme, host, port);

@@ -84,8 +84,9 @@ private:
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// One worker's HTTP client. Not thread-safe. Errors: HttpStatusError for a status that is
-/// not retried or that persisted, NetworkError when the network failures outlived the
-/// retries, error::Interrupted when cancelled, and whatever the sink throws.
+/// not retried or that persisted, NetworkError when network failures or broken bodies
+/// (BrokenBody) outlived the retries, error::Interrupted when cancelled, and whatever the sink
+/// throws.
 class Client {
 public:
   Client(const ClientOptions& options, log::Logger& logger);
