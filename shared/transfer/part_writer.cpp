@@ -28,20 +28,6 @@ void PartWriter::write(const char* data, std::size_t size) {
   advance(size);
 }
 
-std::optional<http::SpliceTarget> PartWriter::splice_target() const {
-  return http::SpliceTarget{m_fd, m_base + m_offset + m_written, m_length - m_written, m_turn};
-}
-
-void PartWriter::spliced(std::size_t size) {
-  if (m_cancelled && m_cancelled()) {
-    throw error::Interrupted();
-  }
-  if (m_written + size > m_length) { // the client splices no more than the room it was given
-    throw error::IntegrityError("the server sent more than the range asked for");
-  }
-  advance(size);
-}
-
 void PartWriter::advance(std::size_t size) {
   m_written += size;
   if (m_hasher != nullptr) {

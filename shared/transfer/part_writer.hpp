@@ -14,10 +14,9 @@
 namespace shared::transfer {
 
 /// A body sink that writes part `k` ([offset, offset + length) of a body starting at byte
-/// `base` of the file `fd`) with pwrite(2), or lets the client splice(2) it there (see
-/// http::BodySink::splice_target), tells `hasher` (may be null) what it holds, and
+/// `base` of the file `fd`) with pwrite(2), tells `hasher` (may be null) what it holds, and
 /// counts bytes in `progress` (may be null). `turn` (may be null), shared by the writers of
-/// one file, is held around each write (see http::SpliceTarget::turn). Throws error::Interrupted
+/// one file, is held around each write. Throws error::Interrupted
 /// within one buffer of `cancelled` returning true, error::IntegrityError when more than `length`
 /// bytes come, and error::IoError when a write fails.
 class PartWriter : public http::BodySink {
@@ -28,10 +27,6 @@ public:
 
   void write(const char* data, std::size_t size) override;
   void restart() override;
-  /// The part's file from its next byte on, for the rest of the part.
-  std::optional<http::SpliceTarget> splice_target() const override;
-  /// Counts bytes the client put into the file as write() counts them.
-  void spliced(std::size_t size) override;
 
   /// Bytes of the part written so far.
   std::uint64_t written() const { return m_written; }
