@@ -36,8 +36,17 @@ Descriptor open_folder(const std::string& path, const std::string& shown) {
   return folder;
 }
 
-// A copy of `folder_fd` that the PartFile owns.
-Descriptor copy_folder(int folder_fd, const std::string& shown) {
+// The folder of `name` (a path relative to the folder open as `folder_fd`): a copy of
+// `folder_fd` when `name` is a single name, else its parent folder opened beneath it.
+Descriptor folder_of_name(int folder_fd, const std::string& name, const std::string& shown) {
+  if (name.find('/') != std::string::npos) {
+    Descriptor folder(
+        ::openat(folder_fd, folder_of(name).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!folder.valid()) {
+      throw error::IoError(error::system_message("cannot create " + shown, errno));
+    }
+    return folder;
+  }
   if (folder_fd == AT_FDCWD) {
     return open_folder(".", shown);
   }
@@ -71,11 +80,11 @@ PartFile::PartFile(const std::string& final_path, Durability durability)
   m_file.reset(create_part(m_folder.get(), m_part_name, m_part_shown));
 }
 
-PartFile::PartFile(int folder_fd, std::string name, std::string shown, Durability durability)
-    : m_name(std::move(name)), m_part_name(m_name + std::string(k_part_suffix)),
+PartFile::PartFile(int folder_fd, const std::string& name, std::string shown, Durability durability)
+    : m_name(name_of(name)), m_part_name(m_name + std::string(k_part_suffix)),
       m_shown(std::move(shown)), m_part_shown(m_shown + std::string(k_part_suffix)),
       m_durability(durability) {
-  m_folder = copy_folder(folder_fd, m_part_shown);
+  m_folder = folder_of_name(folder_fd, name, m_part_shown);
   m_file.reset(create_part(m_folder.get(), m_part_name, m_part_shown));
 }
 

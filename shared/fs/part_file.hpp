@@ -29,10 +29,11 @@ public:
   /// with mode 0644 before umask, replacing a leftover (see create_part).
   explicit PartFile(const std::string& final_path, Durability durability = Durability::flush);
 
-  /// Creates "<name>.part" in the folder open as `folder_fd` (a copy of the descriptor is kept;
-  /// AT_FDCWD for the working directory); `name` is a single file name, `shown` names the final
-  /// file in errors (e.g. its path relative to the download's root).
-  PartFile(int folder_fd, std::string name, std::string shown,
+  /// Creates "<name>.part" next to `name`, a path relative to the folder open as `folder_fd`
+  /// (or AT_FDCWD; an absolute path ignores it), which is usually a single file name; the
+  /// PartFile keeps its own descriptor of the file's folder. `shown` names the final file in
+  /// errors (e.g. its path relative to the download's root).
+  PartFile(int folder_fd, const std::string& name, std::string shown,
            Durability durability = Durability::flush);
 
   ~PartFile();
