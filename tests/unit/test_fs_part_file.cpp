@@ -165,3 +165,16 @@ TEST_CASE("a reader never sees a partial file under the final name", "[fs]") {
   CHECK(partial.load() == 0);
   CHECK(read_file(target).size() == chunk.size() * k_chunks);
 }
+
+TEST_CASE("a part file named by a path beneath its folder is written next to the final name",
+          "[fs]") {
+  TempDir dir;
+  write_file(dir / "sub/keep", "");
+  const shared::fs::Descriptor folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  PartFile part(folder.get(), "sub/out", "sub/out");
+  CHECK(exists(dir / "sub/out.part"));
+  part.write("done");
+  part.commit();
+  CHECK(read_file(dir / "sub/out") == "done");
+  CHECK_FALSE(exists(dir / "sub/out.part"));
+}
