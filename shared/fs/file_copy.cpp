@@ -49,7 +49,7 @@ void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
 }
 
 // Renames the hard link `part` over `name`; the part name is gone afterwards either way.
-void commit_part(int dir_fd, const std::string& part, const std::string& name) {
+void rename_link_over(int dir_fd, const std::string& part, const std::string& name) {
   if (::renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
     const int saved = errno;
     ::unlinkat(dir_fd, part.c_str(), 0);
@@ -92,7 +92,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   // half-way.
   if (!m_no_reflink.load(std::memory_order_relaxed)) {
     Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (in.get() < 0) {
+    if (!in.valid()) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
     PartFile out(dir_fd, name, name, Durability::none);
@@ -113,7 +113,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     }
     bool linked = ::linkat(at, path, dir_fd, name.c_str(), 0) == 0;
     if (!linked && errno == EEXIST && ::linkat(at, path, dir_fd, part.c_str(), 0) == 0) {
-      commit_part(dir_fd, part, name);
+      rename_link_over(dir_fd, part, name);
       ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
       linked = true;
     }
@@ -132,7 +132,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   }
 
   Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (in.get() < 0) {
+  if (!in.valid()) {
     throw error::IoError(error::system_message("cannot open " + from, errno));
   }
   PartFile out(dir_fd, name, name, Durability::none);
