@@ -8,10 +8,10 @@
 
 namespace shared::fs {
 
-/// Above this many files, one syncfs(2) is cheaper than a sync of each (measured on ext4 with
-/// 8 threads: 500 files of 4 KiB, 46 ms against syncfs's 40 ms; 5,000, 110 against 80; 20,000,
-/// 420 against 150), unless other jobs have unsynced data on the filesystem: syncfs waits for
-/// all of it (5,000 files after another job wrote 1 GB: 760 ms, against 137 ms).
+/// Above this many files, one syncfs(2) is used instead of a sync of each: a sync per file costs
+/// more as files add up, while syncfs costs about the same for any count but also waits for
+/// every other job's unsynced data on the filesystem, which can make it much slower. The
+/// limit is high so that syncfs is only used where the per-file syncs would clearly cost more.
 inline constexpr std::size_t k_sync_each_max = 10000;
 
 /// How sync_files makes files durable.

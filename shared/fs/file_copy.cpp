@@ -48,12 +48,8 @@ void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
   }
 }
 
-} // namespace
-
-namespace {
-
-// Renames the part file over `name`; the part file is gone afterwards either way.
-void commit_part(int dir_fd, const std::string& part, const std::string& name) {
+// Renames the hard link `part` over `name`; the part name is gone afterwards either way.
+void rename_link_over(int dir_fd, const std::string& part, const std::string& name) {
   if (::renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
     const int saved = errno;
     ::unlinkat(dir_fd, part.c_str(), 0);
@@ -96,21 +92,19 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   // half-way.
   if (!m_no_reflink.load(std::memory_order_relaxed)) {
     Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (in.get() < 0) {
+    if (!in.valid()) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
-    Descriptor out(create_part(dir_fd, part, part));
-    if (::ioctl(out.get(), FICLONE, in.get()) == 0 && out.close() == 0) {
-      commit_part(dir_fd, part, name);
+    PartFile out(dir_fd, name, name, Durability::none);
+    if (::ioctl(out.descriptor(), FICLONE, in.get()) == 0) {
+      out.commit();
       placed.method = CopyMethod::reflink;
       return placed;
     }
     if (unsupported(errno)) {
       m_no_reflink = true;
     }
-    out.reset(-1);
-    ::unlinkat(dir_fd, part.c_str(), 0);
-  }
+  } // the part file is deleted
 
   if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
     // A new name is linked in one step; an existing one is replaced through the part file.
@@ -119,7 +113,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     }
     bool linked = ::linkat(at, path, dir_fd, name.c_str(), 0) == 0;
     if (!linked && errno == EEXIST && ::linkat(at, path, dir_fd, part.c_str(), 0) == 0) {
-      commit_part(dir_fd, part, name);
+      rename_link_over(dir_fd, part, name);
       ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
       linked = true;
     }
@@ -138,20 +132,12 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   }
 
   Descriptor in(::openat(at, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (in.get() < 0) {
+  if (!in.valid()) {
     throw error::IoError(error::system_message("cannot open " + from, errno));
   }
-  Descriptor out(create_part(dir_fd, part, part));
-  try {
-    copy_bytes(in.get(), out.get(), placed.bytes, from, part);
-    if (out.close() != 0) {
-      throw error::IoError(error::system_message("cannot write " + part, errno));
-    }
-  } catch (...) {
-    ::unlinkat(dir_fd, part.c_str(), 0);
-    throw;
-  }
-  commit_part(dir_fd, part, name);
+  PartFile out(dir_fd, name, name, Durability::none);
+  copy_bytes(in.get(), out.descriptor(), placed.bytes, from, out.part_path());
+  out.commit();
   return placed;
 }
 

@@ -1,24 +1,27 @@
 #include "shared/fs/folder.hpp"
 
+#include "shared/fs/descriptor.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 namespace shared::fs {
 
 bool read_folder(int fd, std::vector<FolderEntry>& entries) {
-  const int copy = ::dup(fd); // closedir() closes it
-  DIR* dir = copy < 0 ? nullptr : ::fdopendir(copy);
+  Descriptor copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  DIR* dir = copy.valid() ? ::fdopendir(copy.get()) : nullptr;
   if (dir == nullptr) {
     const int saved = errno;
-    if (copy >= 0) {
-      ::close(copy);
-    }
+    copy.reset();
     errno = saved;
     return false;
   }
+  copy.release(); // closedir() closes it
   ::rewinddir(dir);
   errno = 0;
   while (const dirent* entry = ::readdir(dir)) {
@@ -33,17 +36,20 @@ bool read_folder(int fd, std::vector<FolderEntry>& entries) {
 }
 
 bool readdir_inodes_are_stat_inodes(int fd) {
-  // statfs(2) magic numbers (linux/magic.h).
-  constexpr unsigned long k_ext4 = 0xEF53; // ext2 and ext3 too
-  constexpr unsigned long k_xfs = 0x58465342;
-  constexpr unsigned long k_btrfs = 0x9123683E;
-  constexpr unsigned long k_tmpfs = 0x01021994;
   struct statfs info {};
   if (::fstatfs(fd, &info) != 0) {
     return false;
   }
-  const auto type = static_cast<unsigned long>(info.f_type);
-  return type == k_ext4 || type == k_xfs || type == k_btrfs || type == k_tmpfs;
+  // EXT4_SUPER_MAGIC is also ext2's and ext3's.
+  switch (static_cast<unsigned long>(info.f_type)) {
+  case EXT4_SUPER_MAGIC:
+  case XFS_SUPER_MAGIC:
+  case BTRFS_SUPER_MAGIC:
+  case TMPFS_MAGIC:
+    return true;
+  default:
+    return false;
+  }
 }
 
 } // namespace shared::fs

@@ -1,6 +1,7 @@
 #include "shared/fs/tree_walker.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 
 #include <cerrno>
 #include <climits>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <memory>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -109,32 +111,24 @@ private:
 
   void read_dir(const PendingDir& dir, std::vector<PendingDir>& stack) {
     const std::string dir_path = absolute(dir.path);
-    const int fd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR* handle = fd < 0 ? nullptr : ::fdopendir(fd);
+    Descriptor fd(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const std::unique_ptr<DIR, int (*)(DIR*)> handle(fd.valid() ? ::fdopendir(fd.get()) : nullptr,
+                                                     &::closedir);
     if (handle == nullptr) {
-      const int saved = errno;
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      throw error::IoError(error::system_message("cannot read folder " + dir_path, saved));
+      throw error::IoError(error::system_message("cannot read folder " + dir_path, errno));
     }
-    try {
+    fd.release(); // closedir() closes it
+    errno = 0;
+    while (const dirent* item = ::readdir(handle.get())) {
+      const char* name = item->d_name;
+      if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) {
+        visit_item(::dirfd(handle.get()), name, dir, stack);
+      }
       errno = 0;
-      while (const dirent* item = ::readdir(handle)) {
-        const char* name = item->d_name;
-        if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) {
-          visit_item(::dirfd(handle), name, dir, stack);
-        }
-        errno = 0;
-      }
-      if (errno != 0) {
-        throw error::IoError(error::system_message("cannot read folder " + dir_path, errno));
-      }
-    } catch (...) {
-      ::closedir(handle);
-      throw;
     }
-    ::closedir(handle);
+    if (errno != 0) {
+      throw error::IoError(error::system_message("cannot read folder " + dir_path, errno));
+    }
   }
 
   void visit_item(int dir_fd, const char* name, const PendingDir& dir,

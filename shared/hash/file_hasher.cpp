@@ -1,6 +1,7 @@
 #include "shared/hash/file_hasher.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/fs/read_loop.hpp"
 
 #include <cerrno>
@@ -10,13 +11,13 @@
 namespace shared::hash {
 namespace {
 
-int open_for_reading(const std::string& path) {
+fs::Descriptor open_for_reading(const std::string& path) {
   // O_NOATIME spares an inode write per file; only the owner (or root) may use it.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-  if (fd < 0 && errno == EPERM) {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fs::Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME));
+  if (!file.valid() && errno == EPERM) {
+    file.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   }
-  return fd;
+  return file;
 }
 
 } // namespace
@@ -24,18 +25,11 @@ int open_for_reading(const std::string& path) {
 FileHasher::FileHasher() : m_buffer(new char[k_buffer_size]) {}
 
 FileHash FileHasher::hash_file(const std::string& path, const OnRead& on_read) {
-  const int fd = open_for_reading(path);
-  if (fd < 0) {
+  const fs::Descriptor file = open_for_reading(path);
+  if (!file.valid()) {
     throw error::IoError(error::system_message("cannot open " + path, errno));
   }
-  try {
-    FileHash result = hash_fd(fd, path, on_read);
-    ::close(fd);
-    return result;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  return hash_fd(file.get(), path, on_read);
 }
 
 FileHash FileHasher::hash_fd(int fd, const std::string& name, const OnRead& on_read) {

@@ -1,6 +1,8 @@
 #include "shared/source/file_source.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
+#include "shared/fs/open_beneath.hpp"
 #include "shared/fs/read_loop.hpp"
 #include "shared/fs/tree_walker.hpp"
 #include "shared/http/url.hpp"
@@ -21,65 +23,65 @@ namespace {
 
 constexpr std::size_t k_read_size = 256 * 1024;
 
+// Reads the items of one FileSource: each opened by its path beneath the source's root folder,
+// following no symlink (fs::open_beneath).
 class FileReader : public Reader {
 public:
-  FileReader() : m_buffer(new char[k_read_size]) {}
+  explicit FileReader(const std::string& root)
+      : m_root(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+        m_root_errno(m_root.valid() ? 0 : errno), m_buffer(new char[k_read_size]) {}
 
   void fetch(const Item& item, http::BodySink& sink) override {
-    const int fd = open_regular(item);
-    try {
-      start(item, sink);
-      fs::read_to_end(fd, m_buffer.get(), k_read_size, item.location,
-                      [&sink](const char* data, std::size_t size) { sink.write(data, size); });
-    } catch (...) {
-      ::close(fd);
-      throw;
-    }
-    ::close(fd);
+    const fs::Descriptor file = open_regular(item);
+    start(item, sink);
+    fs::read_to_end(file.get(), m_buffer.get(), k_read_size, item.location,
+                    [&sink](const char* data, std::size_t size) { sink.write(data, size); });
   }
 
   void fetch_range(const Item& item, std::uint64_t offset, std::uint64_t length,
                    http::BodySink& sink) override {
-    const int fd = open_regular(item);
-    try {
-      start(item, sink);
-      while (length > 0) {
-        const ssize_t n = ::pread(fd, m_buffer.get(), std::min<std::uint64_t>(length, k_read_size),
-                                  static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n < 0) {
-          throw error::IoError(error::system_message("cannot read " + item.location, errno));
-        }
-        if (n == 0) {
-          throw error::IoError("cannot read " + item.location + ": it ended before byte " +
-                               std::to_string(offset));
-        }
-        sink.write(m_buffer.get(), static_cast<std::size_t>(n));
-        offset += static_cast<std::uint64_t>(n);
-        length -= static_cast<std::uint64_t>(n);
+    const fs::Descriptor file = open_regular(item);
+    start(item, sink);
+    while (length > 0) {
+      const ssize_t n =
+          ::pread(file.get(), m_buffer.get(), std::min<std::uint64_t>(length, k_read_size),
+                  static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) {
+        continue;
       }
-    } catch (...) {
-      ::close(fd);
-      throw;
+      if (n < 0) {
+        throw error::IoError(error::system_message("cannot read " + item.location, errno));
+      }
+      if (n == 0) {
+        throw error::IoError("cannot read " + item.location + ": it ended before byte " +
+                             std::to_string(offset));
+      }
+      sink.write(m_buffer.get(), static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+      length -= static_cast<std::uint64_t>(n);
     }
-    ::close(fd);
   }
 
 private:
-  // Never through a symlink in the last segment, never blocking on a FIFO: only regular files.
-  static int open_regular(const Item& item) {
-    const int fd = ::open(item.location.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
+  // Never through a symlink, never out of the root, never blocking on a FIFO: only regular
+  // files.
+  fs::Descriptor open_regular(const Item& item) const {
+    if (!m_root.valid()) {
+      throw error::IoError(error::system_message("cannot open " + item.location, m_root_errno));
+    }
+    fs::Descriptor file = fs::open_beneath(m_root.get(), item.path, O_RDONLY | O_NONBLOCK);
+    if (!file.valid() && fs::refused_beneath(errno)) {
+      throw error::IoError("cannot open " + item.location +
+                           ": a symlink on the way or a path out of the source, not followed");
+    }
+    if (!file.valid()) {
       throw error::IoError(error::system_message("cannot open " + item.location, errno));
     }
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
+    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
       throw error::IoError("cannot read " + item.location + ": not a regular file");
     }
-    return fd;
+    return file;
   }
 
   static void start(const Item& item, http::BodySink& sink) {
@@ -89,6 +91,8 @@ private:
     sink.start(response);
   }
 
+  fs::Descriptor m_root;
+  int m_root_errno;
   std::unique_ptr<char[]> m_buffer;
 };
 
@@ -191,7 +195,7 @@ Listing FileSource::list() {
 }
 
 std::unique_ptr<Reader> FileSource::open_reader() {
-  return std::make_unique<FileReader>();
+  return std::make_unique<FileReader>(m_root);
 }
 
 } // namespace shared::source

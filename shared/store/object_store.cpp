@@ -5,10 +5,7 @@
 #include "shared/store/azure_blob.hpp"
 #include "shared/store/local_store.hpp"
 
-#include <cerrno>
-#include <fcntl.h>
 #include <memory>
-#include <unistd.h>
 
 namespace shared::store {
 
@@ -42,33 +39,6 @@ std::optional<std::string> check_object_name(const std::string& name) {
     start = slash + 1;
   }
   return std::nullopt;
-}
-
-void ObjectStore::put_file(const std::string& name, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw error::IoError(error::system_message("cannot open " + path, errno));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  auto writer = create(name);
-  std::unique_ptr<char[]> buffer(new char[1 << 20]);
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.get(), 1 << 20);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      throw error::IoError(error::system_message("cannot read " + path, errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    writer->write(buffer.get(), static_cast<std::size_t>(n));
-  }
-  writer->commit();
 }
 
 std::unique_ptr<ObjectStore> make_store(const std::string& spec, const StoreContext& context) {

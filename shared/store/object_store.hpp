@@ -61,10 +61,6 @@ public:
 
   /// For logs: the kind and place, without secrets (e.g. "azblob://account/container").
   virtual std::string describe() const = 0;
-
-  /// Writes the file at `path` (absolute or relative to the working directory) as `name`.
-  /// Throws error::IoError when it cannot be read.
-  void put_file(const std::string& name, const std::string& path);
 };
 
 /// Why `name` cannot name an object, or nullopt: non-empty, at most 1,024 bytes, segments of

@@ -4,7 +4,6 @@
 #include "shared/zip/io.hpp"
 
 #include <memory>
-#include <unistd.h>
 #include <zlib.h>
 
 namespace {
@@ -37,19 +36,13 @@ std::uint32_t crc32_combine(std::uint32_t crc_a, std::uint32_t crc_b, std::uint6
 }
 
 FileCrc file_crc32(int root_fd, const std::string& path) {
-  const int fd = open_beneath(root_fd, path);
-  try {
-    const std::unique_ptr<char[]> buffer(new char[k_buffer_size]);
-    FileCrc result;
-    result.size = fs::read_to_end(
-        fd, buffer.get(), k_buffer_size, path,
-        [&](const char* data, std::size_t n) { result.crc32 = crc32(data, n, result.crc32); });
-    ::close(fd);
-    return result;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  const fs::Descriptor file = open_regular_file(root_fd, path);
+  const std::unique_ptr<char[]> buffer(new char[k_buffer_size]);
+  FileCrc result;
+  result.size = fs::read_to_end(
+      file.get(), buffer.get(), k_buffer_size, path,
+      [&](const char* data, std::size_t n) { result.crc32 = crc32(data, n, result.crc32); });
+  return result;
 }
 
 } // namespace shared::zip

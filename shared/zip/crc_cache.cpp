@@ -9,7 +9,6 @@ std::optional<std::uint32_t> CrcCache::find(const std::string& path, std::uint64
   if (it == m_map.end() || it->second.size != size || it->second.mtime_ns != mtime_ns) {
     return std::nullopt;
   }
-  ++m_hits;
   return it->second.crc;
 }
 
@@ -20,11 +19,6 @@ void CrcCache::store(const std::string& path, std::uint64_t size, std::int64_t m
     m_map.clear();
   }
   m_map[path] = Value{size, mtime_ns, crc};
-}
-
-std::uint64_t CrcCache::hits() const {
-  std::lock_guard<std::mutex> lock(m_mutex);
-  return m_hits;
 }
 
 std::size_t CrcCache::size() const {

@@ -27,8 +27,7 @@ public:
   /// Remembers a CRC-32.
   void store(const std::string& path, std::uint64_t size, std::int64_t mtime_ns, std::uint32_t crc);
 
-  /// Lookups that found a CRC, and files remembered (for tests and logs).
-  std::uint64_t hits() const;
+  /// Files remembered (for tests and logs).
   std::size_t size() const;
 
 private:
@@ -40,7 +39,6 @@ private:
   mutable std::mutex m_mutex;
   std::unordered_map<std::string, Value> m_map;
   std::size_t m_capacity;
-  mutable std::uint64_t m_hits = 0;
 };
 
 } // namespace shared::zip

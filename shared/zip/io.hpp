@@ -4,6 +4,7 @@
 #pragma once
 
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/zip/entry.hpp"
 
 #include <cstddef>
@@ -83,32 +84,30 @@ public:
 };
 
 /// Bodies from files under a local root folder: entry.source_or_path() is opened relative to
-/// the root with openat(2), segment by segment with O_NOFOLLOW, so that no symlink is followed
-/// (in or out of the tree), and read with pread(2) at the needed offset. Opens and reads throw
-/// error::IoError naming the root-relative path (also when it is not a regular file); a file
-/// whose size is no longer entry.size throws error::IntegrityError (it changed since listed).
+/// the root with open_regular_file, so that no symlink is followed (in or out of the tree), and
+/// read with pread(2) at the needed offset. Opens and reads throw error::IoError naming the
+/// root-relative path (also when it is not a regular file); a file whose size is no longer
+/// entry.size throws error::IntegrityError (it changed since listed).
 class LocalBodyProvider : public BodyProvider {
 public:
   /// Opens `root` (absolute or relative to the working directory) as the root folder. Throws
   /// error::IoError when it cannot be opened as a folder.
   explicit LocalBodyProvider(const std::string& root);
-  ~LocalBodyProvider() override;
-  LocalBodyProvider(const LocalBodyProvider&) = delete;
-  LocalBodyProvider& operator=(const LocalBodyProvider&) = delete;
 
   std::unique_ptr<BodyReader> open(const Entry& entry, std::uint64_t offset) override;
 
   /// The root folder's descriptor (valid while this provider lives), e.g. for file_crc32().
-  int root_fd() const { return m_root_fd; }
+  int root_fd() const { return m_root_fd.get(); }
 
 private:
-  int m_root_fd = -1;
-  std::string m_root;
+  fs::Descriptor m_root_fd;
 };
 
-/// Opens `path` (relative to the folder open as `root_fd`, or AT_FDCWD) for reading without
-/// following a symlink in any segment; the final segment must be a regular file (a FIFO is
-/// not waited on). Returns the descriptor (close-on-exec). Throws error::IoError naming `path`.
-int open_beneath(int root_fd, const std::string& path);
+/// Opens `path` for reading, relative to the folder open as `root_fd` (or AT_FDCWD) and never
+/// leaving it, or absolute, following no symlink in any segment (fs::open_beneath); it must be
+/// a regular file (a FIFO is not waited on). Sets `*size` (bytes) when `size` is given.
+/// Throws error::IoError naming `path`: a symlink, "..", a missing file, not a regular file.
+fs::Descriptor open_regular_file(int root_fd, const std::string& path,
+                                 std::uint64_t* size = nullptr);
 
 } // namespace shared::zip

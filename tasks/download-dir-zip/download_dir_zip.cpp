@@ -258,6 +258,8 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   options.max_size = inputs.size("maxSize");
   options.store_symlinks = inputs.text("symlinks") == "store";
   options.parallel = static_cast<unsigned>(inputs.integer("parallel"));
+  options.durability =
+      inputs.boolean("fsync") ? shared::fs::Durability::flush : shared::fs::Durability::none;
   options.source_context.http = shared::task::http_options_from_inputs(inputs, logger);
   options.source_context.logger = &logger;
   return options;
@@ -338,7 +340,7 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
     CountingSink sink(out, progress);
     result = zip::write_archive(std::move(plan.entries), options.write, *bodies, sink);
   } else {
-    shared::fs::PartFile file(options.output);
+    shared::fs::PartFile file(options.output, options.durability);
     PartFileSink out(file);
     CountingSink sink(out, progress);
     result = zip::write_archive(std::move(plan.entries), options.write, *bodies, sink);

@@ -1,8 +1,9 @@
 // download-dir-zip: a subtree of an artifact (a local folder or file share, or a web store) as
-// one ZIP archive, streamed through shared/zip to a file or standard output (seed 000).
+// one ZIP archive, streamed through shared/zip to a file or standard output.
 #pragma once
 
 #include "shared/error/error.hpp"
+#include "shared/fs/part_file.hpp"
 #include "shared/source/source.hpp"
 #include "shared/task/inputs.hpp"
 #include "shared/task/run.hpp"
@@ -26,6 +27,8 @@ struct Options {
   std::uint64_t max_size = 0; ///< bytes of files; 0: no limit
   bool store_symlinks = false;
   unsigned parallel = 8; ///< HEAD requests at once
+  /// How the output file is committed: flush (fsync) only when asked.
+  shared::fs::Durability durability = shared::fs::Durability::none;
   shared::source::SourceContext source_context;
 };
 

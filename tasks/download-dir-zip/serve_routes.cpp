@@ -2,6 +2,7 @@
 
 #include "shared/error/error.hpp"
 #include "shared/fs/descriptor.hpp"
+#include "shared/fs/open_beneath.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/server/ranged_answer.hpp"
 #include "shared/server/response_body.hpp"
@@ -34,29 +35,23 @@ using server::HttpError;
 
 constexpr const char* k_missing = "The archive does not exist or has been deleted.";
 
-// The folder `segments` (each already checked by decode_segment) under `root_fd`, opened one
-// segment at a time with O_NOFOLLOW: a symlink anywhere on the way, or anything but a
-// folder, is a 404.
-int open_folder(int root_fd, const std::vector<std::string>& segments) {
-  int dir = ::dup(root_fd);
-  for (const auto& segment : segments) {
-    const int next =
-        ::openat(dir, segment.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    ::close(dir);
-    if (next < 0) {
-      throw HttpError(404, k_missing);
-    }
-    dir = next;
-  }
-  return dir;
-}
-
 std::string join(const std::vector<std::string>& segments) {
   std::string out;
   for (const auto& s : segments) {
     out += (out.empty() ? "" : "/") + s;
   }
   return out;
+}
+
+// The folder `segments` (each already checked by decode_segment) under `root_fd`, following
+// no symlink: a symlink anywhere on the way, or anything but a folder, is a 404.
+shared::fs::Descriptor open_folder(int root_fd, const std::vector<std::string>& segments) {
+  shared::fs::Descriptor folder =
+      shared::fs::open_beneath(root_fd, join(segments), O_RDONLY | O_DIRECTORY);
+  if (!folder.valid()) {
+    throw HttpError(404, k_missing);
+  }
+  return folder;
 }
 
 std::string hex(const shared::hash::Digest& digest, std::size_t bytes) {
@@ -190,15 +185,11 @@ std::string content_disposition(const std::string& filename, bool attachment) {
 
 ArchiveRoutes::ArchiveRoutes(ArchiveOptions options, shared::log::Logger& logger)
     : m_options(std::move(options)), m_logger(logger) {
-  m_root_fd = ::open(m_options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (m_root_fd < 0) {
+  m_root_fd.reset(::open(m_options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!m_root_fd.valid()) {
     throw shared::error::UsageError(
         shared::error::system_message("--root: \"" + m_options.root + "\" is not a folder", errno));
   }
-}
-
-ArchiveRoutes::~ArchiveRoutes() {
-  ::close(m_root_fd);
 }
 
 void ArchiveRoutes::register_routes(server::Router& router) {
@@ -250,7 +241,7 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
   if (compress != exchange.query.end() && !deflate && compress->second != "store") {
     throw HttpError(400, "compress must be store or deflate");
   }
-  const shared::fs::Descriptor folder_fd(open_folder(m_root_fd, folder));
+  const shared::fs::Descriptor folder_fd = open_folder(m_root_fd.get(), folder);
   const std::string folder_path = "/proc/self/fd/" + std::to_string(folder_fd.get());
 
   // What goes in: the tree, no link followed; skipped entries are not the client's business.
@@ -329,16 +320,11 @@ void ArchiveRoutes::folder_archive(Exchange& exchange, const std::vector<std::st
 
 void ArchiveRoutes::single_file(Exchange& exchange, const std::vector<std::string>& folder,
                                 const std::vector<std::string>& path, bool as_attachment) {
-  const shared::fs::Descriptor folder_fd(open_folder(m_root_fd, folder));
-  int raw = -1;
-  try {
-    raw = zip::open_beneath(folder_fd.get(), join(path));
-  } catch (const shared::error::IoError&) {
-    throw HttpError(404, "The file does not exist or has been deleted.");
-  }
-  const shared::fs::Descriptor file(raw);
+  const shared::fs::Descriptor folder_fd = open_folder(m_root_fd.get(), folder);
+  const shared::fs::Descriptor file =
+      shared::fs::open_beneath(folder_fd.get(), join(path), O_RDONLY | O_NONBLOCK);
   struct stat info {};
-  if (::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (!file.valid() || ::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     throw HttpError(404, "The file does not exist or has been deleted.");
   }
   const auto size = static_cast<std::uint64_t>(info.st_size);

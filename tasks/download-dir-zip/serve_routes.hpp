@@ -3,6 +3,7 @@
 // single files, answered from the local tree without staging anything on disk.
 #pragma once
 
+#include "shared/fs/descriptor.hpp"
 #include "shared/log/logger.hpp"
 #include "shared/server/router.hpp"
 #include "shared/zip/crc_cache.hpp"
@@ -31,7 +32,6 @@ public:
   /// Opens the root folder. Throws shared::error::UsageError naming --root when it is not a
   /// folder.
   ArchiveRoutes(ArchiveOptions options, shared::log::Logger& logger);
-  ~ArchiveRoutes();
   ArchiveRoutes(const ArchiveRoutes&) = delete;
   ArchiveRoutes& operator=(const ArchiveRoutes&) = delete;
 
@@ -54,11 +54,11 @@ private:
 
   ArchiveOptions m_options;
   shared::log::Logger& m_logger;
-  int m_root_fd = -1;
+  shared::fs::Descriptor m_root_fd;
   shared::zip::CrcCache m_crcs;
 };
 
-/// Answers 413 with the JSON error of seed 000's limit: {"statusCode":413,"error":"Payload Too
+/// Answers 413 with a JSON error: {"statusCode":413,"error":"Payload Too
 /// Large","message":…,"size":`size`,"limit":`limit`} (both in bytes).
 void send_too_large(shared::server::Exchange& exchange, std::uint64_t size, std::uint64_t limit);
 

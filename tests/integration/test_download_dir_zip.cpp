@@ -592,3 +592,24 @@ TEST_CASE("an archive written into the tree it zips is not zipped by the next ru
   CHECK(contains(again.err, "skipped all.zip: it is the output, from an earlier run"));
   CHECK(names_in(dir / "src/all.zip") == std::set<std::string>{"a.txt"});
 }
+
+TEST_CASE("the output is renamed into place, flushed to disk or not (--fsync)",
+          "[download-dir-zip]") {
+  TempDir dir;
+  make_file(dir / "src/a.txt", "a\n");
+  std::vector<std::string> args = {dir / "src", "-o", dir / "out/all.zip"};
+  REQUIRE(::mkdir((dir / "out").c_str(), 0755) == 0);
+  SECTION("by default: no flush") {}
+  SECTION("--fsync") {
+    args.push_back("--fsync");
+  }
+  const ProcessResult r = zip_dir(args);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(names_in(dir / "out/all.zip") == std::set<std::string>{"a.txt"});
+  std::set<std::string> in_folder;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "out")) {
+    in_folder.insert(entry.path().filename().string());
+  }
+  CHECK(in_folder == std::set<std::string>{"all.zip"}); // no .part left
+}

@@ -213,7 +213,9 @@ TEST_CASE("worker: expired archives are deleted from the store and the database"
     archive.url = "/downloads/" + archive.object;
     archive.expires =
         claim.job.id == old_job.job.id ? s.jobs->current_time() - 1 : s.jobs->current_time() + 3600;
-    s.store.put_file(archive.object, s.submit.root + "/1/a/a.txt");
+    auto object = s.store.create(archive.object);
+    object->write("archive", 7);
+    object->commit();
     REQUIRE(s.jobs->finish(claim, archive));
     (void)submitted;
   }

@@ -8,9 +8,28 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 
 using namespace shared::fs;
 using namespace tests::support;
+
+TEST_CASE("sync_method: nothing to do in memory, whatever the count; else by the count", "[fs]") {
+  for (const std::string& path :
+       {std::filesystem::current_path().string(), std::string("/tmp"), std::string("/dev/shm")}) {
+    INFO(path);
+    const Descriptor dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
+      continue; // e.g. no /dev/shm here
+    }
+    struct statfs info {};
+    REQUIRE(::fstatfs(dir.get(), &info) == 0);
+    const bool in_memory = info.f_type == TMPFS_MAGIC || info.f_type == RAMFS_MAGIC;
+    CHECK(sync_method(dir.get(), 0) == SyncMethod::none);
+    CHECK(sync_method(dir.get(), 1) == (in_memory ? SyncMethod::none : SyncMethod::each));
+    CHECK(sync_method(dir.get(), 5, 4) == (in_memory ? SyncMethod::none : SyncMethod::filesystem));
+  }
+}
 
 TEST_CASE("sync_files syncs each file up to each_max, else the whole filesystem", "[fs]") {
   // On the working directory's filesystem (the build tree: on disk, where TMPDIR may be in

@@ -194,9 +194,11 @@ TEST_CASE("the local store writes through a part file and deletes", "[store]") {
     INFO(bad);
     CHECK_THROWS_AS(store.create(bad), shared::error::UsageError);
   }
-  write_file(dir / "f", "file body");
-  store.put_file("copied", dir / "f");
-  CHECK(read_file(dir / "s/copied") == "file body");
+  auto object = store.create("written");
+  object->write("file body", 9);
+  CHECK_FALSE(exists(dir / "s/written"));
+  object->commit();
+  CHECK(read_file(dir / "s/written") == "file body");
 }
 
 TEST_CASE("a worker whose lease was taken over stops zipping and records nothing", "[jobs]") {

@@ -1,0 +1,58 @@
+#include "shared/error/error.hpp"
+#include "shared/http/client.hpp"
+#include "shared/log/logger.hpp"
+#include "shared/source/file_source.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sstream>
+#include <unistd.h>
+
+using namespace tests::support;
+
+namespace {
+
+const shared::source::Item& item_at(const shared::source::Listing& listing,
+                                    const std::string& path) {
+  for (const auto& item : listing.items) {
+    if (item.path == path) {
+      return item;
+    }
+  }
+  FAIL("not listed: " << path);
+  throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+TEST_CASE("a folder source reads its files beneath its root and follows no symlink", "[source]") {
+  TempDir dir;
+  write_file(dir / "root/sub/file", "file");
+  write_file(dir / "outside/file", "secret");
+  std::ostringstream out;
+  shared::log::Logger logger(shared::log::Dialect::plain, out, out);
+  shared::source::FileSource source(dir / "root", logger);
+  const shared::source::Listing listing = source.list();
+  const shared::source::Item listed = item_at(listing, "sub/file");
+  const auto reader = source.open_reader();
+
+  shared::http::StringSink whole;
+  reader->fetch(listed, whole);
+  CHECK(whole.body() == "file");
+  shared::http::StringSink part;
+  reader->fetch_range(listed, 1, 2, part);
+  CHECK(part.body() == "il");
+
+  // After the listing, the folder becomes a symlink out of the root: refused, not followed.
+  REQUIRE(::rename((dir / "root/sub").c_str(), (dir / "root/moved").c_str()) == 0);
+  REQUIRE(::symlink((dir / "outside").c_str(), (dir / "root/sub").c_str()) == 0);
+  shared::http::StringSink refused;
+  CHECK_THROWS_AS(reader->fetch(listed, refused), shared::error::IoError);
+  CHECK(refused.body().empty());
+
+  shared::source::Item up = listed;
+  up.path = "../outside/file";
+  CHECK_THROWS_AS(reader->fetch(up, refused), shared::error::IoError);
+  CHECK(refused.body().empty());
+}
