@@ -17,13 +17,11 @@ constexpr auto k_poll = std::chrono::milliseconds(50);
 
 FollowingHasher::FollowingHasher(int fd, std::uint64_t base, std::uint64_t size,
                                  const std::vector<Part>& parts,
-                                 const std::function<bool()>& cancelled,
-                                 parallel::ThreadStarter* starter)
+                                 const std::function<bool()>& cancelled)
     : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_cancelled(cancelled),
       m_written(parts.size(), 0) {
   try {
-    m_thread = starter != nullptr ? starter->start([this] { follow(); })
-                                  : std::thread([this] { follow(); });
+    m_thread = std::thread([this] { follow(); });
   } catch (const std::system_error& e) {
     throw error::IoError(std::string("cannot start the SHA-256 thread: ") + e.what());
   }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "shared/hash/sha256.hpp"
-#include "shared/parallel/thread_starter.hpp"
 
 #include <condition_variable>
 #include <cstdint>
@@ -42,11 +41,9 @@ public:
   /// `fd`: the file, open for reading; the body of `size` bytes starts at byte `base` of it.
   /// `parts` cover the body in order and must outlive the hasher. Writers waiting for the
   /// window throw error::Interrupted within 50 ms of `cancelled` (may be empty) returning true;
-  /// it must outlive the hasher. The thread is made by `starter` when given (at its serving
-  /// thread's priority). Throws error::IoError when the thread cannot start.
+  /// it must outlive the hasher. Throws error::IoError when the thread cannot start.
   FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts,
-                  const std::function<bool()>& cancelled,
-                  parallel::ThreadStarter* starter = nullptr);
+                  const std::function<bool()>& cancelled);
   ~FollowingHasher();
   FollowingHasher(const FollowingHasher&) = delete;
   FollowingHasher& operator=(const FollowingHasher&) = delete;

@@ -6,7 +6,6 @@
 #include "shared/fs/write_loop.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
-#include "shared/parallel/thread_starter.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/part_writer.hpp"
 
@@ -123,8 +122,8 @@ public:
   // `trial` (may be null) is ended when the response begins.
   PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
            progress::Reporter* progress, const std::function<bool()>& cancelled,
-           FollowingHasher* hasher, std::mutex* turn, Trial* trial)
-      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, turn, progress,
+           FollowingHasher* hasher, Trial* trial)
+      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, progress,
                    cancelled),
         m_trial(trial) {}
 
@@ -173,7 +172,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
   result.bytes = head.size() + size;
   const std::string part_path = final_path + std::string(fs::k_part_suffix);
   // A leftover is never "already downloaded": it is replaced.
-  int fd = fs::create_part(AT_FDCWD, part_path, part_path);
+  fs::Descriptor part(fs::create_part(AT_FDCWD, part_path, part_path));
+  const int fd = part.get();
   try {
     if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
       throw error::IoError(error::system_message("cannot size " + part_path, errno));
@@ -201,7 +201,6 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     std::atomic<std::uint64_t> retries{0};
     std::atomic<std::uint64_t> attempts{0};
     std::mutex mutex;
-    std::mutex turn; // the parts' writes to the part file take turns
     std::exception_ptr failure;
     const auto work = [&] {
       try {
@@ -221,7 +220,7 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
             headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
                                               std::to_string(offset + length - 1));
             PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
-                          hasher ? &*hasher : nullptr, &turn, &trial);
+                          hasher ? &*hasher : nullptr, &trial);
             try {
               client.get(use.location.url, sink, headers);
               if (sink.written() != length) {
@@ -260,16 +259,8 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
     std::vector<std::thread> threads;
     const auto workers = static_cast<unsigned>(
         std::min<std::uint64_t>(std::max(options.parallel, 1u), std::max<std::uint64_t>(parts, 1)));
-    // The SHA-256 thread (made above, at the caller's priority) is what the parts wait for
-    // when the CPU is short: the workers yield to it.
-    const bool yield = hasher.has_value() && workers > 1;
     for (unsigned t = 0; t < workers; ++t) {
-      threads.emplace_back([&work, yield] {
-        if (yield) {
-          parallel::lower_priority(parallel::k_yield_steps);
-        }
-        work();
-      });
+      threads.emplace_back(work);
     }
     for (auto& thread : threads) {
       thread.join();
@@ -309,15 +300,11 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                                     ", got " + hash::to_hex(*got));
       }
     }
-    const int closing = fd;
-    fd = -1; // closed even when close() fails: never twice
-    if (::close(closing) != 0) {
+    if (part.close() != 0) {
       throw error::IoError(error::system_message("cannot write " + part_path, errno));
     }
   } catch (...) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
+    part.reset(-1);
     ::unlink(part_path.c_str());
     throw;
   }
