@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -72,6 +73,14 @@ public:
   /// hash the file again. Throws error::Interrupted when `cancelled` returns true.
   std::optional<hash::Digest> finish();
 
+  /// As finish(), but when the digest was spoiled (or the file could not be mapped), reads the
+  /// body again from the file to compute it (read_again() then says so). `shown` names the file
+  /// in errors. Throws error::Interrupted and error::IoError.
+  hash::Digest finish_or_read_again(const std::string& shown);
+
+  /// Whether finish_or_read_again() had to read the body again.
+  bool read_again() const { return m_read_again; }
+
   /// Bytes not hashed yet when finish() was called.
   std::uint64_t left() const { return m_left; }
 
@@ -99,6 +108,7 @@ private:
   bool m_idle = false;    // the thread waits on m_work
   bool m_spoiled = false; // spoiled, abandoned or unreadable: the thread stops
   bool m_done = false;    // the thread has stopped
+  bool m_read_again = false;
   hash::Sha256 m_sha256;
   std::thread m_thread;
 };

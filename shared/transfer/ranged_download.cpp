@@ -4,7 +4,6 @@
 #include "shared/fs/descriptor.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
-#include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/part_writer.hpp"
@@ -279,34 +278,6 @@ private:
   std::exception_ptr m_failure;
 };
 
-// Once every part is written: the body's SHA-256 from `hasher`, or read again from `reader`
-// (the part file, the body from byte `base`) when a part it had read was written again.
-hash::Digest body_sha256(FollowingHasher& hasher, int reader, std::uint64_t base,
-                         const std::string& part_path, const std::function<bool()>& cancelled,
-                         log::Logger& logger, RangedResult& result) {
-  std::optional<hash::Digest> got = hasher.finish();
-  result.hashed_after = hasher.left();
-  logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
-               " bytes left to read after the last part" +
-               (got ? "" : "; read again (a part it had read was written again)"));
-  if (got) {
-    return *got;
-  }
-  ++result.rehashed;
-  if (::lseek(reader, static_cast<off_t>(base), SEEK_SET) < 0) {
-    throw error::IoError(error::system_message("cannot read " + part_path, errno));
-  }
-  hash::FileHasher again;
-  return again
-      .hash_fd(reader, part_path,
-               [&cancelled](std::size_t) {
-                 if (cancelled && cancelled()) {
-                   throw error::Interrupted();
-                 }
-               })
-      .sha256;
-}
-
 // Writes the body into the part file `fd` after `head`, checks it against `sha256` (when given)
 // and flushes it to disk.
 void fetch_body(int fd, const std::string& part_path, std::uint64_t size,
@@ -338,8 +309,13 @@ void fetch_body(int fd, const std::string& part_path, std::uint64_t size,
     throw error::IoError(error::system_message("cannot write " + part_path, errno));
   }
   if (sha256) {
-    const hash::Digest got = body_sha256(*hasher, reader.get(), head.size(), part_path,
-                                         options.http.cancelled, logger, result);
+    const hash::Digest got = hasher->finish_or_read_again(part_path);
+    result.hashed_after = hasher->left();
+    result.rehashed = hasher->read_again() ? 1 : 0;
+    logger.debug(
+        "SHA-256: " + std::to_string(result.hashed_after) +
+        " bytes left to read after the last part" +
+        (hasher->read_again() ? "; read again (a part it had read was written again)" : ""));
     if (got != *sha256) {
       throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) + ", got " +
                                   hash::to_hex(got));

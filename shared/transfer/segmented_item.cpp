@@ -159,13 +159,13 @@ void SegmentedItem::fetch_whole_instead(const std::string& why, const RunContext
   }
 }
 
-bool SegmentedItem::finish(hash::FileHasher& hasher, const RunContext& run) {
+bool SegmentedItem::finish(const RunContext& run) {
   // Every segment settled: no other worker touches the item any more.
   std::exception_ptr failure = m_failure;
   bool whole = m_whole;
   if (!failure && !whole) {
     try {
-      whole = !hash_matches(hasher, run);
+      whole = !hash_matches(run);
       if (!whole) {
         rename_into_place(run);
       }
@@ -192,22 +192,16 @@ bool SegmentedItem::finish(hash::FileHasher& hasher, const RunContext& run) {
 
 // Whether the part file's SHA-256 is the item's (true when not checked). A mismatch is logged
 // and counted as a retry: the item is fetched whole.
-bool SegmentedItem::hash_matches(hash::FileHasher& hasher, const RunContext& run) {
+bool SegmentedItem::hash_matches(const RunContext& run) {
   if (!m_hasher) {
     return true;
   }
-  std::optional<hash::Digest> digest = m_hasher->finish();
-  if (!digest) { // spoiled by a segment written again after it was hashed
-    if (::lseek(m_part->get(), 0, SEEK_SET) != 0) {
-      throw error::IoError(error::system_message("cannot read " + part_name(m_item.path), errno));
-    }
-    digest = hasher.hash_fd(m_part->get(), part_name(m_item.path)).sha256;
-  }
-  if (*digest == *m_item.sha256) {
+  const hash::Digest digest = m_hasher->finish_or_read_again(part_name(m_item.path));
+  if (digest == *m_item.sha256) {
     return true;
   }
   run.logger.info("retry: " + m_item.path + ": SHA-256 mismatch of the segments: expected " +
-                  hash::to_hex(*m_item.sha256) + ", got " + hash::to_hex(*digest) +
+                  hash::to_hex(*m_item.sha256) + ", got " + hash::to_hex(digest) +
                   ": fetching it whole");
   ++run.tally.retries;
   return false;

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "shared/fs/descriptor.hpp"
-#include "shared/hash/file_hasher.hpp"
 #include "shared/source/source.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/tally.hpp"
@@ -56,12 +55,12 @@ public:
   bool fetch_segment(std::size_t k, source::Reader& reader, const std::function<int()>& open_folder,
                      const RunContext& run);
 
-  /// Once every segment settled: checks the SHA-256 (computed again by `hasher` when spoiled),
+  /// Once every segment settled: checks the SHA-256 (read again when spoiled, see FollowingHasher),
   /// renames the part file into place and counts the item in the tally (returns true); or
   /// deletes the part file and returns false when the item is to be fetched whole instead (the
   /// store cannot send ranges, or the SHA-256 did not match: a retry). Throws the first error
   /// of a segment, or error::IoError.
-  bool finish(hash::FileHasher& hasher, const RunContext& run);
+  bool finish(const RunContext& run);
 
 private:
   void write_segment(std::size_t k, source::Reader& reader, const std::function<int()>& open_folder,
@@ -69,7 +68,7 @@ private:
   void open(const std::function<int()>& open_folder, const RunContext& run);
   void fail(std::exception_ptr error);
   void fetch_whole_instead(const std::string& why, const RunContext& run);
-  bool hash_matches(hash::FileHasher& hasher, const RunContext& run);
+  bool hash_matches(const RunContext& run);
   void rename_into_place(const RunContext& run);
   void remove_part_file();
 

@@ -47,9 +47,8 @@ void Worker::fetch_segment(SegmentedItem& segmented, std::size_t k) {
     return m_folders.open(split_path(item.path).folder);
   };
   if (segmented.fetch_segment(k, *m_reader, open_folder, m_run)) {
-    place_counted(item, [&] {
-      return segmented.finish(m_hasher, m_run) || place(item, false) == Placing::done;
-    });
+    place_counted(item,
+                  [&] { return segmented.finish(m_run) || place(item, false) == Placing::done; });
   }
 }
 

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "shared/fs/file_copy.hpp"
-#include "shared/hash/file_hasher.hpp"
 #include "shared/source/source.hpp"
 #include "shared/transfer/destination.hpp"
 #include "shared/transfer/download_plan.hpp"
@@ -56,7 +55,6 @@ private:
   FolderOpener m_folders;
   WholeFetcher m_fetcher;
   LocalCopyPlacer m_copies;
-  hash::FileHasher m_hasher; // a segmented item's SHA-256 again, when spoiled
 };
 
 } // namespace shared::transfer
