@@ -44,7 +44,7 @@ void SegmentedItem::continue_from(FirstSegment first, const RunContext& run) {
   m_opened = true;
   m_folder = std::move(first.folder);
   m_part = std::move(first.part);
-  m_settled = 1;
+  m_ended = 1;
   m_progress_bytes = first.bytes;
   if (first.prefix) {
     m_hasher =
@@ -71,8 +71,8 @@ bool SegmentedItem::fetch_segment(std::size_t k, source::Reader& reader,
     fail(std::current_exception());
   }
   std::lock_guard<std::mutex> lock(m_mutex);
-  ++m_settled;
-  if (m_settled < m_parts.size() || m_finished) {
+  ++m_ended;
+  if (m_ended < m_parts.size() || m_finished) {
     if (interrupted) {
       throw error::Interrupted();
     }
@@ -160,7 +160,7 @@ void SegmentedItem::fetch_whole_instead(const std::string& why, const RunContext
 }
 
 bool SegmentedItem::finish(const RunContext& run) {
-  // Every segment settled: no other worker touches the item any more.
+  // Every segment ended: no other worker touches the item any more.
   std::exception_ptr failure = m_failure;
   bool whole = m_whole;
   if (!failure && !whole) {

@@ -21,7 +21,7 @@ namespace shared::transfer {
 /// The state of an item fetched in segments by whichever workers take them. The first segment
 /// fetched creates the part file (unless the item started with a FirstSegment); the SHA-256
 /// follows the written prefix on its own thread (FollowingHasher, which holds back segments far
-/// ahead of it); the worker whose segment settles last finishes the item. A failed segment
+/// ahead of it); the worker whose segment ends last finishes the item. A failed segment
 /// fails the item (the segments after it are skipped); a store that cannot send ranges gets
 /// the item fetched whole. An unfinished item's part file is deleted when it is destroyed.
 /// Thread-safe.
@@ -49,13 +49,13 @@ public:
 
   /// Fetches segment `k` into the part file through `reader`, unless the item failed or goes
   /// whole; the first segment fetched creates the part file in the folder `open_folder` gives
-  /// (which may throw, e.g. Refused). Returns whether this was the last segment to settle: the
+  /// (which may throw, e.g. Refused). Returns whether this was the last segment to end: the
   /// caller then calls finish(). A segment's error is the item's (finish() throws it), but
   /// error::Interrupted is also thrown here.
   bool fetch_segment(std::size_t k, source::Reader& reader, const std::function<int()>& open_folder,
                      const RunContext& run);
 
-  /// Once every segment settled: checks the SHA-256 (read again when spoiled, see FollowingHasher),
+  /// Once every segment ended: checks the SHA-256 (read again when spoiled, see FollowingHasher),
   /// renames the part file into place and counts the item in the tally (returns true); or
   /// deletes the part file and returns false when the item is to be fetched whole instead (the
   /// store cannot send ranges, or the SHA-256 did not match: a retry). Throws the first error
@@ -83,7 +83,7 @@ private:
   std::unique_ptr<fs::Descriptor> m_folder;
   std::unique_ptr<fs::Descriptor> m_part;
   std::unique_ptr<FollowingHasher> m_hasher; // when checking the SHA-256, once open
-  std::size_t m_settled = 0;                 // segments fetched, failed or skipped
+  std::size_t m_ended = 0;                   // segments fetched, failed or skipped
   bool m_finished = false;
   std::uint64_t m_progress_bytes = 0; // written by the segments fetched
   std::exception_ptr m_failure;       // the first error of a segment

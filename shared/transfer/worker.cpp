@@ -15,18 +15,18 @@ void Worker::work() {
       fetch_segment(*task->segmented, task->segment);
     } else {
       const source::Item& item = *task->item;
-      place_counted(item, [&] { return place(item, true) == Placing::done; });
+      run_item(item, [&] { return download_item(item, true) == Result::complete; });
     }
     m_shared.queue.done(*task);
   }
   m_run.tally.retries += m_reader->retries();
 }
 
-// Runs `place`, which returns whether it completed the item (false: segments complete it and
+// Runs `download`, which returns whether it completed the item (false: segments complete it and
 // count it then). An error fails the item, but error::Interrupted stops the run.
-void Worker::place_counted(const source::Item& item, const std::function<bool()>& place) {
+void Worker::run_item(const source::Item& item, const std::function<bool()>& download) {
   try {
-    if (place()) {
+    if (download()) {
       m_run.progress.add_item();
     }
   } catch (const error::Interrupted&) {
@@ -38,7 +38,7 @@ void Worker::place_counted(const source::Item& item, const std::function<bool()>
   }
 }
 
-// Fetches segment k of an item, and finishes the item when it is the last to settle: in place,
+// Fetches segment k of an item, and finishes the item when it is the last to end: in place,
 // or fetched whole instead.
 void Worker::fetch_segment(SegmentedItem& segmented, std::size_t k) {
   const source::Item& item = segmented.item();
@@ -47,35 +47,36 @@ void Worker::fetch_segment(SegmentedItem& segmented, std::size_t k) {
     return m_folders.open(split_path(item.path).folder);
   };
   if (segmented.fetch_segment(k, *m_reader, open_folder, m_run)) {
-    place_counted(item,
-                  [&] { return segmented.finish(m_run) || place(item, false) == Placing::done; });
+    run_item(item, [&] {
+      return segmented.finish(m_run) || download_item(item, false) == Result::complete;
+    });
   }
 }
 
-// Places one item: an empty folder, a file already in place, a local copy, else fetched (in
+// Downloads one item: an empty folder, a file already in place, a local copy, else fetched (in
 // segments when `may_split` and it turns out large, see should_probe).
-Worker::Placing Worker::place(const source::Item& item, bool may_split) {
+Worker::Result Worker::download_item(const source::Item& item, bool may_split) {
   m_shared.destination.check_path(item.path);
   if (item.is_directory) {
     m_folders.open(item.path);
     ++m_run.tally.folders;
-    return Placing::done;
+    return Result::complete;
   }
   if (m_copies.in_place(item)) {
-    return Placing::done;
+    return Result::complete;
   }
   const SplitPath path = split_path(item.path);
   const int folder = m_folders.open(path.folder);
   if (m_copies.place(item, folder, path.name, m_folders.fresh())) {
-    return Placing::done;
+    return Result::complete;
   }
   return fetch(item, folder, path.name, may_split);
 }
 
 // Fetches the item whole, or, when it should be probed and turns out larger than its first
 // bytes, publishes the rest as segments.
-Worker::Placing Worker::fetch(const source::Item& item, int folder, const std::string& name,
-                              bool may_split) {
+Worker::Result Worker::fetch(const source::Item& item, int folder, const std::string& name,
+                             bool may_split) {
   const DownloadOptions& options = m_run.options;
   // A small first part: the segments are published soon (the other workers may be busy
   // placing local copies meanwhile), and most files past it are large ones.
@@ -84,13 +85,13 @@ Worker::Placing Worker::fetch(const source::Item& item, int folder, const std::s
                                   : 0;
   std::optional<FirstSegment> first = m_fetcher.fetch(item, folder, name, probe);
   if (!first) {
-    return Placing::done;
+    return Result::complete;
   }
   SegmentedItem& segmented =
       m_shared.queue.add_segmented(item, first->size, options.min_segment_size, first->bytes);
   segmented.continue_from(std::move(*first), m_run);
   m_shared.queue.publish(segmented, 1);
-  return Placing::in_segments;
+  return Result::in_segments;
 }
 
 // Whether an item of unknown size should be asked for its first segment only, to fetch the

@@ -1,4 +1,4 @@
-// One worker of a download: takes tasks from the work queue one at a time and places their
+// One worker of a download: takes tasks from the work queue one at a time and downloads their
 // items (an empty folder, a local copy, or a fetch, whole or in segments). Internal to the
 // download engine.
 #pragma once
@@ -39,13 +39,13 @@ public:
   void work();
 
 private:
-  // How placing an item ended: complete, or handed over to segments, which complete it.
-  enum class Placing { done, in_segments };
+  // How downloading an item ended: complete, or handed over to segments, which complete it.
+  enum class Result { complete, in_segments };
 
-  void place_counted(const source::Item& item, const std::function<bool()>& place);
+  void run_item(const source::Item& item, const std::function<bool()>& download);
   void fetch_segment(SegmentedItem& segmented, std::size_t k);
-  Placing place(const source::Item& item, bool may_split);
-  Placing fetch(const source::Item& item, int folder, const std::string& name, bool may_split);
+  Result download_item(const source::Item& item, bool may_split);
+  Result fetch(const source::Item& item, int folder, const std::string& name, bool may_split);
   bool should_probe(const source::Item& item) const;
   void fail(const source::Item& item, const std::string& message, error::ExitCode code);
 

@@ -272,7 +272,7 @@ TEST_CASE("download: a store that ignores ranges gets the large item whole", "[t
   CHECK(f.part_files().empty());
 }
 
-TEST_CASE("download: local copies are placed; a copy that fails its check is fetched instead",
+TEST_CASE("download: local copies are placed, and a copy that fails its check is fetched instead",
           "[transfer]") {
   Fixture f;
   MemorySource source;

@@ -125,7 +125,7 @@ TEST_CASE("following hasher: a writer more than the window ahead waits for the h
   CHECK(*digest == shared::hash::sha256(body));
 }
 
-TEST_CASE("following hasher: abandon() releases a waiting writer; finish() gives no digest",
+TEST_CASE("following hasher: abandon() releases a waiting writer, and finish() gives no digest",
           "[transfer]") {
   const std::uint64_t size = 80 * k_mib;
   const std::string body = random_bytes(size, 9);
@@ -162,8 +162,8 @@ TEST_CASE("following hasher: a waiting writer throws Interrupted when cancelled"
   CHECK(interrupted);
 }
 
-TEST_CASE("following hasher: a part written again after it was hashed spoils the digest; "
-          "the body is then read again",
+TEST_CASE("following hasher: a part written again after it was hashed spoils the digest, "
+          "and the body is then read again",
           "[transfer]") {
   const std::uint64_t base = GENERATE(0u, 1234u);
   const std::uint64_t size = 16 * k_mib;

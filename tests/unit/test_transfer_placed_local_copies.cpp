@@ -37,7 +37,7 @@ LocalCopy copy_at(const std::string& path, bool unchanged) {
   struct stat info {};
   REQUIRE(::stat(path.c_str(), &info) == 0);
   return {path, unchanged, static_cast<std::uint64_t>(info.st_size), info.st_dev, info.st_ino,
-          -1, {}};
+          -1,   {}};
 }
 
 shared::source::Item item(const std::string& path, std::optional<std::uint64_t> size) {
