@@ -4,19 +4,48 @@
 #include "shared/fs/write_loop.hpp"
 
 #include <cerrno>
-#include <cstdio>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace shared::fs {
 namespace {
 
-std::string parent_of(const std::string& path) {
+std::string folder_of(const std::string& path) {
   const auto slash = path.rfind('/');
   if (slash == std::string::npos) {
     return ".";
   }
   return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string name_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The folder of a PartFile: opened for reading, so that it can be fsync'ed; a folder that may
+// be written but not read is opened as a path only (its fsync then fails, which is ignored).
+Descriptor open_folder(const std::string& path, const std::string& shown) {
+  Descriptor folder(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!folder.valid() && errno == EACCES) {
+    folder.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (!folder.valid()) {
+    throw error::IoError(error::system_message("cannot create " + shown, errno));
+  }
+  return folder;
+}
+
+// A copy of `folder_fd` that the PartFile owns.
+Descriptor copy_folder(int folder_fd, const std::string& shown) {
+  if (folder_fd == AT_FDCWD) {
+    return open_folder(".", shown);
+  }
+  Descriptor folder(::fcntl(folder_fd, F_DUPFD_CLOEXEC, 0));
+  if (!folder.valid()) {
+    throw error::IoError(error::system_message("cannot create " + shown, errno));
+  }
+  return folder;
 }
 
 } // namespace
@@ -34,9 +63,20 @@ int create_part(int dir_fd, const std::string& name, const std::string& shown) {
   return fd;
 }
 
-PartFile::PartFile(std::string final_path)
-    : m_final_path(std::move(final_path)), m_part_path(m_final_path + std::string(k_part_suffix)) {
-  m_fd = create_part(AT_FDCWD, m_part_path, m_part_path);
+PartFile::PartFile(const std::string& final_path, Durability durability)
+    : m_name(name_of(final_path)), m_part_name(m_name + std::string(k_part_suffix)),
+      m_shown(final_path), m_part_shown(final_path + std::string(k_part_suffix)),
+      m_durability(durability) {
+  m_folder = open_folder(folder_of(final_path), m_part_shown);
+  m_file.reset(create_part(m_folder.get(), m_part_name, m_part_shown));
+}
+
+PartFile::PartFile(int folder_fd, std::string name, std::string shown, Durability durability)
+    : m_name(std::move(name)), m_part_name(m_name + std::string(k_part_suffix)),
+      m_shown(std::move(shown)), m_part_shown(m_shown + std::string(k_part_suffix)),
+      m_durability(durability) {
+  m_folder = copy_folder(folder_fd, m_part_shown);
+  m_file.reset(create_part(m_folder.get(), m_part_name, m_part_shown));
 }
 
 PartFile::~PartFile() {
@@ -44,42 +84,39 @@ PartFile::~PartFile() {
 }
 
 void PartFile::write(const void* data, std::size_t size) {
-  write_all(m_fd, static_cast<const char*>(data), size, m_part_path);
+  write_all(m_file.get(), static_cast<const char*>(data), size, m_part_shown);
 }
 
 void PartFile::commit() {
-  if (m_fd < 0) {
-    throw error::IoError("cannot commit " + m_part_path + ": already closed");
+  if (!m_file.valid()) {
+    throw error::IoError("cannot commit " + m_part_shown + ": already closed");
   }
-  if (::fsync(m_fd) != 0) {
-    throw error::IoError(error::system_message("cannot flush " + m_part_path, errno));
-  }
-  const int fd = m_fd;
-  m_fd = -1;
-  if (::close(fd) != 0) {
+  const bool flush = m_durability == Durability::flush;
+  if (flush && ::fsync(m_file.get()) != 0) {
     const int saved = errno;
-    ::unlink(m_part_path.c_str());
-    throw error::IoError(error::system_message("cannot close " + m_part_path, saved));
+    discard();
+    throw error::IoError(error::system_message("cannot flush " + m_part_shown, saved));
   }
-  if (std::rename(m_part_path.c_str(), m_final_path.c_str()) != 0) {
+  if (m_file.close() != 0) {
     const int saved = errno;
-    ::unlink(m_part_path.c_str());
+    ::unlinkat(m_folder.get(), m_part_name.c_str(), 0);
+    throw error::IoError(error::system_message("cannot close " + m_part_shown, saved));
+  }
+  if (::renameat(m_folder.get(), m_part_name.c_str(), m_folder.get(), m_name.c_str()) != 0) {
+    const int saved = errno;
+    ::unlinkat(m_folder.get(), m_part_name.c_str(), 0);
     throw error::IoError(
-        error::system_message("cannot rename " + m_part_path + " to " + m_final_path, saved));
+        error::system_message("cannot rename " + m_part_shown + " to " + m_shown, saved));
   }
-  // Make the rename itself durable; a failure here loses nothing already visible.
-  const int dir = ::open(parent_of(m_final_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  if (flush) {
+    ::fsync(m_folder.get()); // makes the rename durable; a failure loses nothing visible
   }
 }
 
 void PartFile::discard() noexcept {
-  if (m_fd >= 0) {
-    ::close(m_fd);
-    m_fd = -1;
-    ::unlink(m_part_path.c_str());
+  if (m_file.valid()) {
+    m_file.reset();
+    ::unlinkat(m_folder.get(), m_part_name.c_str(), 0);
   }
 }
 

@@ -1,10 +1,13 @@
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/fs/part_file.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fcntl.h>
+#include <thread>
 #include <unistd.h>
 
 using shared::fs::PartFile;
@@ -85,4 +88,80 @@ TEST_CASE("create_part names what it could not create", "[fs]") {
   } catch (const shared::error::IoError& e) {
     CHECK(std::string(e.what()).find("cannot create shown/x.part") != std::string::npos);
   }
+}
+
+TEST_CASE("a part file in a folder: its name, pwrite through its descriptor, the rename", "[fs]") {
+  const auto durability = GENERATE(shared::fs::Durability::none, shared::fs::Durability::flush);
+  TempDir dir;
+  write_file(dir / "sub/out.bin", "old");
+  const shared::fs::Descriptor folder(::open((dir / "sub").c_str(), O_RDONLY | O_DIRECTORY));
+  REQUIRE(folder.valid());
+  {
+    PartFile part(folder.get(), "out.bin", "shown/out.bin", durability);
+    CHECK(part.part_path() == "shown/out.bin.part");
+    CHECK(part.final_path() == "shown/out.bin");
+    CHECK(exists(dir / "sub/out.bin.part"));
+    REQUIRE(::pwrite(part.descriptor(), "world", 5, 6) == 5);
+    REQUIRE(::pwrite(part.descriptor(), "hello ", 6, 0) == 6);
+    CHECK(read_file(dir / "sub/out.bin") == "old"); // the final name untouched until commit
+    part.commit();
+    CHECK(part.descriptor() == -1);
+    CHECK_THROWS_AS(part.commit(), shared::error::IoError);
+  }
+  CHECK(read_file(dir / "sub/out.bin") == "hello world");
+  CHECK_FALSE(exists(dir / "sub/out.bin.part"));
+}
+
+TEST_CASE("a part file in a folder is deleted when not committed, named as shown on errors",
+          "[fs]") {
+  TempDir dir;
+  const shared::fs::Descriptor folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  {
+    PartFile part(folder.get(), "out.bin", "out.bin", shared::fs::Durability::none);
+    part.write("unfinished");
+    CHECK(exists(dir / "out.bin.part"));
+  }
+  CHECK_FALSE(exists(dir / "out.bin.part"));
+  CHECK_FALSE(exists(dir / "out.bin"));
+  {
+    PartFile part(folder.get(), "discarded", "discarded");
+    part.discard();
+    CHECK_FALSE(exists(dir / "discarded.part"));
+    CHECK_THROWS_AS(part.commit(), shared::error::IoError);
+  }
+  try {
+    PartFile part(folder.get(), "missing/x", "shown/x");
+    FAIL("no exception");
+  } catch (const shared::error::IoError& e) {
+    CHECK(std::string(e.what()).find("cannot create shown/x.part") != std::string::npos);
+  }
+}
+
+TEST_CASE("a reader never sees a partial file under the final name", "[fs]") {
+  TempDir dir;
+  const std::string target = dir / "out.txt";
+  const std::string chunk(4096, 'x');
+  constexpr int k_chunks = 64;
+  write_file(target, "old");
+  std::atomic<bool> done{false};
+  std::atomic<int> partial{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      const std::string seen = read_file(target);
+      if (seen != "old" && seen.size() != chunk.size() * k_chunks) {
+        ++partial;
+      }
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    PartFile part(target, shared::fs::Durability::none);
+    for (int k = 0; k < k_chunks; ++k) {
+      part.write(chunk);
+    }
+    part.commit();
+  }
+  done = true;
+  reader.join();
+  CHECK(partial.load() == 0);
+  CHECK(read_file(target).size() == chunk.size() * k_chunks);
 }
