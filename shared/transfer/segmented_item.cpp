@@ -48,7 +48,7 @@ void SegmentedItem::continue_from(FirstSegment first, const RunContext& run) {
   m_progress_bytes = first.bytes;
   if (first.prefix) {
     m_hasher =
-        std::make_unique<FollowingHasher>(m_part->get(), 0, m_size, m_parts, run.options.cancelled);
+        std::make_unique<FollowingHasher>(m_part.get(), 0, m_size, m_parts, run.options.cancelled);
     m_hasher->assume_hashed(*first.prefix, first.bytes);
   }
 }
@@ -96,7 +96,7 @@ void SegmentedItem::write_segment(std::size_t k, source::Reader& reader,
     if (!m_opened) {
       open(open_folder, run);
     }
-    fd = m_part->get();
+    fd = m_part.get();
     hasher = m_hasher.get();
   }
   const Part part = m_parts[k];
@@ -121,18 +121,18 @@ void SegmentedItem::open(const std::function<int()>& open_folder, const RunConte
   m_opened = true;
   const int folder = open_folder();
   const std::string shown = part_name(m_item.path);
-  m_folder = std::make_unique<fs::Descriptor>(::dup(folder));
-  if (m_folder->get() < 0) {
+  m_folder = fs::Descriptor(::dup(folder));
+  if (!m_folder) {
     throw error::IoError(error::system_message("cannot open the folder of " + m_item.path, errno));
   }
   const std::string part = part_name(split_path(m_item.path).name);
-  m_part = std::make_unique<fs::Descriptor>(fs::create_part(m_folder->get(), part, shown));
-  if (::ftruncate(m_part->get(), static_cast<off_t>(m_size)) != 0) {
+  m_part = fs::Descriptor(fs::create_part(m_folder.get(), part, shown));
+  if (::ftruncate(m_part.get(), static_cast<off_t>(m_size)) != 0) {
     throw error::IoError(error::system_message("cannot size " + shown, errno));
   }
   if (run.checks_hash(m_item)) {
     m_hasher =
-        std::make_unique<FollowingHasher>(m_part->get(), 0, m_size, m_parts, run.options.cancelled);
+        std::make_unique<FollowingHasher>(m_part.get(), 0, m_size, m_parts, run.options.cancelled);
   }
 }
 
@@ -211,13 +211,13 @@ bool SegmentedItem::hash_matches(const RunContext& run) {
 void SegmentedItem::rename_into_place(const RunContext& run) {
   std::optional<fs::Fingerprint> fingerprint; // of the checked file, before its name changes
   if (m_hasher) {
-    fingerprint = fs::Fingerprint::of_descriptor(m_part->get());
+    fingerprint = fs::Fingerprint::of_descriptor(m_part.get());
   }
-  if (m_part->close() != 0) {
+  if (m_part.close() != 0) {
     throw error::IoError(error::system_message("cannot write " + m_item.path, errno));
   }
   const std::string name = split_path(m_item.path).name;
-  const int folder = m_folder->get();
+  const int folder = m_folder.get();
   if (::renameat(folder, part_name(name).c_str(), folder, name.c_str()) != 0) {
     throw error::IoError(
         error::system_message("cannot rename " + part_name(m_item.path) + " into place", errno));
@@ -229,8 +229,8 @@ void SegmentedItem::rename_into_place(const RunContext& run) {
 
 // Deletes the part file, when the item's folder is still open.
 void SegmentedItem::remove_part_file() {
-  if (m_folder && m_folder->get() >= 0) {
-    ::unlinkat(m_folder->get(), part_name(split_path(m_item.path).name).c_str(), 0);
+  if (m_folder) {
+    ::unlinkat(m_folder.get(), part_name(split_path(m_item.path).name).c_str(), 0);
   }
 }
 

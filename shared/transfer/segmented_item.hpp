@@ -78,10 +78,8 @@ private:
 
   mutable std::mutex m_mutex; // guards everything below (finish() runs alone)
   bool m_opened = false;
-  // The item's folder and part file, while the part file exists. (By pointer, to take them
-  // over from a FirstSegment: fs::Descriptor does not move.)
-  std::unique_ptr<fs::Descriptor> m_folder;
-  std::unique_ptr<fs::Descriptor> m_part;
+  fs::Descriptor m_folder;                   // the item's folder, while the part file may exist
+  fs::Descriptor m_part;                     // the part file, while open
   std::unique_ptr<FollowingHasher> m_hasher; // when checking the SHA-256, once open
   std::size_t m_ended = 0;                   // segments fetched, failed or skipped
   bool m_finished = false;

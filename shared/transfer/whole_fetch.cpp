@@ -81,8 +81,8 @@ std::optional<FirstSegment> WholeFetcher::attempt(const source::Item& item, int 
   const std::string part = part_name(name);
   const std::string shown = part_name(item.path);
   // A part file or symlink left at the part name by anyone is replaced, never followed.
-  auto fd = std::make_unique<fs::Descriptor>(fs::create_part(folder, part, shown));
-  Sink sink(fd->get(), m_run.checks_hash(item), m_run);
+  fs::Descriptor fd(fs::create_part(folder, part, shown));
+  Sink sink(fd.get(), m_run.checks_hash(item), m_run);
   try {
     if (const std::optional<std::uint64_t> size = write_body(item, sink, probe)) {
       return hand_over(folder, std::move(fd), sink, *size, shown);
@@ -90,9 +90,9 @@ std::optional<FirstSegment> WholeFetcher::attempt(const source::Item& item, int 
     verify(item, sink);
     std::optional<fs::Fingerprint> fingerprint; // of the checked file, before its name changes
     if (sink.hashing()) {
-      fingerprint = fs::Fingerprint::of_descriptor(fd->get());
+      fingerprint = fs::Fingerprint::of_descriptor(fd.get());
     }
-    if (fd->close() != 0) {
+    if (fd.close() != 0) {
       throw error::IoError(error::system_message("cannot write " + item.path, errno));
     }
     if (::renameat(folder, part.c_str(), folder, name.c_str()) != 0) {
@@ -151,15 +151,14 @@ void WholeFetcher::verify(const source::Item& item, Sink& sink) const {
 }
 
 // The part file holding the first bytes, sized to the item, for its segments.
-FirstSegment WholeFetcher::hand_over(int folder, std::unique_ptr<fs::Descriptor> part,
-                                     const Sink& sink, std::uint64_t size,
-                                     const std::string& shown) const {
-  if (::ftruncate(part->get(), static_cast<off_t>(size)) != 0) {
+FirstSegment WholeFetcher::hand_over(int folder, fs::Descriptor part, const Sink& sink,
+                                     std::uint64_t size, const std::string& shown) const {
+  if (::ftruncate(part.get(), static_cast<off_t>(size)) != 0) {
     throw error::IoError(error::system_message("cannot size " + shown, errno));
   }
   FirstSegment first;
-  first.folder = std::make_unique<fs::Descriptor>(::dup(folder));
-  if (first.folder->get() < 0) {
+  first.folder = fs::Descriptor(::dup(folder));
+  if (!first.folder) {
     throw error::IoError(error::system_message("cannot open the folder of " + shown, errno));
   }
   first.part = std::move(part);

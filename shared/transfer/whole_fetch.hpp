@@ -16,14 +16,13 @@
 namespace shared::transfer {
 
 /// The first bytes of an item larger than them, in its part file: segments fetch the rest.
-/// (The descriptors are held by pointer to be handed over: fs::Descriptor does not move.)
 struct FirstSegment {
-  std::unique_ptr<fs::Descriptor> folder; ///< the item's folder
-  std::unique_ptr<fs::Descriptor> part;   ///< its part file, sized to the item, read-write
-  std::unique_ptr<hash::Sha256> prefix;   ///< the SHA-256 state of the first bytes; null
-                                          ///< when the hash is not checked
-  std::uint64_t bytes = 0;                ///< in the part file
-  std::uint64_t size = 0;                 ///< of the item
+  fs::Descriptor folder;                ///< the item's folder
+  fs::Descriptor part;                  ///< its part file, sized to the item, read-write
+  std::unique_ptr<hash::Sha256> prefix; ///< the SHA-256 state of the first bytes; null when
+                                        ///< the hash is not checked
+  std::uint64_t bytes = 0;              ///< in the part file
+  std::uint64_t size = 0;               ///< of the item
 };
 
 /// Fetches items whole through one reader (one per worker).
@@ -51,8 +50,8 @@ private:
   std::optional<std::uint64_t> write_body(const source::Item& item, Sink& sink,
                                           std::uint64_t probe);
   void verify(const source::Item& item, Sink& sink) const;
-  FirstSegment hand_over(int folder, std::unique_ptr<fs::Descriptor> part, const Sink& sink,
-                         std::uint64_t size, const std::string& shown) const;
+  FirstSegment hand_over(int folder, fs::Descriptor part, const Sink& sink, std::uint64_t size,
+                         const std::string& shown) const;
   void wait_before_retry(const source::Item& item, int attempt, const std::string& why);
 
   source::Reader& m_reader;
