@@ -43,10 +43,6 @@ SplitPath split_path(const std::string& path) {
   return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
-std::string part_name(const std::string& name) {
-  return name + std::string(fs::k_part_suffix);
-}
-
 void FreshFolders::created(const std::string& folder) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_folders.insert(folder);

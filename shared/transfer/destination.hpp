@@ -29,9 +29,6 @@ struct SplitPath {
 };
 SplitPath split_path(const std::string& path);
 
-/// "<name>.part": where a file is written before it is renamed into place.
-std::string part_name(const std::string& name);
-
 /// The destination's folders this run created, and the destination itself when it was empty:
 /// no leftover part file of an earlier run can be in them. Thread-safe.
 class FreshFolders {

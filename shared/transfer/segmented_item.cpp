@@ -35,20 +35,18 @@ SegmentedItem::SegmentedItem(const source::Item& item, std::uint64_t size,
     : m_item(item), m_size(size), m_parts(divide(size, segment_size, first)) {}
 
 SegmentedItem::~SegmentedItem() {
-  m_hasher.reset(); // stops its thread, which reads the part file
-  remove_part_file();
+  m_hasher.reset(); // stops its thread, which reads the part file (deleted after it)
 }
 
 void SegmentedItem::continue_from(FirstSegment first, const RunContext& run) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_opened = true;
-  m_folder = std::move(first.folder);
-  m_part = std::move(first.part);
+  m_part.emplace(std::move(first.part));
   m_ended = 1;
   m_progress_bytes = first.bytes;
   if (first.prefix) {
-    m_hasher =
-        std::make_unique<FollowingHasher>(m_part.get(), 0, m_size, m_parts, run.options.cancelled);
+    m_hasher = std::make_unique<FollowingHasher>(m_part->descriptor(), 0, m_size, m_parts,
+                                                 run.options.cancelled);
     m_hasher->assume_hashed(*first.prefix, first.bytes);
   }
 }
@@ -96,7 +94,7 @@ void SegmentedItem::write_segment(std::size_t k, source::Reader& reader,
     if (!m_opened) {
       open(open_folder, run);
     }
-    fd = m_part.get();
+    fd = m_part->descriptor();
     hasher = m_hasher.get();
   }
   const Part part = m_parts[k];
@@ -119,20 +117,13 @@ void SegmentedItem::write_segment(std::size_t k, source::Reader& reader,
 // Creates the item's part file, sized, in the folder `open_folder` gives. Under the lock.
 void SegmentedItem::open(const std::function<int()>& open_folder, const RunContext& run) {
   m_opened = true;
-  const int folder = open_folder();
-  const std::string shown = part_name(m_item.path);
-  m_folder = fs::Descriptor(::dup(folder));
-  if (!m_folder) {
-    throw error::IoError(error::system_message("cannot open the folder of " + m_item.path, errno));
-  }
-  const std::string part = part_name(split_path(m_item.path).name);
-  m_part = fs::Descriptor(fs::create_part(m_folder.get(), part, shown));
-  if (::ftruncate(m_part.get(), static_cast<off_t>(m_size)) != 0) {
-    throw error::IoError(error::system_message("cannot size " + shown, errno));
+  m_part.emplace(open_folder(), split_path(m_item.path).name, m_item.path, fs::Durability::none);
+  if (::ftruncate(m_part->descriptor(), static_cast<off_t>(m_size)) != 0) {
+    throw error::IoError(error::system_message("cannot size " + m_part->part_path(), errno));
   }
   if (run.checks_hash(m_item)) {
-    m_hasher =
-        std::make_unique<FollowingHasher>(m_part.get(), 0, m_size, m_parts, run.options.cancelled);
+    m_hasher = std::make_unique<FollowingHasher>(m_part->descriptor(), 0, m_size, m_parts,
+                                                 run.options.cancelled);
   }
 }
 
@@ -175,11 +166,9 @@ bool SegmentedItem::finish(const RunContext& run) {
   }
   if (failure || whole) {
     m_hasher.reset(); // stops its thread, which reads the part file
-    m_part.reset();
-    remove_part_file();
     run.progress.remove_bytes(m_progress_bytes);
   }
-  m_folder.reset();
+  m_part.reset(); // deletes it unless renamed into place
   if (failure) {
     std::rethrow_exception(failure);
   }
@@ -196,7 +185,7 @@ bool SegmentedItem::hash_matches(const RunContext& run) {
   if (!m_hasher) {
     return true;
   }
-  const hash::Digest digest = m_hasher->finish_or_read_again(part_name(m_item.path));
+  const hash::Digest digest = m_hasher->finish_or_read_again(m_part->part_path());
   if (digest == *m_item.sha256) {
     return true;
   }
@@ -207,30 +196,15 @@ bool SegmentedItem::hash_matches(const RunContext& run) {
   return false;
 }
 
-// Closes the complete part file and renames it into place.
+// Renames the complete part file into place.
 void SegmentedItem::rename_into_place(const RunContext& run) {
   std::optional<fs::Fingerprint> fingerprint; // of the checked file, before its name changes
   if (m_hasher) {
-    fingerprint = fs::Fingerprint::of_descriptor(m_part.get());
+    fingerprint = fs::Fingerprint::of_descriptor(m_part->descriptor());
   }
-  if (m_part.close() != 0) {
-    throw error::IoError(error::system_message("cannot write " + m_item.path, errno));
-  }
-  const std::string name = split_path(m_item.path).name;
-  const int folder = m_folder.get();
-  if (::renameat(folder, part_name(name).c_str(), folder, name.c_str()) != 0) {
-    throw error::IoError(
-        error::system_message("cannot rename " + part_name(m_item.path) + " into place", errno));
-  }
+  m_part->commit();
   if (fingerprint) {
     run.tally.record_checked(m_item, fingerprint);
-  }
-}
-
-// Deletes the part file, when the item's folder is still open.
-void SegmentedItem::remove_part_file() {
-  if (m_folder) {
-    ::unlinkat(m_folder.get(), part_name(split_path(m_item.path).name).c_str(), 0);
   }
 }
 

@@ -3,7 +3,7 @@
 // download engine.
 #pragma once
 
-#include "shared/fs/descriptor.hpp"
+#include "shared/fs/part_file.hpp"
 #include "shared/source/source.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/tally.hpp"
@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace shared::transfer {
@@ -70,7 +71,6 @@ private:
   void fetch_whole_instead(const std::string& why, const RunContext& run);
   bool hash_matches(const RunContext& run);
   void rename_into_place(const RunContext& run);
-  void remove_part_file();
 
   const source::Item& m_item;
   std::uint64_t m_size; // bytes: the listing's, or the first segment's Content-Range
@@ -78,8 +78,7 @@ private:
 
   mutable std::mutex m_mutex; // guards everything below (finish() runs alone)
   bool m_opened = false;
-  fs::Descriptor m_folder;                   // the item's folder, while the part file may exist
-  fs::Descriptor m_part;                     // the part file, while open
+  std::optional<fs::PartFile> m_part;        // once open; deleted unless renamed into place
   std::unique_ptr<FollowingHasher> m_hasher; // when checking the SHA-256, once open
   std::size_t m_ended = 0;                   // segments fetched, failed or skipped
   bool m_finished = false;

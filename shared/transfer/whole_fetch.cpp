@@ -1,9 +1,7 @@
 #include "shared/transfer/whole_fetch.hpp"
 
-#include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
 #include "shared/http/retry.hpp"
-#include "shared/transfer/destination.hpp"
 
 #include <cerrno>
 #include <unistd.h>
@@ -75,36 +73,28 @@ std::optional<FirstSegment> WholeFetcher::fetch(const source::Item& item, int fo
   }
 }
 
-// One attempt: the item placed (nullopt), or its first `probe` bytes handed over.
+// One attempt: the item in place (nullopt), or its first `probe` bytes handed over.
 std::optional<FirstSegment> WholeFetcher::attempt(const source::Item& item, int folder,
                                                   const std::string& name, std::uint64_t probe) {
-  const std::string part = part_name(name);
-  const std::string shown = part_name(item.path);
-  // A part file or symlink left at the part name by anyone is replaced, never followed.
-  fs::Descriptor fd(fs::create_part(folder, part, shown));
-  Sink sink(fd.get(), m_run.checks_hash(item), m_run);
+  // A part file or symlink left at the part name by anyone is replaced, never followed; the
+  // part file is deleted unless renamed into place or handed over.
+  fs::PartFile part(folder, name, item.path, fs::Durability::none);
+  Sink sink(part.descriptor(), m_run.checks_hash(item), m_run);
   try {
     if (const std::optional<std::uint64_t> size = write_body(item, sink, probe)) {
-      return hand_over(folder, std::move(fd), sink, *size, shown);
+      return hand_over(std::move(part), sink, *size);
     }
     verify(item, sink);
     std::optional<fs::Fingerprint> fingerprint; // of the checked file, before its name changes
     if (sink.hashing()) {
-      fingerprint = fs::Fingerprint::of_descriptor(fd.get());
+      fingerprint = fs::Fingerprint::of_descriptor(part.descriptor());
     }
-    if (fd.close() != 0) {
-      throw error::IoError(error::system_message("cannot write " + item.path, errno));
-    }
-    if (::renameat(folder, part.c_str(), folder, name.c_str()) != 0) {
-      throw error::IoError(error::system_message("cannot rename " + shown + " into place", errno));
-    }
+    part.commit();
     if (fingerprint) {
       m_run.tally.record_checked(item, fingerprint);
     }
   } catch (...) {
-    fd.reset();
     m_run.progress.remove_bytes(sink.bytes());
-    ::unlinkat(folder, part.c_str(), 0);
     throw;
   }
   m_run.tally.bytes += sink.bytes();
@@ -151,24 +141,17 @@ void WholeFetcher::verify(const source::Item& item, Sink& sink) const {
 }
 
 // The part file holding the first bytes, sized to the item, for its segments.
-FirstSegment WholeFetcher::hand_over(int folder, fs::Descriptor part, const Sink& sink,
-                                     std::uint64_t size, const std::string& shown) const {
-  if (::ftruncate(part.get(), static_cast<off_t>(size)) != 0) {
-    throw error::IoError(error::system_message("cannot size " + shown, errno));
+FirstSegment WholeFetcher::hand_over(fs::PartFile part, const Sink& sink,
+                                     std::uint64_t size) const {
+  if (::ftruncate(part.descriptor(), static_cast<off_t>(size)) != 0) {
+    throw error::IoError(error::system_message("cannot size " + part.part_path(), errno));
   }
-  FirstSegment first;
-  first.folder = fs::Descriptor(::dup(folder));
-  if (!first.folder) {
-    throw error::IoError(error::system_message("cannot open the folder of " + shown, errno));
-  }
-  first.part = std::move(part);
+  std::unique_ptr<hash::Sha256> prefix;
   if (sink.hashing()) {
-    first.prefix = std::make_unique<hash::Sha256>();
-    sink.hash_state().copy_to(*first.prefix);
+    prefix = std::make_unique<hash::Sha256>();
+    sink.hash_state().copy_to(*prefix);
   }
-  first.bytes = sink.bytes();
-  first.size = size;
-  return first;
+  return FirstSegment{std::move(part), std::move(prefix), sink.bytes(), size};
 }
 
 // After an integrity failure of attempt `attempt` (from 0): counts the retry, logs it, and

@@ -2,7 +2,7 @@
 // into place, with item retries after an integrity failure. Internal to the download engine.
 #pragma once
 
-#include "shared/fs/descriptor.hpp"
+#include "shared/fs/part_file.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/source/source.hpp"
 #include "shared/transfer/tally.hpp"
@@ -17,8 +17,7 @@ namespace shared::transfer {
 
 /// The first bytes of an item larger than them, in its part file: segments fetch the rest.
 struct FirstSegment {
-  fs::Descriptor folder;                ///< the item's folder
-  fs::Descriptor part;                  ///< its part file, sized to the item, read-write
+  fs::PartFile part;                    ///< sized to the item
   std::unique_ptr<hash::Sha256> prefix; ///< the SHA-256 state of the first bytes; null when
                                         ///< the hash is not checked
   std::uint64_t bytes = 0;              ///< in the part file
@@ -50,8 +49,7 @@ private:
   std::optional<std::uint64_t> write_body(const source::Item& item, Sink& sink,
                                           std::uint64_t probe);
   void verify(const source::Item& item, Sink& sink) const;
-  FirstSegment hand_over(int folder, fs::Descriptor part, const Sink& sink, std::uint64_t size,
-                         const std::string& shown) const;
+  FirstSegment hand_over(fs::PartFile part, const Sink& sink, std::uint64_t size) const;
   void wait_before_retry(const source::Item& item, int attempt, const std::string& why);
 
   source::Reader& m_reader;
