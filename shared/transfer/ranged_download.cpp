@@ -278,8 +278,8 @@ private:
   std::exception_ptr m_failure;
 };
 
-// Writes the body into the part file `fd` after `head`, checks it against `sha256` (when given)
-// and flushes it to disk.
+// Writes the body into the part file `fd` after `head` and checks it against `sha256` (when
+// given).
 void fetch_body(int fd, const std::string& part_path, std::uint64_t size,
                 const std::optional<hash::Digest>& sha256, SharedLocation& location,
                 const RangedOptions& options, log::Logger& logger, progress::Reporter* progress,
@@ -305,9 +305,6 @@ void fetch_body(int fd, const std::string& part_path, std::uint64_t size,
   result.retries = workers.retries();
   result.part_attempts = workers.attempts();
   result.refreshed = location.refreshed();
-  if (::fsync(fd) != 0) {
-    throw error::IoError(error::system_message("cannot write " + part_path, errno));
-  }
   if (sha256) {
     const hash::Digest got = hasher->finish_or_read_again(part_path);
     result.hashed_after = hasher->left();
@@ -332,26 +329,12 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              std::string_view head) {
   RangedResult result;
   result.bytes = head.size() + size;
-  const std::string part_path = final_path + std::string(fs::k_part_suffix);
-  // A leftover is never "already downloaded": it is replaced.
-  fs::Descriptor part(fs::create_part(AT_FDCWD, part_path, part_path));
-  try {
-    SharedLocation shared(location, refresh, logger);
-    fetch_body(part.get(), part_path, size, sha256, shared, options, logger, progress, head,
-               result);
-    if (part.close() != 0) {
-      throw error::IoError(error::system_message("cannot write " + part_path, errno));
-    }
-  } catch (...) {
-    part.reset(-1);
-    ::unlink(part_path.c_str());
-    throw;
-  }
-  if (::rename(part_path.c_str(), final_path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(part_path.c_str());
-    throw error::IoError(error::system_message("cannot rename " + part_path, saved));
-  }
+  // A leftover is never "already downloaded": it is replaced. Deleted unless committed.
+  fs::PartFile part(final_path, fs::Durability::flush);
+  SharedLocation shared(location, refresh, logger);
+  fetch_body(part.descriptor(), part.part_path(), size, sha256, shared, options, logger, progress,
+             head, result);
+  part.commit();
   return result;
 }
 
