@@ -31,10 +31,9 @@ struct Part {
 /// most `window()` bytes (32 MiB) past the hashed point. Where the network is faster than one
 /// core's SHA-256 this keeps the lowest parts first and the hash busy all along, leaving at
 /// most the window to hash after the last part (instead of most of the body); where the
-/// network is slower the window is never reached. (Measured on loopback with 64 MiB parts, a
-/// window of two parts left 128 MiB to hash at the end and was about 10% slower.) Bytes hashed that
-/// are then written again (a part restarted by a retry) make the digest worthless: it is "spoiled",
-/// the window opens, and the caller hashes the file again. Thread-safe.
+/// network is slower the window is never reached. Bytes hashed that are then written again (a
+/// part restarted by a retry) make the digest worthless: it is "spoiled", the window opens, and
+/// the body is read again (finish_or_read_again). Thread-safe.
 class FollowingHasher {
   static constexpr std::uint64_t k_window = 32u << 20; // bytes
 

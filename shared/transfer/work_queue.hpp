@@ -27,7 +27,7 @@ struct Task {
 /// for them), then the planned tasks in order. Thread-safe once the run starts.
 class WorkQueue {
 public:
-  /// Planning (before the workers start): `item` is placed whole, after the tasks planned so far.
+  /// Planning (before the workers start): `item` is one task, after the tasks planned so far.
   void plan_item(const source::Item& item);
   /// Planning: `item` of `size` bytes is fetched in segments of about `segment_size` bytes.
   void plan_segments(const source::Item& item, std::uint64_t size, std::uint64_t segment_size);
