@@ -55,7 +55,7 @@ std::optional<FirstSegment> WholeFetcher::fetch(const source::Item& item, int fo
                                                 const std::string& name, std::uint64_t probe) {
   for (int attempt = 0;; ++attempt) {
     try {
-      return this->attempt(item, folder, name, probe);
+      return fetch_once(item, folder, name, probe);
     } catch (const source::RangesUnsupported& e) {
       if (probe == 0) {
         throw;
@@ -74,8 +74,8 @@ std::optional<FirstSegment> WholeFetcher::fetch(const source::Item& item, int fo
 }
 
 // One attempt: the item in place (nullopt), or its first `probe` bytes handed over.
-std::optional<FirstSegment> WholeFetcher::attempt(const source::Item& item, int folder,
-                                                  const std::string& name, std::uint64_t probe) {
+std::optional<FirstSegment> WholeFetcher::fetch_once(const source::Item& item, int folder,
+                                                     const std::string& name, std::uint64_t probe) {
   // A part file or symlink left at the part name by anyone is replaced, never followed; the
   // part file is deleted unless renamed into place or handed over.
   fs::PartFile part(folder, name, item.path, fs::Durability::none);

@@ -44,8 +44,8 @@ public:
 private:
   class Sink;
 
-  std::optional<FirstSegment> attempt(const source::Item& item, int folder, const std::string& name,
-                                      std::uint64_t probe);
+  std::optional<FirstSegment> fetch_once(const source::Item& item, int folder,
+                                         const std::string& name, std::uint64_t probe);
   std::optional<std::uint64_t> write_body(const source::Item& item, Sink& sink,
                                           std::uint64_t probe);
   void verify(const source::Item& item, Sink& sink) const;
