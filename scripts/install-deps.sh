@@ -9,6 +9,8 @@ set -euo pipefail
 
 packages=(
   g++ make cmake ninja-build pkg-config
+  # make format-check (CI): the formatter of .clang-format
+  clang-format
   libpoco-dev libyaml-cpp-dev libboost-program-options-dev catch2 libssl-dev zlib1g-dev
   # Poco::DataPostgreSQL's headers include libpq's (the job queue of download-dir-zip worker)
   libpq-dev

@@ -1,4 +1,5 @@
-// The local artifact cache of incremental downloads (seed 002).
+// The local artifact cache of incremental downloads: the files of the last good download of
+// a source, found by content, so that the next download copies or links them instead.
 //
 // The cache of one key lives in <cacheDirectory>/ArtifactEngineCache/<SHA-256 hex of the key>/:
 //   objects/<sha256 hex>     the files of the last good download, named by their content's
@@ -66,14 +67,15 @@ public:
   /// What open() found.
   enum class State { missing, untrusted, trusted };
 
-  /// How update() takes files from the destination.
+  /// How update() puts the destination's files into objects/.
   enum class Link {
     hardlink, ///< reflink, else hard link (the destination's file becomes read-only), else copy
     copy,     ///< reflink, else copy: the cache never shares a file with the destination
   };
 
-  /// `cache_directory`: the folder holding ArtifactEngineCache/ (created on update).
-  /// `key`: the source's cache key; only its SHA-256 names the folder.
+  /// `cache_directory`: the folder holding ArtifactEngineCache/ (absolute, or relative to the
+  /// working directory; created on update). `key`: the source's cache key; only its SHA-256
+  /// names the folder. Touches no file.
   ArtifactCache(const std::string& cache_directory, const std::string& key);
 
   /// The key's folder.
@@ -86,14 +88,16 @@ public:
   /// last updated. Never throws for a bad cache.
   State open(std::string& reason);
 
-  /// Leftovers of interrupted updates (in the key folder) or evictions (beside it).
+  /// The paths of what interrupted updates (new-<pid>/ in the key folder) or evictions
+  /// ("<key folder>.evicted-<pid>" beside it) left behind. Never throws for a missing folder.
   std::vector<std::string> leftovers() const;
 
   /// Whether the cache lists a file with this content (no disk access).
   bool has(const hash::Digest& sha256) const { return m_objects.count(sha256) != 0; }
 
   /// The cached file with this content, whatever path it had (so a moved or renamed file is
-  /// found too); nullopt when none.
+  /// found too); nullopt when none, when it is gone, or when it was rejected. One fstatat(2);
+  /// never throws.
   std::optional<CachedFile> find(const hash::Digest& sha256) const;
 
   /// The st_dev of the filesystem of objects/, once open() found the cache trusted; 0 before.
@@ -109,17 +113,22 @@ public:
 
   /// Replaces the cache with the files of `root` named by `entries` (paths relative to `root`
   /// with the hashes they were checked against). A content this cache already holds unchanged
-  /// is kept as it is (no I/O but a stat); others are taken from `root` as `link` says (left
-  /// out when missing there, and hashed first when the root's file is the changed object
-  /// itself). `checked` (may be null), one per entry: the fingerprint each file had when its
-  /// check finished; with it a file is taken only while it still has that fingerprint (a file
-  /// changed since, or never checked, is left out), so nothing written into `root` after the
-  /// check gets in. Removes leftovers first. Throws error::IoError; the previous cache stays
-  /// in place on any failure. Returns the number of entries cached.
+  /// is kept as it is (no I/O but a stat); each other one is copied or hard-linked into
+  /// objects/ from the first of its files in `root` that qualifies, as `link` says: a missing
+  /// file is left out, and without `checked` a file that is the changed object itself (a hard
+  /// link of it) is hashed first. `checked` (may be null), one per entry: the fingerprint each
+  /// file had when its check finished; with it a file is cached only while it still has that
+  /// fingerprint (a file changed since, or never checked, is left out), so nothing written
+  /// into `root` after the check gets in. Removes leftovers first. Returns the number of
+  /// entries cached. Throws error::IoError (a file or folder that cannot be created, copied
+  /// or synced) and std::invalid_argument (a path artifact-metadata.csv cannot hold, or one
+  /// path twice); the previous cache stays in place on any failure.
   std::size_t update(const std::string& root, const std::vector<metadata::Entry>& entries,
                      Link link, const std::vector<std::optional<Fingerprint>>* checked = nullptr);
 
 private:
+  class Update; // one call of update(): its steps (artifact_cache.cpp)
+
   struct DigestHash {
     std::size_t operator()(const hash::Digest& digest) const {
       std::size_t value = 0;
@@ -134,7 +143,7 @@ private:
   // An object the current generation names: its fingerprint as recorded, and whether find()
   // has seen it unchanged in this run (update() then need not look again).
   struct Object {
-    explicit Object(const Fingerprint& print) : recorded(print) {}
+    explicit Object(const Fingerprint& fingerprint) : recorded(fingerprint) {}
     Fingerprint recorded;
     mutable std::atomic<bool> seen_unchanged{false};
   };
@@ -143,6 +152,12 @@ private:
   mutable std::mutex m_mutex;                                 // guards m_rejected
   std::atomic<bool> m_any_rejected{false};
   std::unordered_set<std::string> m_rejected; // paths find() gave that failed their check
+
+  // Whether the object at `path` (as find() gave it) failed its check in this run.
+  bool rejected(const std::string& path) const;
+  // Loads the generation in current/, whose .verify marker is `marker` (see open()); false,
+  // with `reason`, when it is not trusted. Throws for files that cannot be parsed.
+  bool load_current(const std::string& marker, std::string& reason);
 };
 
 } // namespace shared::cache

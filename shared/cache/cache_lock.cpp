@@ -16,15 +16,9 @@ namespace shared::cache {
 CacheLock::CacheLock(const std::string& path) : m_path(path) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (m_fd < 0) {
+  m_file.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (m_file.get() < 0) {
     throw error::IoError(error::system_message("cannot open the cache lock " + path, errno));
-  }
-}
-
-CacheLock::~CacheLock() {
-  if (m_fd >= 0) {
-    ::close(m_fd); // releases the lock
   }
 }
 
@@ -37,7 +31,7 @@ bool CacheLock::acquire(Kind kind, double timeout, const std::function<bool()>& 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
   auto pause = std::chrono::milliseconds(5);
   for (;;) {
-    if (::flock(m_fd, wanted | LOCK_NB) == 0) {
+    if (::flock(m_file.get(), wanted | LOCK_NB) == 0) {
       m_held = wanted;
       return true;
     }
@@ -57,13 +51,13 @@ bool CacheLock::acquire(Kind kind, double timeout, const std::function<bool()>& 
 
 void CacheLock::release() {
   if (m_held != 0) {
-    ::flock(m_fd, LOCK_UN);
+    ::flock(m_file.get(), LOCK_UN);
     m_held = 0;
   }
 }
 
 void CacheLock::touch() {
-  ::futimens(m_fd, nullptr);
+  ::futimens(m_file.get(), nullptr);
 }
 
 } // namespace shared::cache

@@ -1,6 +1,8 @@
 // The lock between jobs that use one key's cache at the same time.
 #pragma once
 
+#include "shared/fs/descriptor.hpp"
+
 #include <functional>
 #include <string>
 
@@ -14,28 +16,28 @@ class CacheLock {
 public:
   enum class Kind { shared, exclusive };
 
-  /// Opens (creating it and its folder) the lock file at `path`. Throws error::IoError.
+  /// Opens (creating it and its folder) the lock file at `path` (absolute, or relative to the
+  /// working directory). Throws error::IoError. Closing it releases the lock.
   explicit CacheLock(const std::string& path);
-  ~CacheLock();
-  CacheLock(const CacheLock&) = delete;
-  CacheLock& operator=(const CacheLock&) = delete;
 
-  /// Takes the lock, waiting at most `timeout` seconds (0: one try). Returns false when it
+  /// Acquires the lock, waiting at most `timeout` seconds (0: one try). Returns false when it
   /// is still held by another job then. Switching kind releases the lock first, so another
-  /// job may go in between. `cancelled` is polled; true throws error::Interrupted.
+  /// job may go in between. `cancelled` is polled; true throws error::Interrupted. Throws
+  /// error::IoError when flock(2) fails otherwise.
   bool acquire(Kind kind, double timeout, const std::function<bool()>& cancelled = {});
 
   /// Releases the lock (also done by the destructor).
   void release();
 
-  /// Records "used now" for least-recently-used eviction.
+  /// Records "used now" (the lock file's modification time) for least-recently-used eviction.
   void touch();
 
+  /// The lock file.
   const std::string& path() const { return m_path; }
 
 private:
   std::string m_path;
-  int m_fd = -1;
+  fs::Descriptor m_file;
   int m_held = 0; // LOCK_SH, LOCK_EX or 0
 };
 

@@ -18,6 +18,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
+// What a key folder's name has in it while it is being evicted: "<key folder>.evicted-<pid>".
+const char* const k_evicted_infix = ".evicted-";
+
 struct Key {
   std::string folder;
   std::uint64_t bytes = 0;
@@ -30,6 +33,63 @@ std::int64_t modified_ns(const std::string& path) {
     return 0;
   }
   return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+}
+
+// The key folders under `base`, each with its bytes and last use (`current` last of all).
+// Deletes what killed evictions left there.
+std::vector<Key> list_keys(const std::string& base, const std::string& current) {
+  std::vector<Key> keys;
+  std::vector<std::string> killed_evictions;
+  std::error_code ec;
+  for (stdfs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    const stdfs::directory_entry& entry = *it;
+    const std::string name = entry.path().filename().string();
+    if (name.find(k_evicted_infix) != std::string::npos) {
+      killed_evictions.push_back(entry.path().string());
+      continue;
+    }
+    if (!is_key_folder_name(name) || !entry.is_directory(ec)) {
+      continue;
+    }
+    Key key;
+    key.folder = entry.path().string();
+    key.bytes = folder_bytes(key.folder);
+    key.last_used_ns = modified_ns(key.folder + std::string(k_lock_suffix));
+    if (key.folder == current) {
+      key.last_used_ns = INT64_MAX; // the key in use now goes last
+    }
+    keys.push_back(std::move(key));
+  }
+  for (const auto& leftover : killed_evictions) {
+    stdfs::remove_all(leftover, ec);
+  }
+  return keys;
+}
+
+enum class Outcome { evicted, busy, failed };
+
+// Removes one key folder: renamed away first (so no reader sees it half-deleted), then
+// deleted. A key other than `current` only when its lock can be taken at once.
+Outcome evict_key(const std::string& folder, const std::string& current) {
+  std::optional<CacheLock> lock; // the caller holds the current key's lock already
+  if (folder != current) {
+    try {
+      lock.emplace(folder + std::string(k_lock_suffix));
+    } catch (const error::IoError&) {
+      return Outcome::busy; // cannot tell whether someone uses it: kept
+    }
+    if (!lock->acquire(CacheLock::Kind::exclusive, 0)) {
+      return Outcome::busy;
+    }
+  }
+  const std::string doomed = folder + k_evicted_infix + std::to_string(::getpid());
+  std::error_code ec;
+  stdfs::remove_all(doomed, ec); // a leftover of a killed eviction under a reused pid
+  if (::rename(folder.c_str(), doomed.c_str()) != 0) {
+    return Outcome::failed;
+  }
+  stdfs::remove_all(doomed, ec);
+  return Outcome::evicted;
 }
 
 } // namespace
@@ -51,36 +111,13 @@ std::uint64_t folder_bytes(const std::string& folder) {
 
 Eviction evict_least_recently_used(const std::string& cache_directory, std::uint64_t max_bytes,
                                    const std::string& current) {
-  Eviction result;
-  const std::string base = cache_directory + "/" + std::string(k_cache_folder);
-  std::vector<Key> keys;
-  std::error_code ec;
-  std::vector<std::string> doomed_leftovers;
-  for (stdfs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
-    const stdfs::directory_entry& entry = *it;
-    const std::string name = entry.path().filename().string();
-    if (name.find(".evicted-") != std::string::npos) {
-      doomed_leftovers.push_back(entry.path().string()); // an eviction was killed midway
-      continue;
-    }
-    if (!is_key_folder_name(name) || !entry.is_directory(ec)) {
-      continue;
-    }
-    Key key;
-    key.folder = entry.path().string();
-    key.bytes = folder_bytes(key.folder);
-    key.last_used_ns = modified_ns(key.folder + std::string(k_lock_suffix));
-    if (key.folder == current) {
-      key.last_used_ns = INT64_MAX; // the key in use now goes last
-    }
-    result.bytes_before += key.bytes;
-    keys.push_back(std::move(key));
-  }
-  for (const auto& leftover : doomed_leftovers) {
-    stdfs::remove_all(leftover, ec);
-  }
+  std::vector<Key> keys = list_keys(cache_directory + "/" + std::string(k_cache_folder), current);
   std::sort(keys.begin(), keys.end(),
             [](const Key& a, const Key& b) { return a.last_used_ns < b.last_used_ns; });
+  Eviction result;
+  for (const Key& key : keys) {
+    result.bytes_before += key.bytes;
+  }
   std::uint64_t total = result.bytes_before;
   for (const Key& key : keys) {
     if (total <= max_bytes) {
@@ -89,27 +126,17 @@ Eviction evict_least_recently_used(const std::string& cache_directory, std::uint
     if (key.folder == current && key.bytes <= max_bytes) {
       continue; // kept: the others in use are what is over the limit
     }
-    std::optional<CacheLock> lock; // the caller holds the current key's lock already
-    if (key.folder != current) {
-      try {
-        lock.emplace(key.folder + std::string(k_lock_suffix));
-      } catch (const error::IoError&) {
-        result.busy.push_back(key.folder); // cannot tell whether someone uses it: kept
-        continue;
-      }
-      if (!lock->acquire(CacheLock::Kind::exclusive, 0)) {
-        result.busy.push_back(key.folder);
-        continue;
-      }
+    switch (evict_key(key.folder, current)) {
+    case Outcome::evicted:
+      total -= key.bytes;
+      result.evicted.push_back(key.folder);
+      break;
+    case Outcome::busy:
+      result.busy.push_back(key.folder);
+      break;
+    case Outcome::failed:
+      break;
     }
-    const std::string doomed = key.folder + ".evicted-" + std::to_string(::getpid());
-    stdfs::remove_all(doomed, ec); // a leftover of a killed eviction under a reused pid
-    if (::rename(key.folder.c_str(), doomed.c_str()) != 0) {
-      continue;
-    }
-    stdfs::remove_all(doomed, ec);
-    total -= key.bytes;
-    result.evicted.push_back(key.folder);
   }
   result.bytes_after = total;
   return result;

@@ -1,6 +1,6 @@
 // Errors and exit statuses shared by every task.
 //
-// Library code throws these (or returns results); only a task's main() turns them into a
+// Library code throws these (or returns results); only shared::task::run() turns them into a
 // process exit status, through exit_code_for(). The table is documented in README.md
 // ("Exit status") and printed by every task's --help.
 #pragma once

@@ -5,26 +5,18 @@
 
 namespace shared::format {
 
-namespace detail {
-// hex_digit_value() by table: one load instead of three branches a character (SHA-256 hex is
-// random, so branches would mispredict half the time).
-struct HexTable {
-  signed char value[256];
-  constexpr HexTable() : value() {
-    for (int c = 0; c < 256; ++c) {
-      value[c] = c >= '0' && c <= '9'   ? static_cast<signed char>(c - '0')
-                 : c >= 'a' && c <= 'f' ? static_cast<signed char>(c - 'a' + 10)
-                 : c >= 'A' && c <= 'F' ? static_cast<signed char>(c - 'A' + 10)
-                                        : static_cast<signed char>(-1);
-    }
-  }
-};
-inline constexpr HexTable k_hex_table{};
-} // namespace detail
-
 /// The value of a hex digit of either case (0–15), or -1 for any other character.
 inline int hex_digit_value(char c) {
-  return detail::k_hex_table.value[static_cast<unsigned char>(c)];
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
 }
 
 /// Appends `byte` as a percent escape, "%" and two uppercase hex digits (RFC 3986 §2.1).

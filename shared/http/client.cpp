@@ -2,11 +2,13 @@
 
 #include "shared/error/error.hpp"
 #include "shared/format/units.hpp"
+#include "shared/http/body_reader.hpp"
 #include "shared/http/errors.hpp"
+#include "shared/http/gzip_decoder.hpp"
+#include "shared/http/message.hpp"
 #include "shared/http/url.hpp"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/HTTPBasicCredentials.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -17,176 +19,37 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
-#include <istream>
+#include <ios>
 #include <mutex>
-#include <unistd.h>
-#include <zlib.h>
+#include <ostream>
 
 namespace shared::http {
 namespace {
 
-constexpr std::size_t k_buffer_size = 256 * 1024;
-constexpr std::uint64_t k_max_drain = 1u << 20; // an error body longer than this closes the session
+constexpr std::size_t k_buffer_size = 256 * 1024; // bytes: one read of a body
+constexpr std::uint64_t k_max_drain = 1u << 20; // bytes: a longer unwanted body closes the session
 
-// A failure worth retrying: network trouble, a short body, a broken gzip stream.
-class Transient : public std::runtime_error {
+// A request body that could not be sent: worth retrying, as a network failure is.
+class Transient : public error::Error {
 public:
-  Transient(const std::string& message, bool before_response)
-      : std::runtime_error(message), before_response(before_response) {}
-  bool before_response; // nothing of the response was received (a stale keep-alive connection)
+  explicit Transient(const std::string& message)
+      : error::Error(error::ExitCode::network, message) {}
 };
 
-// Poco's sessions keep read() protected; the body of a fixed-length response is read
-// through it in large blocks instead of the 4 KiB reads of Poco's body streams.
-template <class Base>
-class ReadableSession : public Base {
-public:
-  using Base::Base;
-  int read_raw(char* buffer, std::streamsize length) { return this->read(buffer, length); }
-  // Bytes Poco has read from the socket and not handed out yet (read past the headers).
-  int pending() const { return this->buffered(); }
-  int socket_fd() { return this->socket().impl()->sockfd(); }
-};
-
-// Bodies shorter than this are not worth a splice's extra system calls.
-constexpr std::uint64_t k_splice_min = 64u << 10;
-// The pipe splice_body moves bytes through (the kernel's default is 64 KiB; it lives as long
-// as its client, and a user's pipes share pipe-user-pages-soft).
-constexpr int k_pipe_size = 256 << 10;
-
+// A Poco timespan of `value` seconds.
 Poco::Timespan seconds(double value) {
   return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(value * 1e6));
 }
 
-bool equals_ignoring_case(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+// `url` parsed; throws NetworkError for one Poco cannot parse.
+Poco::URI parse_url(const std::string& url) {
+  try {
+    return Poco::URI(url);
+  } catch (const Poco::Exception& e) {
+    throw NetworkError("bad URL \"" + redact(url) + "\": " + e.message());
+  }
 }
-
-// Streams a gzip member (RFC 1952) through zlib into the sink.
-class GzipDecoder {
-public:
-  GzipDecoder() {
-    if (inflateInit2(&m_stream, 16 + MAX_WBITS) != Z_OK) {
-      throw std::runtime_error("inflateInit2 failed");
-    }
-  }
-  ~GzipDecoder() { inflateEnd(&m_stream); }
-  GzipDecoder(const GzipDecoder&) = delete;
-  GzipDecoder& operator=(const GzipDecoder&) = delete;
-
-  void feed(const char* data, std::size_t size, BodySink& sink) {
-    m_stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
-    m_stream.avail_in = static_cast<uInt>(size);
-    while (m_stream.avail_in > 0 && !m_done) {
-      m_stream.next_out = reinterpret_cast<Bytef*>(m_out);
-      m_stream.avail_out = sizeof m_out;
-      const int rc = inflate(&m_stream, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END) {
-        throw Transient("broken gzip stream (" +
-                            std::string(m_stream.msg ? m_stream.msg : "zlib error") + ")",
-                        false);
-      }
-      sink.write(m_out, sizeof m_out - m_stream.avail_out);
-      m_done = rc == Z_STREAM_END;
-    }
-  }
-
-  void finish() const {
-    if (!m_done) {
-      throw Transient("broken gzip stream (truncated)", false);
-    }
-  }
-
-private:
-  z_stream m_stream{};
-  char m_out[64 * 1024];
-  bool m_done = false;
-};
-
-// Reads a chunked body (RFC 9112 §7.1) straight from the connection, so that a body cut off
-// before its last chunk is an error: Poco 1.11's chunked stream takes it for the end.
-class ChunkedDecoder {
-public:
-  ChunkedDecoder(const std::function<int(char*, std::streamsize)>& read, char* buffer,
-                 std::size_t size)
-      : m_read(read), m_buffer(buffer), m_size(size) {}
-
-  template <class Deliver>
-  void run(const Deliver& deliver) {
-    for (;;) {
-      const std::string line = read_line();
-      const std::string digits = line.substr(0, line.find(';'));
-      char* end = nullptr;
-      const unsigned long long size = std::strtoull(digits.c_str(), &end, 16);
-      if (digits.empty() || end == digits.c_str() ||
-          (*end != '\0' && *end != ' ' && *end != '\t')) {
-        throw Transient("malformed chunk size \"" + digits.substr(0, 40) + "\"", false);
-      }
-      if (size == 0) {
-        while (!read_line().empty()) { // trailer fields, then the empty line
-        }
-        return;
-      }
-      for (unsigned long long left = size; left > 0;) {
-        if (m_pos == m_end) {
-          fill();
-        }
-        const std::size_t n =
-            static_cast<std::size_t>(std::min<unsigned long long>(left, m_end - m_pos));
-        deliver(m_buffer + m_pos, n);
-        m_pos += n;
-        left -= n;
-      }
-      if (!read_line().empty()) {
-        throw Transient("malformed chunked body (no CRLF after a chunk)", false);
-      }
-    }
-  }
-
-private:
-  void fill() {
-    const int n = m_read(m_buffer, static_cast<std::streamsize>(m_size));
-    if (n <= 0) {
-      throw Transient("chunked body ended before its last chunk", false);
-    }
-    m_pos = 0;
-    m_end = static_cast<std::size_t>(n);
-  }
-
-  std::string read_line() {
-    std::string line;
-    for (;;) {
-      if (m_pos == m_end) {
-        fill();
-      }
-      const char c = m_buffer[m_pos++];
-      if (c == '\n') {
-        if (!line.empty() && line.back() == '\r') {
-          line.pop_back();
-        }
-        return line;
-      }
-      if (line.size() > 8192) {
-        throw Transient("chunk header line too long", false);
-      }
-      line.push_back(c);
-    }
-  }
-
-  const std::function<int(char*, std::streamsize)>& m_read;
-  char* m_buffer;
-  std::size_t m_size;
-  std::size_t m_pos = 0;
-  std::size_t m_end = 0;
-};
 
 // "scheme://host:port" with the host in lower case: credentials stay within one origin.
 std::string origin_of(const Poco::URI& uri) {
@@ -202,17 +65,51 @@ bool is_stale_connection(const Poco::Exception& e) {
          dynamic_cast<const Poco::Net::ConnectionAbortedException*>(&e) != nullptr;
 }
 
+bool is_success(int status) {
+  return status >= 200 && status < 300;
+}
+
+// Sends `request` with `body` (when not null) after it, as Content-Length bytes.
+void send_request(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
+                  const std::string_view* body) {
+  if (body != nullptr) {
+    request.setContentLength64(static_cast<Poco::Int64>(body->size()));
+  }
+  std::ostream& out = session.sendRequest(request);
+  if (body != nullptr && !body->empty()) {
+    out.write(body->data(), static_cast<std::streamsize>(body->size()));
+    out.flush();
+    if (!out) {
+      throw Transient("the request body could not be sent");
+    }
+  }
+}
+
 std::once_flag g_ssl_once;
 
 } // namespace
 
+// One keep-alive connection (through a proxy or not) and the requests it has carried.
 class Client::Session {
 public:
   std::unique_ptr<Poco::Net::HTTPClientSession> poco;
-  std::function<int(char*, std::streamsize)> read_raw;
-  std::function<int()> pending; // plain HTTP only: see ReadableSession
-  std::function<int()> socket_fd;
   std::uint64_t requests = 0;
+};
+
+// The outcome of one exchange: a response, or a failure worth retrying.
+struct Client::Attempt {
+  Response response;
+  Framing framing = Framing::none;
+  std::string redirect; // the URL a redirect points to; "" when the response is not one
+  std::string failure;  // why the exchange failed; "" when `response` is the answer
+  bool stale = false;   // failed on a reused connection before any response: one fresh try
+
+  static Attempt failed(const std::string& why, bool stale_connection = false) {
+    Attempt attempt;
+    attempt.failure = why;
+    attempt.stale = stale_connection;
+    return attempt;
+  }
 };
 
 Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file, bool insecure) {
@@ -231,7 +128,7 @@ Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file, bool insecu
 
 std::string Response::header(const std::string& name) const {
   for (const auto& [key, value] : headers) {
-    if (equals_ignoring_case(key, name)) {
+    if (Poco::icompare(key, name) == 0) {
       return value;
     }
   }
@@ -249,13 +146,7 @@ Client::Client(const ClientOptions& options, log::Logger& logger)
     : m_options(options), m_logger(logger), m_buffer(new char[k_buffer_size]),
       m_random(std::random_device{}()) {}
 
-Client::~Client() {
-  for (const int fd : m_pipe) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
-}
+Client::~Client() = default;
 
 Response Client::get(const std::string& url, BodySink& sink, const Headers& headers) {
   return request(Poco::Net::HTTPRequest::HTTP_GET, url, &sink, headers);
@@ -281,6 +172,8 @@ void Client::drop_session() {
   m_session_key.clear();
 }
 
+// The session for scheme://host:port through the proxy the options give for it: the current
+// one when it is that, else a new one (and the current connection closed).
 Client::Session& Client::session_for(const std::string& scheme, const std::string& host,
                                      std::uint16_t port) {
   const auto proxy = m_options.proxies.proxy_for(scheme, host, port);
@@ -294,15 +187,9 @@ Client::Session& Client::session_for(const std::string& scheme, const std::strin
     if (!m_options.tls) {
       m_options.tls = make_tls_context("", false);
     }
-    auto* poco = new ReadableSession<Poco::Net::HTTPSClientSession>(host, port, m_options.tls);
-    session->poco.reset(poco);
-    session->read_raw = [poco](char* b, std::streamsize n) { return poco->read_raw(b, n); };
+    session->poco = std::make_unique<Poco::Net::HTTPSClientSession>(host, port, m_options.tls);
   } else {
-    auto* poco = new ReadableSession<Poco::Net::HTTPClientSession>(host, port);
-    session->poco.reset(poco);
-    session->read_raw = [poco](char* b, std::streamsize n) { return poco->read_raw(b, n); };
-    session->pending = [poco] { return poco->pending(); };
-    session->socket_fd = [poco] { return poco->socket_fd(); };
+    session->poco = std::make_unique<Poco::Net::HTTPClientSession>(host, port);
   }
   if (proxy) {
     session->poco->setProxy(proxy->host, proxy->port);
@@ -318,33 +205,34 @@ Client::Session& Client::session_for(const std::string& scheme, const std::strin
   return *m_session;
 }
 
+// The retry loop: a retryable status or failure waits (Retry-After, else backoff), restarts
+// the sink and tries again, until the policy's retries are spent.
 Response Client::request(const std::string& method, const std::string& url, BodySink* sink,
                          const Headers& headers, const std::string_view* body) {
   const RetryPolicy& policy = m_options.retry;
   for (int retry = 0;; ++retry) {
-    std::string reason;
-    std::optional<double> retry_after;
-    try {
-      Response response = exchange(method, url, sink, headers, body);
-      if (!is_retryable_status(response.status)) {
-        return response;
+    const Attempt attempt = follow_redirects(method, url, sink, headers, body);
+    const bool answered = attempt.failure.empty();
+    const Response& response = attempt.response;
+    const std::string status = std::to_string(response.status) + " " + response.reason;
+    if (answered && !is_retryable_status(response.status)) {
+      if (!is_success(response.status)) {
+        throw HttpStatusError(response.status, method + " " + redact(response.url) + ": " + status);
       }
-      reason = std::to_string(response.status) + " " + response.reason;
-      retry_after =
-          parse_retry_after(response.header("Retry-After"), std::chrono::system_clock::now());
-      if (retry >= policy.retries) {
-        throw HttpStatusError(response.status, method + " " + redact(response.url) + ": " + reason +
-                                                   " (after " + std::to_string(retry) +
-                                                   " retries)");
-      }
-    } catch (const Transient& e) {
-      drop_session();
-      reason = e.what();
-      if (retry >= policy.retries) {
-        throw NetworkError(method + " " + redact(url) + ": " + reason + " (after " +
-                           std::to_string(retry) + " retries)");
-      }
+      return response;
     }
+    const std::string reason = answered ? status : attempt.failure;
+    if (retry >= policy.retries) {
+      const std::string message = method + " " + redact(answered ? response.url : url) + ": " +
+                                  reason + " (after " + std::to_string(retry) + " retries)";
+      if (answered) {
+        throw HttpStatusError(response.status, message);
+      }
+      throw NetworkError(message);
+    }
+    const auto retry_after = answered ? parse_retry_after(response.header("Retry-After"),
+                                                          std::chrono::system_clock::now())
+                                      : std::nullopt;
     const double delay = retry_wait(policy, retry + 1, retry_after, m_random);
     m_logger.info("retry " + std::to_string(retry + 1) + "/" + std::to_string(policy.retries) +
                   " in " + format::duration(delay) + ": " + method + " " + redact(url) + ": " +
@@ -357,330 +245,137 @@ Response Client::request(const std::string& method, const std::string& url, Body
   }
 }
 
-Response Client::exchange(const std::string& method, const std::string& url, BodySink* sink,
-                          const Headers& headers, const std::string_view* body) {
+// Exchanges until a response that is not a redirect, or a failure. A failure on a reused
+// connection before any response (the server had closed it) gets one fresh try, not a retry.
+Client::Attempt Client::follow_redirects(const std::string& method, const std::string& url,
+                                         BodySink* sink, const Headers& headers,
+                                         const std::string_view* body) {
+  const std::string origin = origin_of(parse_url(url));
   std::string current = url;
-  std::string first_host;
-  try {
-    first_host = origin_of(Poco::URI(url));
-  } catch (const Poco::Exception& e) {
-    throw NetworkError("bad URL \"" + redact(url) + "\": " + e.message());
-  }
   for (int hop = 0;; ++hop) {
-    bool redirect = false;
-    Response response;
-    try {
-      response = exchange_once(method, current, first_host, sink, headers, body, redirect);
-    } catch (const Transient& e) {
-      // A reused keep-alive connection the server had closed: one fresh try, not a retry.
-      if (!e.before_response) {
-        throw;
-      }
-      drop_session();
-      response = exchange_once(method, current, first_host, sink, headers, body, redirect);
+    Attempt attempt = exchange(method, current, origin, sink, headers, body);
+    if (attempt.stale) {
+      attempt = exchange(method, current, origin, sink, headers, body);
     }
-    if (!redirect) {
-      return response;
+    if (attempt.redirect.empty()) {
+      return attempt;
     }
     if (hop + 1 > m_options.max_redirects) {
       throw NetworkError(method + " " + redact(url) + ": more than " +
                          std::to_string(m_options.max_redirects) + " redirects");
     }
-    current = response.url;
+    current = attempt.redirect;
   }
 }
 
-Response Client::exchange_once(const std::string& method, const std::string& url,
-                               const std::string& first_host, BodySink* sink,
-                               const Headers& headers, const std::string_view* body,
-                               bool& redirect) {
-  Poco::URI uri;
-  try {
-    uri = Poco::URI(url);
-  } catch (const Poco::Exception& e) {
-    throw NetworkError("bad URL \"" + redact(url) + "\": " + e.message());
+// One request and its response on the session for `url`. The body of a 2xx response goes to
+// `sink` (when given); any other body is discarded. Network failures, a body cut short or
+// malformed come back as a failed Attempt; TLS failures throw NetworkError, and what the sink
+// throws passes through (the session is dropped: the rest of the body is on it).
+Client::Attempt Client::exchange(const std::string& method, const std::string& url,
+                                 const std::string& origin, BodySink* sink, const Headers& headers,
+                                 const std::string_view* body) {
+  const Poco::URI uri = parse_url(url);
+  if (uri.getScheme() != "http" && uri.getScheme() != "https") {
+    throw NetworkError("unsupported URL scheme \"" + uri.getScheme() + "\" in " + redact(url));
   }
-  const std::string scheme = uri.getScheme();
-  if (scheme != "http" && scheme != "https") {
-    throw NetworkError("unsupported URL scheme \"" + scheme + "\" in " + redact(url));
-  }
-  Session* session = &session_for(scheme, uri.getHost(), uri.getPort());
-  const bool reused = session->requests > 0;
-  Response response;
-  response.url = url;
-  bool received = false;
+  Session& session = session_for(uri.getScheme(), uri.getHost(), uri.getPort());
+  const bool reused = session.requests > 0;
+  m_connections += reused ? 0 : 1;
+  ++session.requests;
+  bool answered = false;
   try {
-    std::string target = uri.getPathEtc();
-    if (target.empty()) {
-      target = "/";
+    Poco::Net::HTTPRequest request =
+        make_request(method, uri, origin_of(uri) == origin, headers, m_options);
+    send_request(*session.poco, request, body);
+    Poco::Net::HTTPResponse head;
+    session.poco->receiveResponse(head);
+    answered = true;
+    Attempt attempt;
+    attempt.response = to_response(head, url);
+    attempt.framing = framing_of(method, head, attempt.response);
+    attempt.redirect = redirect_target(head, uri);
+    if (is_success(attempt.response.status) && sink != nullptr &&
+        attempt.framing != Framing::none) {
+      receive_body(session, method, attempt, *sink);
+    } else {
+      discard_body(session, attempt);
     }
-    Poco::Net::HTTPRequest request(method, target, Poco::Net::HTTPMessage::HTTP_1_1);
-    request.set("User-Agent", m_options.user_agent);
-    request.set("Accept-Encoding", "gzip");
-    request.setKeepAlive(true);
-    if (origin_of(uri) == first_host) { // credentials never follow a redirect to another origin
-      if (!m_options.bearer_token.empty()) {
-        request.set("Authorization", "Bearer " + m_options.bearer_token);
-      } else if (!m_options.username.empty()) {
-        Poco::Net::HTTPBasicCredentials(m_options.username, m_options.password)
-            .authenticate(request);
-      }
-    }
-    for (const auto& [name, value] : headers) {
-      request.set(name, value);
-    }
-    if (!reused) {
-      ++m_connections;
-    }
-    ++session->requests;
-    if (body != nullptr) {
-      request.setContentLength64(static_cast<Poco::Int64>(body->size()));
-    }
-    std::ostream& out = session->poco->sendRequest(request);
-    if (body != nullptr && !body->empty()) {
-      out.write(body->data(), static_cast<std::streamsize>(body->size()));
-      out.flush();
-      if (!out) {
-        throw Transient("the request body could not be sent", false);
-      }
-    }
-    Poco::Net::HTTPResponse poco_response;
-    std::istream& in = session->poco->receiveResponse(poco_response);
-    received = true;
-
-    response.status = static_cast<int>(poco_response.getStatus());
-    response.reason = poco_response.getReason();
-    for (const auto& [name, value] : poco_response) {
-      response.headers.emplace_back(name, value);
-    }
-    const bool chunked = poco_response.getChunkedTransferEncoding();
-    if (poco_response.hasContentLength() && !chunked) {
-      const auto length = poco_response.getContentLength64();
-      if (length < 0) {
-        throw Transient(
-            "invalid Content-Length \"" + poco_response.get("Content-Length", "") + "\"", false);
-      }
-      response.content_length = static_cast<std::uint64_t>(length);
-    }
-    const bool has_body = method != Poco::Net::HTTPRequest::HTTP_HEAD && response.status != 204 &&
-                          response.status != 304;
-
-    const bool success = response.status >= 200 && response.status < 300;
-    redirect = response.status == 301 || response.status == 302 || response.status == 303 ||
-               response.status == 307 || response.status == 308;
-    if (redirect) {
-      const std::string location = poco_response.get("Location", "");
-      if (location.empty()) {
-        redirect = false;
-      } else {
-        Poco::URI next(uri);
-        next.resolve(location);
-        response.url = next.toString();
-      }
-    }
-    if (!success || sink == nullptr || !has_body) {
-      // Read what is small to its end so the connection can be reused; close otherwise.
-      if (has_body && (!response.content_length || *response.content_length > k_max_drain)) {
-        drop_session();
-      } else if (has_body) {
-        const auto length = static_cast<std::streamsize>(*response.content_length);
-        if (in.ignore(length).gcount() != length) {
-          drop_session(); // the body was cut short: the connection is not at a message boundary
-        }
-      }
-      if (!success && !redirect && !is_retryable_status(response.status)) {
-        throw HttpStatusError(response.status, method + " " + redact(url) + ": " +
-                                                   std::to_string(response.status) + " " +
-                                                   response.reason);
-      }
-      return response;
-    }
-
-    sink->start(response);
-    const std::string encoding =
-        Poco::toLower(Poco::trim(poco_response.get("Content-Encoding", "")));
-    const bool gzip = encoding == "gzip" || encoding == "x-gzip";
-    if (!gzip && !encoding.empty() && encoding != "identity") {
-      drop_session();
-      throw NetworkError(method + " " + redact(url) + ": unsupported Content-Encoding \"" +
-                         encoding + "\"");
-    }
-    std::optional<GzipDecoder> decoder;
-    if (gzip) {
-      decoder.emplace();
-    }
-    auto deliver = [&](const char* data, std::size_t size) {
-      if (decoder) {
-        decoder->feed(data, size, *sink);
-      } else {
-        sink->write(data, size);
-      }
-    };
-    char* buffer = m_buffer.get();
-    std::optional<SpliceTarget> into_file;
-    if (!decoder && session->socket_fd && !m_splice_refused) {
-      into_file = sink->splice_target();
-    }
-    if (response.content_length && into_file && *response.content_length >= k_splice_min &&
-        *response.content_length <= into_file->room) {
-      splice_body(*session, *response.content_length, *sink);
-    } else if (response.content_length) {
-      read_body(*session, *response.content_length, *response.content_length, deliver);
-    } else if (chunked) {
-      ChunkedDecoder(session->read_raw, buffer, k_buffer_size).run(deliver);
-    } else { // delimited by the server closing the connection
-      for (int n; (n = session->read_raw(buffer, k_buffer_size)) > 0;) {
-        deliver(buffer, static_cast<std::size_t>(n));
-      }
-      drop_session();
-    }
-    if (decoder) {
-      decoder->finish();
-    }
-    return response;
+    return attempt;
   } catch (const Poco::Net::SSLException& e) {
     drop_session();
     throw NetworkError(method + " " + redact(url) + ": TLS: " + e.displayText());
   } catch (const Poco::Exception& e) {
     drop_session();
-    throw Transient(e.displayText(), !received && reused && is_stale_connection(e));
+    return Attempt::failed(e.displayText(), !answered && reused && is_stale_connection(e));
   } catch (const std::ios_base::failure& e) {
     drop_session();
-    throw Transient(e.what(), false);
-  } catch (const HttpStatusError&) {
-    throw; // its body was drained: the connection stays usable
+    return Attempt::failed(e.what());
+  } catch (const Transient& e) {
+    drop_session();
+    return Attempt::failed(e.what());
+  } catch (const BrokenBody& e) {
+    drop_session();
+    return Attempt::failed(e.what());
   } catch (...) {
     drop_session(); // a sink gave up mid-body: the rest of it is still on the connection
     throw;
   }
 }
 
-// The body of `length` bytes into the sink's splice target: what Poco has already read
-// through write(), the rest socket → pipe → file with splice(2). Throws Transient for the
-// network's failures (retried) and error::IoError when the file cannot take the bytes.
-void Client::splice_body(Session& session, std::uint64_t length, BodySink& sink) {
-  std::uint64_t remaining = length;
-  char* buffer = m_buffer.get();
-  for (int ahead; remaining > 0 && (ahead = session.pending()) > 0;) {
-    const int n = session.read_raw(buffer, static_cast<std::streamsize>(std::min<std::uint64_t>(
-                                               remaining, static_cast<std::uint64_t>(ahead))));
-    if (n <= 0) {
-      break;
-    }
-    sink.write(buffer, static_cast<std::size_t>(n));
-    remaining -= static_cast<std::uint64_t>(n);
+// The body of a 2xx response into `sink`, gzip-decoded when it is coded so.
+void Client::receive_body(Session& session, const std::string& method, const Attempt& attempt,
+                          BodySink& sink) {
+  sink.start(attempt.response);
+  std::optional<GzipDecoder> gzip;
+  if (is_gzip_coded(method, attempt.response)) {
+    gzip.emplace();
   }
-  if (remaining == 0) {
-    return;
+  const Deliver to_sink = [&sink](const char* data, std::size_t size) { sink.write(data, size); };
+  Deliver deliver = to_sink;
+  if (gzip) {
+    deliver = [&](const char* data, std::size_t size) { gzip->feed(data, size, to_sink); };
   }
-  if (m_pipe[0] < 0) {
-    if (::pipe2(m_pipe, O_CLOEXEC) != 0) {
-      const int code = errno;
-      throw error::IoError(error::system_message("cannot make a pipe", code));
-    }
-    ::fcntl(m_pipe[1], F_SETPIPE_SZ, k_pipe_size); // smaller is fine too
+  BodyReader reader(*session.poco, m_buffer.get(), k_buffer_size);
+  switch (attempt.framing) {
+  case Framing::content_length:
+    reader.read_exactly(*attempt.response.content_length, deliver);
+    break;
+  case Framing::chunked:
+    reader.read_chunked(deliver);
+    break;
+  case Framing::connection_close:
+    reader.read_to_close(deliver);
+    drop_session();
+    break;
+  case Framing::none:
+    break;
   }
-  const auto drop_pipe = [this] { // bytes may be stuck in it
-    for (int& fd : m_pipe) {
-      ::close(fd);
-      fd = -1;
-    }
-  };
-  const std::optional<SpliceTarget> target = sink.splice_target();
-  if (!target || target->room < remaining) {
-    throw std::logic_error("the splice target went away");
-  }
-  const int socket = session.socket_fd();
-  auto offset = static_cast<loff_t>(target->offset);
-  while (remaining > 0) {
-    const ssize_t in = ::splice(
-        socket, nullptr, m_pipe[1], nullptr,
-        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, k_pipe_size)), SPLICE_F_MOVE);
-    if (in <= 0) {
-      const int code = in < 0 ? errno : 0;
-      if (code == EINTR) {
-        continue;
-      }
-      const std::string got = std::to_string(length - remaining) + " of " + std::to_string(length) +
-                              " bytes (Content-Length)";
-      if (in == 0) {
-        throw Transient("body ended after " + got, false);
-      }
-      // SO_RCVTIMEO (the read timeout Poco set) ends a wait with EAGAIN
-      throw Transient(code == EAGAIN || code == EWOULDBLOCK
-                          ? "timed out after " + got
-                          : error::system_message("receiving the body after " + got, code),
-                      false);
-    }
-    auto left = static_cast<std::size_t>(in);
-    std::unique_lock<std::mutex> turn;
-    if (target->turn != nullptr) {
-      turn = std::unique_lock<std::mutex>(*target->turn);
-    }
-    while (left > 0) {
-      const ssize_t out = ::splice(m_pipe[0], nullptr, target->fd, &offset, left, SPLICE_F_MOVE);
-      if (out <= 0) {
-        const int code = out < 0 ? errno : EIO;
-        if (code == EINTR) {
-          continue;
-        }
-        if (code != EINVAL) {
-          drop_pipe();
-          throw error::IoError(error::system_message("cannot write the body to its file", code));
-        }
-        break; // a file that cannot take a splice (O_APPEND, no splice_write): written below
-      }
-      left -= static_cast<std::size_t>(out);
-    }
-    if (turn) {
-      turn.unlock();
-    }
-    const auto moved = static_cast<std::size_t>(in) - left;
-    m_spliced += moved;
-    remaining -= static_cast<std::uint64_t>(in);
-    if (moved > 0) {
-      sink.spliced(moved);
-    }
-    if (left > 0) {
-      m_splice_refused = true;                   // this client does not try again
-      for (std::size_t n; left > 0; left -= n) { // the pipe's bytes, then the socket's
-        const ssize_t got = ::read(m_pipe[0], buffer, std::min(left, k_buffer_size));
-        if (got <= 0) {
-          const int code = got < 0 ? errno : EIO;
-          if (code == EINTR) {
-            n = 0;
-            continue;
-          }
-          drop_pipe();
-          throw error::IoError(error::system_message("cannot read the pipe", code));
-        }
-        n = static_cast<std::size_t>(got);
-        sink.write(buffer, n);
-      }
-      read_body(session, length, remaining,
-                [&sink](const char* data, std::size_t size) { sink.write(data, size); });
-      return;
-    }
+  if (gzip) {
+    gzip->finish();
   }
 }
 
-// The last `remaining` bytes of a body of `length` bytes (Content-Length), read in large
-// blocks and handed to `deliver`. Throws Transient when the connection ends first.
-void Client::read_body(Session& session, std::uint64_t length, std::uint64_t remaining,
-                       const std::function<void(const char*, std::size_t)>& deliver) {
-  char* buffer = m_buffer.get();
-  while (remaining > 0) {
-    const auto want =
-        static_cast<std::streamsize>(std::min<std::uint64_t>(remaining, k_buffer_size));
-    const int n = session.read_raw(buffer, want);
-    if (n <= 0) {
-      throw Transient("body ended after " + std::to_string(length - remaining) + " of " +
-                          std::to_string(length) + " bytes (Content-Length)",
-                      false);
-    }
-    remaining -= static_cast<std::uint64_t>(n);
-    deliver(buffer, static_cast<std::size_t>(n));
+// Reads a small unwanted body to its end so that the connection can carry the next request;
+// a large one, or one whose end is not known, closes the connection instead.
+void Client::discard_body(Session& session, const Attempt& attempt) {
+  if (attempt.framing == Framing::none) {
+    return;
   }
+  const std::optional<std::uint64_t>& length = attempt.response.content_length;
+  if (attempt.framing != Framing::content_length || *length > k_max_drain) {
+    drop_session();
+    return;
+  }
+  BodyReader reader(*session.poco, m_buffer.get(), k_buffer_size);
+  try {
+    if (reader.read_up_to(*length, [](const char*, std::size_t) {}) == *length) {
+      return;
+    }
+  } catch (const Poco::Exception&) {
+    // the body was not needed: losing it costs only the connection
+  }
+  drop_session(); // the body was cut short: the connection is not at a message boundary
 }
 
 } // namespace shared::http

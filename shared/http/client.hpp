@@ -1,6 +1,6 @@
 // The HTTP client every task shares: one keep-alive Poco::Net session per client (one client
 // per worker), retries with backoff and Retry-After, redirects, gzip, length checks, proxies,
-// TLS, authentication. Protocol: HTTP/1.1 (RFC 9110, RFC 9112); behaviour after seed 004.
+// TLS, authentication. Protocol: HTTP/1.1 (RFC 9110, RFC 9112).
 #pragma once
 
 #include "shared/http/proxy.hpp"
@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -56,18 +55,6 @@ struct Response {
   std::string header(const std::string& name) const;
 };
 
-/// Where a sink lets the client put body bytes straight into a file (see
-/// BodySink::splice_target).
-struct SpliceTarget {
-  int fd = -1;              ///< a regular file open for writing (not O_APPEND)
-  std::uint64_t offset = 0; ///< bytes: where in it the next body byte goes
-  std::uint64_t room = 0;   ///< bytes the sink takes from here on
-  /// Held around each write into `fd` when set, so that the writers of one file (its parts,
-  /// each on its own connection) take turns sleeping in user space instead of spinning on the
-  /// file's lock in the kernel, which lets one writer in at a time anyway. Not owned.
-  std::mutex* turn = nullptr;
-};
-
 /// Takes a response body as it streams (after gzip decoding).
 class BodySink {
 public:
@@ -78,16 +65,6 @@ public:
   virtual void write(const char* data, std::size_t size) = 0;
   /// A retry will send the body again from its first byte: forget what was written.
   virtual void restart() = 0;
-  /// A file the body may go into without passing through this process, asked after start():
-  /// then a plain-HTTP body of known length, not encoded, that fits in `room` is moved from
-  /// the socket into the file by splice(2) (Linux; one copy fewer than read and write), and
-  /// spliced() says how far it got (write() does not see those bytes). A file that refuses
-  /// a splice (EINVAL: O_APPEND, a filesystem without it) gets the rest through write(), and
-  /// the client does not splice again. Default: none, every byte goes through write().
-  virtual std::optional<SpliceTarget> splice_target() const { return std::nullopt; }
-  /// The next `size` bytes of the body are in the target file, at its offset. May throw, as
-  /// write().
-  virtual void spliced(std::size_t size) { (void)size; }
 };
 
 /// Collects a body in memory, up to `limit` bytes (more throws NetworkError).
@@ -107,8 +84,9 @@ private:
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// One worker's HTTP client. Not thread-safe. Errors: HttpStatusError for a status that is
-/// not retried or that persisted, NetworkError when the network failures outlived the
-/// retries, error::Interrupted when cancelled, and whatever the sink throws.
+/// not retried or that persisted, NetworkError when network failures or broken bodies
+/// (BrokenBody) outlived the retries, error::Interrupted when cancelled, and whatever the sink
+/// throws.
 class Client {
 public:
   Client(const ClientOptions& options, log::Logger& logger);
@@ -138,23 +116,20 @@ public:
   /// TCP connections opened so far by this client.
   std::uint64_t connections() const { return m_connections; }
 
-  /// Body bytes moved by splice(2) so far (see BodySink::splice_target).
-  std::uint64_t spliced_bytes() const { return m_spliced; }
-
 private:
   class Session;
+  struct Attempt;
   Response request(const std::string& method, const std::string& url, BodySink* sink,
                    const Headers& headers, const std::string_view* body = nullptr);
-  Response exchange(const std::string& method, const std::string& url, BodySink* sink,
-                    const Headers& headers, const std::string_view* body);
-  Response exchange_once(const std::string& method, const std::string& url,
-                         const std::string& first_host, BodySink* sink, const Headers& headers,
-                         const std::string_view* body, bool& redirect);
+  Attempt follow_redirects(const std::string& method, const std::string& url, BodySink* sink,
+                           const Headers& headers, const std::string_view* body);
+  Attempt exchange(const std::string& method, const std::string& url, const std::string& origin,
+                   BodySink* sink, const Headers& headers, const std::string_view* body);
+  void receive_body(Session& session, const std::string& method, const Attempt& attempt,
+                    BodySink& sink);
+  void discard_body(Session& session, const Attempt& attempt);
   Session& session_for(const std::string& scheme, const std::string& host, std::uint16_t port);
   void drop_session();
-  void splice_body(Session& session, std::uint64_t length, BodySink& sink);
-  void read_body(Session& session, std::uint64_t length, std::uint64_t remaining,
-                 const std::function<void(const char*, std::size_t)>& deliver);
 
   ClientOptions m_options;
   log::Logger& m_logger;
@@ -164,9 +139,6 @@ private:
   std::mt19937_64 m_random;
   std::uint64_t m_retries = 0;
   std::uint64_t m_connections = 0;
-  std::uint64_t m_spliced = 0;
-  int m_pipe[2] = {-1, -1};      // for splice_body, made on first use
-  bool m_splice_refused = false; // a file refused a splice (EINVAL): read and write from then on
 };
 
 } // namespace shared::http

@@ -29,6 +29,16 @@ public:
       : error::Error(error::ExitCode::network, message) {}
 };
 
+/// A response body cut short or not well formed: fewer bytes than its Content-Length, a
+/// chunked body with bad framing or without its last chunk (RFC 9112 §7.1), a broken gzip
+/// stream (RFC 1952). Client retries such a body like a network failure; when the retries run
+/// out it reports a NetworkError with this message. Exit status: network.
+class BrokenBody : public error::Error {
+public:
+  explicit BrokenBody(const std::string& message)
+      : error::Error(error::ExitCode::network, message) {}
+};
+
 /// The server answered, but not as its protocol says: a DRS 202 without Retry-After, a DRS
 /// object without a size or an access URL, a 200 to a Range request. Not a checksum or size
 /// mismatch of the bytes (that is error::IntegrityError), and not retried. Exit status: network.

@@ -5,11 +5,35 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <ctime>
 #include <thread>
 
 namespace shared::http {
+
+namespace {
+
+// The time an HTTP-date (RFC 9110 §5.6.7) names: IMF-fixdate, or the obsolete RFC 850 and
+// asctime forms, all in GMT; nullopt for anything else, a day the month does not have
+// included. strptime (in the C locale, which no task changes), not Poco::DateTimeParser:
+// Poco's (1.11) takes any text for a date ("soon" is the year 0) and ignores what follows it.
+std::optional<std::time_t> parse_http_date(const std::string& value) {
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    std::tm parsed{};
+    const char* end = ::strptime(value.c_str(), format, &parsed);
+    if (end == nullptr || *end != '\0') {
+      continue;
+    }
+    std::tm normalised = parsed;
+    const std::time_t when = ::timegm(&normalised); // normalises 31 Feb to 3 Mar
+    if (normalised.tm_mday == parsed.tm_mday && normalised.tm_mon == parsed.tm_mon) {
+      return when;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
 
 bool is_retryable_status(int status) {
   return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
@@ -31,19 +55,14 @@ std::optional<double> parse_retry_after(const std::string& value,
     return std::nullopt;
   }
   if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    return value.size() > 9 ? 1e9 : std::stod(value);
+    return value.size() > 9 ? 1e9 : std::stod(value); // delay-seconds; 10 digits is over 30 years
   }
-  // RFC 9110 §5.6.7: IMF-fixdate, then the obsolete RFC 850 and asctime forms, all in GMT.
-  for (const char* format :
-       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
-    std::tm tm{};
-    const char* end = ::strptime(value.c_str(), format, &tm);
-    if (end != nullptr && *end == '\0') {
-      const auto when = std::chrono::system_clock::from_time_t(::timegm(&tm));
-      return std::max(0.0, std::chrono::duration<double>(when - now).count());
-    }
+  const std::optional<std::time_t> when = parse_http_date(value);
+  if (!when) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  const auto wait = std::chrono::system_clock::from_time_t(*when) - now;
+  return std::max(0.0, std::chrono::duration<double>(wait).count());
 }
 
 double retry_wait(const RetryPolicy& policy, int retry, const std::optional<double>& retry_after,

@@ -28,8 +28,8 @@ bool is_retryable_status(int status);
 double backoff_delay(const RetryPolicy& policy, int retry, std::mt19937_64& random);
 
 /// Seconds from `now` that a Retry-After value asks for: delay-seconds or an HTTP-date
-/// (IMF-fixdate, RFC 850 or asctime form); a date in the past gives 0. nullopt when the value
-/// is neither.
+/// (IMF-fixdate, RFC 850 or asctime form, in GMT); a date in the past gives 0. nullopt when the
+/// value is neither (a day the month does not have included).
 std::optional<double> parse_retry_after(const std::string& value,
                                         std::chrono::system_clock::time_point now);
 

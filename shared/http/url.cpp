@@ -10,7 +10,8 @@ namespace shared::http {
 namespace {
 
 // Bytes that stand for themselves in a path segment (RFC 3986 §3.3 pchar: unreserved,
-// sub-delims, ':' and '@'); every other byte is percent-encoded.
+// sub-delims, ':' and '@'); every other byte is percent-encoded. Not Poco::URI::encode: it
+// also escapes the sub-delims !$'()*, which changes what a server sees in a path.
 constexpr std::array<bool, 256> plain_in_segment_table() {
   std::array<bool, 256> plain{};
   for (int c = 0; c < 256; ++c) {
@@ -38,6 +39,8 @@ void append_encoded_segment(std::string& out, std::string_view segment) {
   out.append(segment.substr(plain));
 }
 
+// Whether a query parameter of this name (any case) carries a secret: signatures, tokens and
+// keys of the object stores and OAuth.
 bool is_secret_parameter(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -59,6 +62,7 @@ bool is_secret_parameter(std::string name) {
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
+// `query` (without its "?") with the values of secret parameters replaced by "***".
 std::string redact_query(std::string_view query) {
   std::string out;
   std::size_t start = 0;
@@ -83,34 +87,39 @@ std::string redact_query(std::string_view query) {
   return out;
 }
 
+// Hides the credentials in the authority of `url`, in place: user:password@ becomes
+// user:***@, and a user-only token@ becomes ***@.
+void redact_user_info(std::string& url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    return;
+  }
+  const std::size_t authority = scheme_end + 3;
+  const std::size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
+  const std::size_t at = url.rfind('@', authority_end);
+  if (at == std::string::npos || at < authority) {
+    return;
+  }
+  const std::size_t colon = url.find(':', authority);
+  if (colon != std::string::npos && colon < at) {
+    url.replace(colon + 1, at - colon - 1, "***");
+  } else {
+    url.replace(authority, at - authority, "***");
+  }
+}
+
 } // namespace
 
 std::string redact(std::string_view url) {
   std::string out(url);
-  const std::size_t scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    const std::size_t authority = scheme_end + 3;
-    const std::size_t authority_end = out.find_first_of("/?#", authority);
-    const std::size_t at =
-        out.rfind('@', authority_end == std::string::npos ? out.size() : authority_end);
-    if (at != std::string::npos && at >= authority) {
-      const std::size_t colon = out.find(':', authority);
-      if (colon != std::string::npos && colon < at) {
-        out.replace(colon + 1, at - colon - 1, "***"); // user:password@ → user:***@
-      } else {
-        out.replace(authority, at - authority, "***"); // token@ → ***@
-      }
-    }
-  }
+  redact_user_info(out);
   const std::size_t question = out.find('?');
-  if (question != std::string::npos) {
-    const std::size_t hash = out.find('#', question);
-    const std::string query = out.substr(
-        question + 1, hash == std::string::npos ? std::string::npos : hash - question - 1);
-    const std::string rest = hash == std::string::npos ? "" : out.substr(hash);
-    out = out.substr(0, question + 1) + redact_query(query) + rest;
+  if (question == std::string::npos) {
+    return out;
   }
-  return out;
+  const std::size_t hash = std::min(out.find('#', question), out.size());
+  return out.substr(0, question + 1) + redact_query(out.substr(question + 1, hash - question - 1)) +
+         out.substr(hash);
 }
 
 std::string encode_segment(std::string_view segment) {
@@ -120,6 +129,7 @@ std::string encode_segment(std::string_view segment) {
   return out;
 }
 
+// Not Poco::URI::decode: it throws on a broken escape, which this keeps as it is.
 std::string decode_percent(std::string_view text) {
   const auto value = format::hex_digit_value;
   std::string out;

@@ -41,10 +41,6 @@ public:
   }
   void write(const char* data, std::size_t size) override { m_sink.write(data, size); }
   void restart() override { m_sink.restart(); }
-  std::optional<http::SpliceTarget> splice_target() const override {
-    return m_sink.splice_target();
-  }
-  void spliced(std::size_t size) override { m_sink.spliced(size); }
 
 private:
   http::BodySink& m_sink;

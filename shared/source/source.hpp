@@ -57,9 +57,9 @@ public:
   virtual void fetch_range(const Item& item, std::uint64_t offset, std::uint64_t length,
                            http::BodySink& sink);
   /// Streams the item into `sink`, asking for its first `length` bytes only (HTTP: a Range
-  /// request; a part must come unencoded, else RangesUnsupported). Returns the item's whole size in bytes when only a part was
-  /// sent (206 with Content-Range), nullopt when the whole item was (a store that ignores
-  /// Range, or this default, which is fetch()). Throws what fetch() throws.
+  /// request; a part must come unencoded, else RangesUnsupported). Returns the item's whole size in
+  /// bytes when only a part was sent (206 with Content-Range), nullopt when the whole item was (a
+  /// store that ignores Range, or this default, which is fetch()). Throws what fetch() throws.
   virtual std::optional<std::uint64_t> fetch_first(const Item& item, std::uint64_t length,
                                                    http::BodySink& sink);
   /// Request retries this reader has made so far.

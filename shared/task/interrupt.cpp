@@ -33,12 +33,4 @@ void throw_if_interrupted() {
   }
 }
 
-void request_interrupt() noexcept {
-  g_interrupted = 1;
-}
-
-void clear_interrupt() noexcept {
-  g_interrupted = 0;
-}
-
 } // namespace shared::task

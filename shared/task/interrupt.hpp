@@ -7,16 +7,10 @@ namespace shared::task {
 /// Installs the SIGINT and SIGTERM handlers (idempotent).
 void install_interrupt_handlers();
 
-/// Whether SIGINT or SIGTERM arrived (or request_interrupt() was called).
+/// Whether SIGINT or SIGTERM arrived.
 bool interrupted() noexcept;
 
 /// Throws error::Interrupted when interrupted().
 void throw_if_interrupted();
-
-/// Sets the flag as a signal would (for tests).
-void request_interrupt() noexcept;
-
-/// Clears the flag (for tests).
-void clear_interrupt() noexcept;
 
 } // namespace shared::task

@@ -86,12 +86,11 @@ int run(int argc, char** argv, const Manifest& manifest, const TaskBody& body) {
     const error::ExitCode code =
         body(TaskContext{inputs, logger, progress::choose_mode(logger, quiet)});
     return finish(logger, code, code == error::ExitCode::success ? "" : "some items failed");
-  } catch (const error::Error& e) {
-    logger.error(e.what());
-    return finish(logger, e.code(), e.what());
   } catch (const std::exception& e) {
-    logger.error(std::string("internal error: ") + e.what());
-    return finish(logger, error::ExitCode::internal, e.what());
+    const error::ExitCode code = error::exit_code_for(e);
+    const std::string prefix = code == error::ExitCode::internal ? "internal error: " : "";
+    logger.error(prefix + e.what());
+    return finish(logger, code, e.what());
   }
 }
 

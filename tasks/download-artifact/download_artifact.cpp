@@ -125,114 +125,144 @@ std::optional<bool> ask_on_terminal(const std::string& question) {
   }
 }
 
-} // namespace
-
-shared::error::ExitCode run(const shared::task::TaskContext& context) {
-  shared::log::Logger& logger = context.logger;
-  const Options options = options_from_inputs(context.inputs, logger, context.progress_mode);
-  if (options.provider == "drs" || options.provider == "ghga") {
-    BatchOptions batch;
-    batch.base = options.source;
-    if (options.provider == "ghga") {
-      // Before anything else: the work package, and the user's key checked against it.
-      const std::vector<std::string> only = context.inputs.has("files")
-                                                ? read_ids(context.inputs.lines("files"))
-                                                : std::vector<std::string>{};
-      const auto& key = context.inputs.value("myPublicKeyPath");
-      const shared::source::EnvWorkPackageSource work_package(shared::log::process_environment());
-      use_work_package(work_package, context.inputs.text("myPublicKeyPath"),
-                       key.source == shared::task::InputSource::none ? "--my-public-key-path"
-                                                                     : key.origin,
-                       only, batch, logger);
-    } else {
-      batch.ids = read_ids(context.inputs.lines("files"));
-    }
-    batch.destination = options.download.destination;
-    batch.skip_downloaded = context.inputs.boolean("skipDownloaded");
-    batch.skip_unavailable = context.inputs.boolean("skipUnavailable");
-    batch.skip_validation = options.download.skip_validation;
-    batch.max_wait = context.inputs.number("maxWait");
-    batch.http = options.source_context.http;
-    batch.ranged.http = options.source_context.http;
-    batch.ranged.part_size = context.inputs.size("partSize");
-    if (batch.ranged.part_size < (64u << 10)) {
-      throw shared::error::UsageError("--part-size: at least 64KiB, got " +
-                                      context.inputs.text("partSize"));
-    }
-    batch.ranged.parallel = options.download.parallel;
-    batch.progress = context.progress_mode;
-    batch.ask = ask_on_terminal;
-    return run_batch(batch, logger);
+// The batch inputs (--provider drs or ghga). For ghga the work package is read, and the
+// user's key checked against it, before anything else.
+BatchOptions batch_options_from_inputs(const Options& options,
+                                       const shared::task::TaskContext& context) {
+  const shared::task::Inputs& inputs = context.inputs;
+  BatchOptions batch;
+  batch.base = options.source;
+  if (options.provider == "ghga") {
+    const std::vector<std::string> only =
+        inputs.has("files") ? read_ids(inputs.lines("files")) : std::vector<std::string>{};
+    const auto& key = inputs.value("myPublicKeyPath");
+    const shared::source::EnvWorkPackageSource work_package(shared::log::process_environment());
+    use_work_package(work_package, inputs.text("myPublicKeyPath"),
+                     key.source == shared::task::InputSource::none ? "--my-public-key-path"
+                                                                   : key.origin,
+                     only, batch, context.logger);
+  } else {
+    batch.ids = read_ids(inputs.lines("files"));
   }
-  const auto source =
-      shared::source::make_source(options.source, options.provider, options.source_context);
+  batch.destination = options.download.destination;
+  batch.skip_downloaded = inputs.boolean("skipDownloaded");
+  batch.skip_unavailable = inputs.boolean("skipUnavailable");
+  batch.skip_validation = options.download.skip_validation;
+  batch.max_wait = inputs.number("maxWait");
+  batch.http = options.source_context.http;
+  batch.ranged.http = options.source_context.http;
+  batch.ranged.part_size = inputs.size("partSize");
+  if (batch.ranged.part_size < (64u << 10)) {
+    throw shared::error::UsageError("--part-size: at least 64KiB, got " + inputs.text("partSize"));
+  }
+  batch.ranged.parallel = options.download.parallel;
+  batch.progress = context.progress_mode;
+  batch.ask = ask_on_terminal;
+  return batch;
+}
 
-  // Incremental: a trusted cache of this key lends the files whose hashes it already has.
-  // It is read while the source is listed (both take a while, neither needs the other).
-  std::optional<IncrementalCache> cache;
+// Lists the source while `cache` (may be null) is opened on a thread of its own: both take a
+// while (the cache may wait for its lock) and neither needs the other. A failed listing ends
+// the cache's wait for its lock. Throws what Source::list() throws, and error::Interrupted.
+shared::source::Listing list_source(shared::source::Source& source, IncrementalCache* cache,
+                                    shared::log::Logger& logger) {
   std::atomic<bool> listing_failed{false};
   std::future<void> opened;
-  if (options.incremental) {
-    CacheOptions cache_options = options.cache;
-    if (cache_options.key.empty()) {
-      cache_options.key = source->cache_key();
-    }
-    cache.emplace(cache_options, logger, shared::task::interrupted);
-    opened = std::async(std::launch::async, [&cache, &listing_failed] {
+  if (cache != nullptr) {
+    opened = std::async(std::launch::async, [cache, &listing_failed] {
       cache->open([&listing_failed] { return listing_failed.load(); });
     });
   }
-  logger.info("Listing " + source->describe());
+  logger.info("Listing " + source.describe());
   shared::source::Listing listing;
   try {
-    listing = source->list();
+    listing = source.list();
   } catch (...) {
-    listing_failed = true; // the cache's reader stops waiting for the lock; joined below
+    listing_failed = true; // the cache stops waiting for its lock
     if (opened.valid()) {
       opened.wait();
     }
     throw;
   }
   if (opened.valid()) {
-    opened.get(); // rethrows Interrupted
+    opened.get(); // rethrows error::Interrupted
   }
   logger.info("Listed " + shared::format::count(listing.items.size()) + " items (" +
               listing.method + (listing.has_metadata ? ", with SHA-256" : "") + ")");
+  return listing;
+}
+
+// After the download: the cache is updated with the checked files (only those: later runs
+// copy or link them without reading them), when no item failed.
+void update_cache(IncrementalCache& cache, const Options& options,
+                  const shared::source::Listing& listing,
+                  const shared::transfer::DownloadSummary& summary, shared::log::Logger& logger) {
+  if (options.download.skip_validation) {
+    logger.info("Cache not updated: with skipValidation nothing was checked");
+    return;
+  }
+  if (!summary.failures.empty()) {
+    return;
+  }
+  std::vector<shared::metadata::Entry> entries;
+  std::vector<std::optional<shared::fs::Fingerprint>> checked; // what each was when checked
+  for (std::size_t i = 0; i < listing.items.size(); ++i) {
+    const auto& item = listing.items[i];
+    if (item.sha256 && options.download.patterns.matches(item.path)) {
+      entries.push_back({item.path, *item.sha256});
+      checked.push_back(i < summary.checked.size() ? summary.checked[i] : std::nullopt);
+    }
+  }
+  cache.update(options.download.destination, entries, checked);
+}
+
+// Downloads the listing of a file share or web store; with `incremental`, through the key's
+// cache: its files whose hashes the listing names are copied or linked instead of fetched.
+shared::error::ExitCode download_listing(const Options& options, shared::log::Logger& logger) {
+  const auto source =
+      shared::source::make_source(options.source, options.provider, options.source_context);
+  std::optional<IncrementalCache> cache;
+  if (options.incremental) {
+    CacheOptions cache_options = options.cache;
+    if (cache_options.key.empty()) {
+      cache_options.key = source->cache_key();
+    }
+    cache.emplace(cache_options, logger, shared::task::interrupted);
+  }
+  const shared::source::Listing listing = list_source(*source, cache ? &*cache : nullptr, logger);
   shared::transfer::DownloadOptions download = options.download;
-  if (options.incremental && !listing.has_metadata) {
+  if (cache && !listing.has_metadata) {
     logger.warning("incremental: no usable artifact-metadata.csv at the source; plain download, "
                    "cache not touched");
     cache.reset(); // read, never written: the lock goes
-  } else if (options.incremental) {
-    cache->lend(download);
+  } else if (cache) {
+    cache->offer_local_copies(download);
   }
   shared::transfer::InPlace in_place;
   if (options.clean_destination) {
-    // Files that are hard links of the cached copies they would be placed from again stay,
-    // and the download does not look at them again.
+    // Files that are already hard links of the cached files they would be linked from again
+    // stay, and the download does not look at them again.
     shared::transfer::clean_folder(
         download.destination, shared::transfer::placed_local_copies(listing, download, &in_place));
     download.in_place = &in_place;
   }
-
   const auto summary = shared::transfer::download(*source, listing, download, logger);
   log_summary(options, summary, logger);
-  if (cache && options.download.skip_validation) {
-    // The cache takes only checked files: later runs place them without reading them.
-    logger.info("Cache not updated: with skipValidation nothing was checked");
-  } else if (cache && summary.failures.empty()) {
-    std::vector<shared::metadata::Entry> entries;
-    std::vector<std::optional<shared::fs::Fingerprint>> checked; // what each was when checked
-    for (std::size_t i = 0; i < listing.items.size(); ++i) {
-      const auto& item = listing.items[i];
-      if (item.sha256 && options.download.patterns.matches(item.path)) {
-        entries.push_back({item.path, *item.sha256});
-        checked.push_back(i < summary.checked.size() ? summary.checked[i] : std::nullopt);
-      }
-    }
-    cache->update(options.download.destination, entries, checked);
+  if (cache) {
+    update_cache(*cache, options, listing, summary, logger);
   }
   return summary.exit_code();
+}
+
+} // namespace
+
+shared::error::ExitCode run(const shared::task::TaskContext& context) {
+  const Options options =
+      options_from_inputs(context.inputs, context.logger, context.progress_mode);
+  if (options.provider == "drs" || options.provider == "ghga") {
+    return run_batch(batch_options_from_inputs(options, context), context.logger);
+  }
+  return download_listing(options, context.logger);
 }
 
 } // namespace tasks::download_artifact

@@ -1,5 +1,6 @@
 // download-artifact: brings a build's artifact from a file share or web store into the
-// workspace (plain download; issue 4 adds the incremental cache, issue 5 batches by id).
+// workspace: a plain download, or an incremental one through the local cache; or, with
+// --provider drs or ghga, a batch of files by id.
 #pragma once
 
 #include "shared/error/error.hpp"

@@ -12,8 +12,6 @@ namespace format = shared::format;
 using shared::cache::ArtifactCache;
 using shared::cache::CacheLock;
 
-namespace {} // namespace
-
 IncrementalCache::IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
                                    std::function<bool()> cancelled)
     : m_options(options), m_cache(options.directory, options.key), m_logger(logger),
@@ -23,9 +21,9 @@ void IncrementalCache::open(const std::function<bool()>& give_up) {
   const auto stop = [this, &give_up] { return (m_cancelled && m_cancelled()) || give_up(); };
   try {
     // No folder for the key: nothing to read, and nothing is created (the lock file neither)
-    // until lend() knows the cache will be used.
+    // until offer_local_copies() knows the cache will be used.
     if (std::error_code ec; std::filesystem::exists(m_cache.path(), ec)) {
-      if (!take_lock(stop)) {
+      if (!acquire_shared_lock(stop)) {
         return;
       }
       m_leftovers = m_cache.leftovers().size();
@@ -36,17 +34,17 @@ void IncrementalCache::open(const std::function<bool()>& give_up) {
     if (m_cancelled && m_cancelled()) {
       throw;
     }
-    m_problem = "the listing failed"; // give_up(): nobody will ask
+    m_problem = "the listing failed"; // give_up() ended the wait: nobody will use the cache
   } catch (const std::exception& e) {
     m_lock.reset();
     m_problem = e.what();
   }
 }
 
-void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
+void IncrementalCache::offer_local_copies(shared::transfer::DownloadOptions& download) {
   try {
     if (m_problem.empty() && !m_busy && !m_lock) {
-      take_lock(m_cancelled);
+      acquire_shared_lock(m_cancelled);
     }
     if (m_lock) {
       m_lock->touch();
@@ -82,7 +80,7 @@ void IncrementalCache::lend(shared::transfer::DownloadOptions& download) {
   download.local_copies = this;
 }
 
-bool IncrementalCache::take_lock(const std::function<bool()>& stop) {
+bool IncrementalCache::acquire_shared_lock(const std::function<bool()>& stop) {
   m_lock.emplace(m_cache.lock_path());
   if (!m_lock->acquire(CacheLock::Kind::shared, m_options.lock_timeout, stop)) {
     m_lock.reset();

@@ -1,5 +1,5 @@
-// The incremental side of download-artifact (seed 002): the key's lock, the cache lending its
-// files to the download, the update afterwards and the size limit.
+// The incremental side of download-artifact: the key's lock, the cache's files offered to the
+// download as local copies, the cache update afterwards and the size limit.
 #pragma once
 
 #include "shared/cache/artifact_cache.hpp"
@@ -18,12 +18,12 @@ namespace tasks::download_artifact {
 
 /// The cache inputs.
 struct CacheOptions {
-  std::string directory; ///< holds ArtifactEngineCache/
-  std::string key;       ///< empty: the source's own key
+  std::string directory; ///< the folder holding ArtifactEngineCache/ (cacheDirectory)
+  std::string key;       ///< cacheKey; empty: the source's own key
   shared::cache::ArtifactCache::Link link = shared::cache::ArtifactCache::Link::hardlink;
   bool hash_every_file = false; ///< cacheValidation: hash
-  std::uint64_t max_size = 0;   ///< bytes over all keys; 0: no limit
-  double lock_timeout = 120;    ///< seconds
+  std::uint64_t max_size = 0;   ///< cacheMaxSize: bytes over all keys; 0: no limit
+  double lock_timeout = 120;    ///< cacheLockTimeout: seconds
 };
 
 /// One run's use of one key's cache. Problems with the cache are warnings: the download goes
@@ -34,20 +34,21 @@ public:
   IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
                    std::function<bool()> cancelled);
 
-  /// Takes the key's lock shared (waiting up to the timeout, or until `give_up` returns true)
-  /// and reads the cache. Logs nothing, so that it can run while the source is listed; throws
-  /// only error::Interrupted (SIGINT).
+  /// Acquires the key's lock shared (waiting up to the timeout, or until `give_up` returns
+  /// true) and reads the cache. Logs nothing, so that it can run while the source is listed;
+  /// throws only error::Interrupted (SIGINT).
   void open(const std::function<bool()>& give_up);
 
-  /// After open(): takes the lock if open() did not need it, says what it found and, when the
-  /// cache is trusted, lets `download` take files from it (and marks the key used, for
-  /// eviction). Throws only error::Interrupted.
-  void lend(shared::transfer::DownloadOptions& download);
+  /// After open(): acquires the lock if open() did not need it, logs what it found and, when
+  /// the cache is trusted, makes its files `download`'s local copies (and marks the key used,
+  /// for eviction). Throws only error::Interrupted.
+  void offer_local_copies(shared::transfer::DownloadOptions& download);
 
-  /// After a download without failures: takes the lock exclusive, replaces the cache with the
-  /// `entries` found in `destination` (taking a new content only from a file whose fingerprint
-  /// is still its `checked` one, one per entry: see DownloadSummary::checked) and keeps all
-  /// caches under the size limit.
+  /// After a download without failures: acquires the lock exclusive, replaces the cache with
+  /// the `entries` found in `destination` (caching a new content only from a file whose
+  /// fingerprint is still its `checked` one, one per entry: see DownloadSummary::checked) and
+  /// keeps all caches under the size limit. Cache problems are warnings; throws
+  /// error::Interrupted while it waits for the lock, error::IoError when flock(2) fails.
   void update(const std::string& destination, const std::vector<shared::metadata::Entry>& entries,
               const std::vector<std::optional<shared::fs::Fingerprint>>& checked);
 
@@ -58,9 +59,9 @@ private:
   std::optional<std::uint64_t> size_hint(const shared::source::Item& item) const override;
   std::optional<std::uint64_t> device() const override;
   void evict(); // keeps all keys under max_size; logs what it did
-  // Takes the key's lock shared, waiting up to the timeout or until `stop`; false (m_busy)
+  // Acquires the key's lock shared, waiting up to the timeout or until `stop`; false (m_busy)
   // when it did not get it. Throws error::Interrupted when `stop` is SIGINT.
-  bool take_lock(const std::function<bool()>& stop);
+  bool acquire_shared_lock(const std::function<bool()>& stop);
 
   CacheOptions m_options;
   shared::cache::ArtifactCache m_cache;

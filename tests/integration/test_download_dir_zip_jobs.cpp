@@ -20,6 +20,7 @@
 #include "tests/support/process.hpp"
 #include "tests/support/random_bytes.hpp"
 #include "tests/support/serve_process.hpp"
+#include "tests/support/skip.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/zip_readers.hpp"
 
@@ -345,8 +346,7 @@ TEST_CASE("worker: two workers on one queue process each job exactly once", "[wo
 TEST_CASE("worker: Azure Blob Storage (Azurite): blocks of 8 MiB, read through the SAS URL",
           "[worker][azure]") {
   if (const auto why = AzuriteServer::install(AZURITE_CACHE_DIR)) {
-    WARN("skipped: Azurite is not available: " << *why);
-    return;
+    SKIP_TEST("Azurite is not available: " << *why);
   }
   AzuriteServer azurite(AZURITE_CACHE_DIR);
   Setup s("sqlite");
@@ -414,8 +414,7 @@ TEST_CASE("worker: Azure Blob Storage (Azurite): blocks of 8 MiB, read through t
 
 TEST_CASE("object store: Azurite with a SAS token instead of the key", "[azure]") {
   if (const auto why = AzuriteServer::install(AZURITE_CACHE_DIR)) {
-    WARN("skipped: Azurite is not available: " << *why);
-    return;
+    SKIP_TEST("Azurite is not available: " << *why);
   }
   AzuriteServer azurite(AZURITE_CACHE_DIR);
   std::ostringstream out;

@@ -1,5 +1,6 @@
-// download-artifact --incremental (seed 002): files whose hash did not change come from the
+// download-artifact --incremental: files whose hash did not change come from the
 // local cache; the server (our FaultServer, counting requests) sees only the rest.
+#include "shared/fs/descriptor.hpp"
 #include "shared/hash/sha256.hpp"
 #include "shared/metadata/metadata_csv.hpp"
 #include "tests/support/fault_server.hpp"
@@ -246,24 +247,22 @@ struct stat status_of(const std::string& path) {
 // Whether this filesystem makes copy-on-write clones (then no hard link is ever made).
 bool reflinks_work(const TempDir& dir) {
   write_file(dir / "probe-from", "x");
-  const int from = ::open((dir / "probe-from").c_str(), O_RDONLY);
-  const int to = ::open((dir / "probe-to").c_str(), O_WRONLY | O_CREAT, 0644);
-  const bool works = ::ioctl(to, FICLONE, from) == 0;
-  ::close(from);
-  ::close(to);
-  return works;
+  const shared::fs::Descriptor from(::open((dir / "probe-from").c_str(), O_RDONLY | O_CLOEXEC));
+  const shared::fs::Descriptor to(
+      ::open((dir / "probe-to").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  return ::ioctl(to.get(), FICLONE, from.get()) == 0;
 }
 
 // Overwrites a file in place, keeping its inode, size and modification time: a change that
 // only reading it can find.
 void corrupt_keeping_fingerprint(const std::string& path, const std::string& content) {
   const struct stat before = status_of(path);
-  const int fd = ::open(path.c_str(), O_WRONLY);
-  REQUIRE(fd >= 0);
-  REQUIRE(::pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()));
+  const shared::fs::Descriptor file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  REQUIRE(file.get() >= 0);
+  REQUIRE(::pwrite(file.get(), content.data(), content.size(), 0) ==
+          static_cast<ssize_t>(content.size()));
   const struct timespec times[2] = {before.st_atim, before.st_mtim};
-  REQUIRE(::futimens(fd, times) == 0);
-  ::close(fd);
+  REQUIRE(::futimens(file.get(), times) == 0);
 }
 
 } // namespace
@@ -410,7 +409,7 @@ TEST_CASE("two downloads with one key at once: both trees right, the cache valid
   FaultServer server;
   auto files = make_files(60);
   publish(server, files);
-  REQUIRE(incremental(server, dir, "seed").exit_code == 0);
+  REQUIRE(incremental(server, dir, "first").exit_code == 0);
   files["dir0/file0"] = "changed";
   publish(server, files);
   for (int round = 0; round < 3; ++round) {
@@ -450,11 +449,11 @@ TEST_CASE("a key locked by another job: the download goes without the cache and 
   publish(server, {{"a.txt", "A"}});
   REQUIRE(incremental(server, dir, "out1").exit_code == 0);
   const std::string lock_path = key_folder(dir) + ".lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  REQUIRE(::flock(fd, LOCK_EX) == 0); // as an update in progress would
+  shared::fs::Descriptor lock(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+  REQUIRE(lock.get() >= 0);
+  REQUIRE(::flock(lock.get(), LOCK_EX) == 0); // as an update in progress would
   const ProcessResult r = incremental(server, dir, "out2", {"--cache-lock-timeout", "0.3"});
-  ::close(fd);
+  lock.close();
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.err, "is being updated by another job"));
@@ -533,9 +532,9 @@ TEST_CASE("the cache is read while the source is listed; a failed listing does n
   FaultServer server;
   publish(server, {{"a.txt", "A"}});
   REQUIRE(incremental(server, dir, "out1").exit_code == 0);
-  const int fd = ::open((key_folder(dir) + ".lock").c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  REQUIRE(::flock(fd, LOCK_EX) == 0); // as an update in progress would
+  shared::fs::Descriptor lock(::open((key_folder(dir) + ".lock").c_str(), O_RDWR | O_CLOEXEC));
+  REQUIRE(lock.get() >= 0);
+  REQUIRE(::flock(lock.get(), LOCK_EX) == 0); // as an update in progress would
   FaultReply missing;
   missing.status = 404;
   server.on("/artifact-metadata.csv", {missing});
@@ -544,7 +543,7 @@ TEST_CASE("the cache is read while the source is listed; a failed listing does n
   const ProcessResult r = incremental(server, dir, "out2", {"--cache-lock-timeout", "30"});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ::close(fd);
+  lock.close();
   INFO(r.out << r.err);
   CHECK(r.exit_code != 0);
   CHECK(seconds < 10); // not the 30 s the lock would have been waited for

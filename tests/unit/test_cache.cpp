@@ -2,6 +2,7 @@
 #include "shared/cache/cache_lock.hpp"
 #include "shared/cache/eviction.hpp"
 #include "shared/error/error.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -97,7 +98,8 @@ TEST_CASE("a cache is trusted after an update and finds files by content", "[cac
   }
 }
 
-TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no leftovers", "[cache]") {
+TEST_CASE("an update keeps unchanged objects, deletes unnamed ones, leaves no leftovers",
+          "[cache]") {
   TempDir dir;
   write_file(dir / "root/keep.txt", "keep");
   write_file(dir / "root/drop.txt", "drop");
@@ -129,7 +131,7 @@ TEST_CASE("an update keeps unchanged objects, drops unnamed ones, leaves no left
   CHECK(read_file(next.path() + "/current/artifact-metadata.csv").rfind("renamed.txt,", 0) == 0);
 }
 
-TEST_CASE("an update takes each content from the first of its paths the root holds, on "
+TEST_CASE("an update copies each content from the first of its paths the root holds, on "
           "several threads",
           "[cache]") {
   TempDir dir;
@@ -168,7 +170,7 @@ TEST_CASE("a failing update removes the objects it added and leaves the old gene
   cache.open(reason);
   REQUIRE(cache.update(dir / "root", {entry("old.txt", "old")}, ArtifactCache::Link::copy) == 1);
   std::vector<shared::metadata::Entry> entries = numbered_files(dir / "root", 300);
-  // Something that is not a file where one new object must go: placing it fails.
+  // Something that is not a file where one new object must go: copying it there fails.
   const std::string objects = cache.path() + "/objects/";
   const std::string blocked = shared::hash::to_hex(shared::hash::sha256("content 150"), false);
   std::filesystem::create_directories(objects + blocked + "/inside");
@@ -279,7 +281,7 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
   }
 }
 
-TEST_CASE("with the checks' fingerprints, an update takes only the files that were checked, "
+TEST_CASE("with the checks' fingerprints, an update caches only the files that were checked, "
           "unchanged since",
           "[cache]") {
   TempDir dir;
@@ -287,19 +289,20 @@ TEST_CASE("with the checks' fingerprints, an update takes only the files that we
   write_file(dir / "root/written.txt", "written");
   write_file(dir / "root/replaced.txt", "replaced");
   write_file(dir / "root/unchecked.txt", "unchecked");
-  const auto print = [&](const std::string& name) {
+  const auto fingerprint = [&](const std::string& name) {
     return Fingerprint::of(dir / ("root/" + name));
   };
-  std::vector<std::optional<Fingerprint>> checked = {print("kept.txt"), print("written.txt"),
-                                                     print("replaced.txt"), std::nullopt};
+  std::vector<std::optional<Fingerprint>> checked = {fingerprint("kept.txt"),
+                                                     fingerprint("written.txt"),
+                                                     fingerprint("replaced.txt"), std::nullopt};
   // After the checks: one file written in place (a new modification time), one replaced by
   // another file (a new inode), both with the bytes their hashes say.
   ::usleep(20'000);
   write_file(dir / "root/written.txt", "written");
   write_file(dir / "root/other.txt", "replaced");
   REQUIRE(::rename((dir / "root/other.txt").c_str(), (dir / "root/replaced.txt").c_str()) == 0);
-  REQUIRE(print("written.txt") != checked[1]);
-  REQUIRE(print("replaced.txt") != checked[2]);
+  REQUIRE(fingerprint("written.txt") != checked[1]);
+  REQUIRE(fingerprint("replaced.txt") != checked[2]);
 
   const bool hard_link = GENERATE(false, true);
   INFO("hard link " << hard_link);
@@ -319,14 +322,14 @@ TEST_CASE("with the checks' fingerprints, an update takes only the files that we
   CHECK_FALSE(again.has(shared::hash::sha256("unchecked")));
   const auto kept = again.find(shared::hash::sha256("kept"));
   REQUIRE(kept);
-  CHECK(kept->unchanged); // the print recorded is the object's (a hard link's without a stat)
+  CHECK(kept->unchanged); // the fingerprint recorded is the object's (a hard link's)
   CHECK(read_file(kept->path) == "kept");
-  // Without fingerprints every file there is taken, as before.
+  // Without fingerprints every file there is cached.
   ArtifactCache plain(dir / "cache2", "key");
   CHECK(plain.update(dir / "root", entries, link) == 4);
 }
 
-TEST_CASE("a copied take whose file is written while it is being copied is dropped", "[cache]") {
+TEST_CASE("a file written while it is being copied into the cache is left out", "[cache]") {
   TempDir dir;
   const std::string content((32u << 20) + 1, 'a'); // a copy long enough to be caught midway
   const std::string file = dir / "root/big.bin";
@@ -337,7 +340,7 @@ TEST_CASE("a copied take whose file is written while it is being copied is dropp
   const std::string object =
       cache.path() + "/objects/" + shared::hash::to_hex(entries[0].sha256, false);
   const std::string part = object + ".part";
-  // Another step of the job writes the file's last byte once placing it into the cache has
+  // Another step of the job writes the file's last byte once copying it into the cache has
   // begun (a part file is there: after the update's first look at the file), and notes
   // whether the object was still unfinished afterwards (so that only a look after the copy
   // can see the write).
@@ -349,16 +352,16 @@ TEST_CASE("a copied take whose file is written while it is being copied is dropp
     if (stop) {
       return;
     }
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-    wrote = fd >= 0 && ::pwrite(fd, "b", 1, static_cast<off_t>(content.size() - 1)) == 1;
-    if (fd >= 0) {
-      ::close(fd);
+    {
+      const shared::fs::Descriptor big_file(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+      wrote = big_file.get() >= 0 &&
+              ::pwrite(big_file.get(), "b", 1, static_cast<off_t>(content.size() - 1)) == 1;
     }
     midway = !tests::support::exists(object);
   });
-  std::size_t taken = 0;
+  std::size_t cached = 0;
   try {
-    taken = cache.update(dir / "root", entries, ArtifactCache::Link::copy, &checked);
+    cached = cache.update(dir / "root", entries, ArtifactCache::Link::copy, &checked);
   } catch (...) {
     stop = true;
     writer.join();
@@ -375,11 +378,11 @@ TEST_CASE("a copied take whose file is written while it is being copied is dropp
     const bool as_checked = read_file(found->path) == content; // not printed: 32 MiB
     CHECK(as_checked);
   }
-  if (midway) { // written before the copy was in place: not taken
-    CHECK(taken == 0);
+  if (midway) { // written before the copy was in place: left out
+    CHECK(cached == 0);
     CHECK_FALSE(found);
   } else {
-    WARN("the copy was in place before the write: nothing to drop");
+    WARN("the copy was in place before the write: nothing to leave out");
   }
   CHECK_FALSE(tests::support::exists(part));
 }

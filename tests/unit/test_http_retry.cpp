@@ -51,6 +51,37 @@ TEST_CASE("Retry-After in seconds and as an HTTP-date", "[http]") {
   CHECK_FALSE(parse_retry_after("-5", now));
 }
 
+TEST_CASE("Retry-After: the three HTTP-date forms, single-digit days, leap days", "[http]") {
+  const auto now = std::chrono::system_clock::from_time_t(1784000000); // 2026-07-14T03:33:20Z
+  // In the past (0, not nullopt): each form is read.
+  CHECK(parse_retry_after("Sat, 04 Jul 2026 03:33:50 GMT", now) == 0.0);
+  CHECK(parse_retry_after("Saturday, 04-Jul-26 03:33:50 GMT", now) == 0.0);
+  CHECK(parse_retry_after("Sat Jul  4 03:33:50 2026", now) == 0.0);
+  // 2028-02-29T00:00:00Z
+  CHECK(parse_retry_after("Tue, 29 Feb 2028 00:00:00 GMT", now) ==
+        Approx(1835395200.0 - 1784000000));
+  CHECK(parse_retry_after("12345678901", now) == 1e9); // delay-seconds beyond 9 digits
+}
+
+TEST_CASE("Retry-After: values that are not an HTTP-date are ignored", "[http]") {
+  const auto now = std::chrono::system_clock::from_time_t(1784000000);
+  for (const char* value : {
+           "Tue, 32 Jul 2026 03:33:50 GMT",      // no such day
+           "Sat, 29 Feb 2026 03:33:50 GMT",      // not a leap year
+           "Tue, 14 Jul 2026 25:33:50 GMT",      // no such hour
+           "Tue, 14 Foo 2026 03:33:50 GMT",      // no such month
+           "Tue, 14 Jul 2026 03:33:50 PST",      // not GMT
+           "Tue, 14 Jul 2026 03:33:50 +0000",    // not GMT
+           "Tue, 14 Jul 2026 03:33:50 GMT junk", // text after the date
+           "Tue, 14 Jul 2026",                   // no time
+           "14 Jul 2026 03:33:50 GMT",           // no day name
+           "1.5",                                // delay-seconds are whole
+       }) {
+    INFO(value);
+    CHECK_FALSE(parse_retry_after(value, now));
+  }
+}
+
 TEST_CASE("a server's Retry-After wins over backoff but is capped", "[http]") {
   RetryPolicy policy;
   policy.max_retry_after = 120;

@@ -8,6 +8,11 @@
 //
 // A manifest that fails its checks fails the build (exit 1, the problem on stderr). The output
 // is written as <output>.tmp and renamed, so a failed run leaves no half-written source.
+//
+//   manifest-compiler --markdown [--brief] [--group <name>]... <task.yml> [<common.yml>...]
+//
+// prints the task's inputs as Markdown tables instead (markdown.hpp), for README.md and
+// docs/inputs.md (scripts/readme-inputs.sh).
 #include "shared/task/manifest_yaml.hpp"
 
 #include <cstdio>
@@ -16,6 +21,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tools/manifest-compiler/markdown.hpp"
 
 namespace {
 
@@ -136,36 +143,82 @@ std::string source(const shared::task::Manifest& m, const std::string& function,
   return out.str();
 }
 
+// The task manifest `files[0]` with the shared inputs of the other files appended.
+shared::task::Manifest load(const std::vector<std::string>& files) {
+  std::string common;
+  for (std::size_t k = 1; k < files.size(); ++k) {
+    common += (k == 1 ? "" : "\n---\n") + read_text(files[k]);
+  }
+  try {
+    return shared::task::parse_manifest(read_text(files[0]), common);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(files[0] + ": " + e.what());
+  }
+}
+
+void compile(const std::string& function, const std::string& output,
+             const std::vector<std::string>& files) {
+  const shared::task::Manifest manifest = load(files);
+  const std::string temporary = output + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << source(manifest, function, files);
+    if (!out.flush()) {
+      throw std::runtime_error("cannot write " + temporary);
+    }
+  }
+  if (std::rename(temporary.c_str(), output.c_str()) != 0) {
+    throw std::runtime_error("cannot rename " + temporary + " to " + output);
+  }
+}
+
+// `arguments`: the options and files after --markdown. False on a usage error.
+bool markdown(const std::vector<std::string>& arguments) {
+  manifest_compiler::TableOptions options;
+  std::size_t k = 0;
+  for (; k < arguments.size() && arguments[k].rfind("--", 0) == 0; ++k) {
+    if (arguments[k] == "--brief") {
+      options.brief = true;
+    } else if (arguments[k] == "--group" && k + 1 < arguments.size()) {
+      options.groups.push_back(arguments[++k]);
+    } else {
+      return false;
+    }
+  }
+  if (k == arguments.size()) {
+    return false;
+  }
+  const std::vector<std::string> files(arguments.begin() + static_cast<std::ptrdiff_t>(k),
+                                       arguments.end());
+  std::cout << manifest_compiler::input_tables(load(files), options);
+  return true;
+}
+
+const char* const k_usage =
+    "usage: manifest-compiler <function> <output.cpp> <task.yml> [<common.yml>...]\n"
+    "       manifest-compiler --markdown [--brief] [--group <name>]... <task.yml> "
+    "[<common.yml>...]\n";
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::cerr << "usage: manifest-compiler <function> <output.cpp> <task.yml> [<common.yml>...]\n";
+  const std::vector<std::string> arguments(argv + 1, argv + argc);
+  const bool tables = !arguments.empty() && arguments[0] == "--markdown";
+  if (!tables && arguments.size() < 3) {
+    std::cerr << k_usage;
     return 2;
   }
-  const std::string function = argv[1];
-  const std::string output = argv[2];
-  std::vector<std::string> inputs(argv + 3, argv + argc);
   try {
-    const std::string task = read_text(inputs[0]);
-    std::string common;
-    for (std::size_t k = 1; k < inputs.size(); ++k) {
-      common += (k == 1 ? "" : "\n---\n") + read_text(inputs[k]);
-    }
-    const shared::task::Manifest manifest = shared::task::parse_manifest(task, common);
-    const std::string temporary = output + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out << source(manifest, function, inputs);
-      if (!out.flush()) {
-        throw std::runtime_error("cannot write " + temporary);
+    if (tables) {
+      if (!markdown({arguments.begin() + 1, arguments.end()})) {
+        std::cerr << k_usage;
+        return 2;
       }
-    }
-    if (std::rename(temporary.c_str(), output.c_str()) != 0) {
-      throw std::runtime_error("cannot rename " + temporary + " to " + output);
+    } else {
+      compile(arguments[0], arguments[1], {arguments.begin() + 2, arguments.end()});
     }
   } catch (const std::exception& e) {
-    std::cerr << "manifest-compiler: " << inputs[0] << ": " << e.what() << '\n';
+    std::cerr << "manifest-compiler: " << e.what() << '\n';
     return 1;
   }
   return 0;
