@@ -1,17 +1,19 @@
 // The transfer engine: brings a listing's items from a source into a destination folder.
 //
-// Workers pull items from one queue (an atomic index: nothing scans the list per item). Each
-// file is written as "<name>.part" and renamed when complete and checked; a failed item's part
-// file is deleted; a leftover part file is replaced. Where the listing gives a SHA-256 it is
-// computed as the bytes stream (unless skip_validation), and where it gives a size the written
-// size must match; a mismatch deletes the file and fetches the item again, then fails it as an
-// integrity error. Items with a local copy (LocalCopies, the incremental cache) are placed from
-// it, after the items to fetch have started; a copy is hashed unless known unchanged.
-// A large item may be fetched in segments by several workers at once (Range requests written
-// at their offsets into the part file); its SHA-256 is then computed in order as the segments
-// before the hashed point complete, and a store that cannot send ranges gets the item whole.
-// An item path that could land outside the destination (absolute, ".", "..", a drive letter, a
-// backslash, or through a symlink already in the destination) is refused and nothing is written.
+// Workers take tasks one at a time from one queue (work_queue.hpp), in the order the plan gives
+// (download_plan.hpp). Each file is written as "<name>.part" and renamed when complete and
+// checked; a failed item's part file is deleted; a leftover part file is replaced. Where the
+// listing gives a SHA-256 it is computed as the bytes stream (unless skip_validation), and where
+// it gives a size the written size must match; a mismatch deletes the file and fetches the item
+// again, then fails it as an integrity error (whole_fetch.hpp). Items with a local copy
+// (LocalCopies, the incremental cache) are placed from it, after the items to fetch have
+// started; a copy is hashed unless known unchanged (local_copies.hpp). A large item may be
+// fetched in segments by several workers at once (Range requests written at their offsets into
+// the part file); its SHA-256 is then computed in order as the segments before the hashed point
+// complete, and a store that cannot send ranges gets the item whole (segmented_item.hpp). An
+// item path that could land outside the destination (absolute, ".", "..", a drive letter, a
+// backslash, or through a symlink already in the destination) is refused and nothing is written
+// (destination.hpp).
 #pragma once
 
 #include "shared/error/error.hpp"
@@ -67,8 +69,8 @@ public:
   virtual std::optional<std::uint64_t> size_hint(const source::Item& /*item*/) const {
     return std::nullopt;
   }
-  /// The st_dev of the filesystem every copy is on, or nullopt: a copy placed by hard link
-  /// into a destination on that filesystem costs the same at any size (it only orders the work).
+  /// The st_dev of the filesystem every copy is on, or nullopt. No longer used by download();
+  /// kept while tasks/download-artifact overrides it.
   virtual std::optional<std::uint64_t> device() const { return std::nullopt; }
 };
 

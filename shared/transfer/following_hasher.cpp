@@ -1,8 +1,10 @@
 #include "shared/transfer/following_hasher.hpp"
 
 #include "shared/error/error.hpp"
+#include "shared/hash/file_hasher.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,13 +19,11 @@ constexpr auto k_poll = std::chrono::milliseconds(50);
 
 FollowingHasher::FollowingHasher(int fd, std::uint64_t base, std::uint64_t size,
                                  const std::vector<Part>& parts,
-                                 const std::function<bool()>& cancelled,
-                                 parallel::ThreadStarter* starter)
+                                 const std::function<bool()>& cancelled)
     : m_fd(fd), m_base(base), m_size(size), m_parts(parts), m_cancelled(cancelled),
       m_written(parts.size(), 0) {
   try {
-    m_thread = starter != nullptr ? starter->start([this] { follow(); })
-                                  : std::thread([this] { follow(); });
+    m_thread = std::thread([this] { follow(); });
   } catch (const std::system_error& e) {
     throw error::IoError(std::string("cannot start the SHA-256 thread: ") + e.what());
   }
@@ -96,6 +96,25 @@ std::optional<hash::Digest> FollowingHasher::finish() {
     return std::nullopt;
   }
   return m_sha256.finish();
+}
+
+hash::Digest FollowingHasher::finish_or_read_again(const std::string& shown) {
+  if (const std::optional<hash::Digest> digest = finish()) {
+    return *digest;
+  }
+  m_read_again = true;
+  if (::lseek(m_fd, static_cast<off_t>(m_base), SEEK_SET) < 0) {
+    throw error::IoError(error::system_message("cannot read " + shown, errno));
+  }
+  hash::FileHasher hasher;
+  return hasher
+      .hash_fd(m_fd, shown,
+               [this](std::size_t) {
+                 if (cancelled()) {
+                   throw error::Interrupted();
+                 }
+               })
+      .sha256;
 }
 
 // Under m_mutex: the bytes from the body's start that are written.

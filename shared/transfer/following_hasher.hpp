@@ -3,13 +3,13 @@
 #pragma once
 
 #include "shared/hash/sha256.hpp"
-#include "shared/parallel/thread_starter.hpp"
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,10 +31,9 @@ struct Part {
 /// most `window()` bytes (32 MiB) past the hashed point. Where the network is faster than one
 /// core's SHA-256 this keeps the lowest parts first and the hash busy all along, leaving at
 /// most the window to hash after the last part (instead of most of the body); where the
-/// network is slower the window is never reached. (Measured on loopback with 64 MiB parts, a
-/// window of two parts left 128 MiB to hash at the end and was about 10% slower.) Bytes hashed that
-/// are then written again (a part restarted by a retry) make the digest worthless: it is "spoiled",
-/// the window opens, and the caller hashes the file again. Thread-safe.
+/// network is slower the window is never reached. Bytes hashed that are then written again (a
+/// part restarted by a retry) make the digest worthless: it is "spoiled", the window opens, and
+/// the body is read again (finish_or_read_again). Thread-safe.
 class FollowingHasher {
   static constexpr std::uint64_t k_window = 32u << 20; // bytes
 
@@ -42,11 +41,9 @@ public:
   /// `fd`: the file, open for reading; the body of `size` bytes starts at byte `base` of it.
   /// `parts` cover the body in order and must outlive the hasher. Writers waiting for the
   /// window throw error::Interrupted within 50 ms of `cancelled` (may be empty) returning true;
-  /// it must outlive the hasher. The thread is made by `starter` when given (at its serving
-  /// thread's priority). Throws error::IoError when the thread cannot start.
+  /// it must outlive the hasher. Throws error::IoError when the thread cannot start.
   FollowingHasher(int fd, std::uint64_t base, std::uint64_t size, const std::vector<Part>& parts,
-                  const std::function<bool()>& cancelled,
-                  parallel::ThreadStarter* starter = nullptr);
+                  const std::function<bool()>& cancelled);
   ~FollowingHasher();
   FollowingHasher(const FollowingHasher&) = delete;
   FollowingHasher& operator=(const FollowingHasher&) = delete;
@@ -75,6 +72,14 @@ public:
   /// hash the file again. Throws error::Interrupted when `cancelled` returns true.
   std::optional<hash::Digest> finish();
 
+  /// As finish(), but when the digest was spoiled (or the file could not be mapped), reads the
+  /// body again from the file to compute it (read_again() then says so). `shown` names the file
+  /// in errors. Throws error::Interrupted and error::IoError.
+  hash::Digest finish_or_read_again(const std::string& shown);
+
+  /// Whether finish_or_read_again() had to read the body again.
+  bool read_again() const { return m_read_again; }
+
   /// Bytes not hashed yet when finish() was called.
   std::uint64_t left() const { return m_left; }
 
@@ -102,6 +107,7 @@ private:
   bool m_idle = false;    // the thread waits on m_work
   bool m_spoiled = false; // spoiled, abandoned or unreadable: the thread stops
   bool m_done = false;    // the thread has stopped
+  bool m_read_again = false;
   hash::Sha256 m_sha256;
   std::thread m_thread;
 };

@@ -6,10 +6,10 @@
 namespace shared::transfer {
 
 PartWriter::PartWriter(int fd, std::uint64_t base, std::size_t k, std::uint64_t offset,
-                       std::uint64_t length, FollowingHasher* hasher, std::mutex* turn,
-                       progress::Reporter* progress, const std::function<bool()>& cancelled)
+                       std::uint64_t length, FollowingHasher* hasher, progress::Reporter* progress,
+                       const std::function<bool()>& cancelled)
     : m_fd(fd), m_base(base), m_k(k), m_offset(offset), m_length(length), m_hasher(hasher),
-      m_turn(turn), m_progress(progress), m_cancelled(cancelled) {}
+      m_progress(progress), m_cancelled(cancelled) {}
 
 void PartWriter::write(const char* data, std::size_t size) {
   if (m_cancelled && m_cancelled()) {
@@ -18,17 +18,7 @@ void PartWriter::write(const char* data, std::size_t size) {
   if (m_written + size > m_length) {
     throw error::IntegrityError("the server sent more than the range asked for");
   }
-  {
-    std::unique_lock<std::mutex> turn;
-    if (m_turn != nullptr) {
-      turn = std::unique_lock<std::mutex>(*m_turn);
-    }
-    fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
-  }
-  advance(size);
-}
-
-void PartWriter::advance(std::size_t size) {
+  fs::pwrite_all(m_fd, data, size, m_base + m_offset + m_written, "the part file");
   m_written += size;
   if (m_hasher != nullptr) {
     m_hasher->wrote(m_k, m_written);

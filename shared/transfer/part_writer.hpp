@@ -8,21 +8,18 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
-#include <optional>
 
 namespace shared::transfer {
 
 /// A body sink that writes part `k` ([offset, offset + length) of a body starting at byte
 /// `base` of the file `fd`) with pwrite(2), tells `hasher` (may be null) what it holds, and
-/// counts bytes in `progress` (may be null). `turn` (may be null), shared by the writers of
-/// one file, is held around each write. Throws error::Interrupted
-/// within one buffer of `cancelled` returning true, error::IntegrityError when more than `length`
-/// bytes come, and error::IoError when a write fails.
+/// counts bytes in `progress` (may be null). Throws error::Interrupted within one buffer of
+/// `cancelled` returning true, error::IntegrityError when more than `length` bytes come, and
+/// error::IoError when a write fails.
 class PartWriter : public http::BodySink {
 public:
   PartWriter(int fd, std::uint64_t base, std::size_t k, std::uint64_t offset, std::uint64_t length,
-             FollowingHasher* hasher, std::mutex* turn, progress::Reporter* progress,
+             FollowingHasher* hasher, progress::Reporter* progress,
              const std::function<bool()>& cancelled);
 
   void write(const char* data, std::size_t size) override;
@@ -36,15 +33,12 @@ protected:
   std::uint64_t length() const { return m_length; }
 
 private:
-  void advance(std::size_t size); // `size` more bytes are in the file
-
   int m_fd;
   std::uint64_t m_base;
   std::size_t m_k;
   std::uint64_t m_offset;
   std::uint64_t m_length;
   FollowingHasher* m_hasher;
-  std::mutex* m_turn;
   progress::Reporter* m_progress;
   const std::function<bool()>& m_cancelled;
   std::uint64_t m_written = 0;

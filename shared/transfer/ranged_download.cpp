@@ -4,9 +4,7 @@
 #include "shared/fs/descriptor.hpp"
 #include "shared/fs/part_file.hpp"
 #include "shared/fs/write_loop.hpp"
-#include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
-#include "shared/parallel/thread_starter.hpp"
 #include "shared/transfer/following_hasher.hpp"
 #include "shared/transfer/part_writer.hpp"
 
@@ -123,8 +121,8 @@ public:
   // `trial` (may be null) is ended when the response begins.
   PartSink(int fd, std::uint64_t base, std::uint64_t k, std::uint64_t offset, std::uint64_t length,
            progress::Reporter* progress, const std::function<bool()>& cancelled,
-           FollowingHasher* hasher, std::mutex* turn, Trial* trial)
-      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, turn, progress,
+           FollowingHasher* hasher, Trial* trial)
+      : PartWriter(fd, base, static_cast<std::size_t>(k), offset, length, hasher, progress,
                    cancelled),
         m_trial(trial) {}
 
@@ -162,6 +160,166 @@ std::vector<Part> plan_parts(std::uint64_t size, std::uint64_t part_size, unsign
   return parts;
 }
 
+// Fetches the parts of one body on several workers, each with its own HTTP client, writing
+// them at their offsets into the part file.
+class PartWorkers {
+public:
+  // `fd`: the part file, the body starting at its byte `base`; `hasher` may be null.
+  PartWorkers(int fd, std::uint64_t base, const std::vector<Part>& plan, SharedLocation& location,
+              const RangedOptions& options, log::Logger& logger, progress::Reporter* progress,
+              FollowingHasher* hasher)
+      : m_fd(fd), m_base(base), m_plan(plan), m_location(location), m_options(options),
+        m_http(without_credentials(options.http)), m_logger(logger), m_progress(progress),
+        m_hasher(hasher) {}
+
+  // Fetches every part on up to options.parallel threads; throws the first failure.
+  void run() {
+    const auto workers = static_cast<unsigned>(std::min<std::uint64_t>(
+        std::max(m_options.parallel, 1u), std::max<std::uint64_t>(m_plan.size(), 1)));
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < workers; ++t) {
+      threads.emplace_back([this] { work(); });
+    }
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    if (m_failure) {
+      std::rethrow_exception(m_failure);
+    }
+  }
+
+  std::uint64_t retries() const { return m_retries; }
+  std::uint64_t attempts() const { return m_attempts; }
+
+private:
+  // The credentials of the options are never sent to the location: a presigned URL carries its
+  // own.
+  static http::ClientOptions without_credentials(http::ClientOptions http) {
+    http.bearer_token.clear();
+    http.username.clear();
+    http.password.clear();
+    return http;
+  }
+
+  // One worker: the next part until none is left or a part failed.
+  void work() {
+    try {
+      http::Client client(m_http, m_logger);
+      for (std::uint64_t k = m_next++; k < m_plan.size() && !m_stop; k = m_next++) {
+        if (m_options.http.cancelled && m_options.http.cancelled()) {
+          throw error::Interrupted();
+        }
+        fetch_part(client, k);
+      }
+      m_retries += client.retries();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      if (!m_failure) {
+        m_failure = std::current_exception();
+      }
+      m_stop = true;
+      if (m_hasher != nullptr) {
+        m_hasher->abandon(); // the parts after this one must not wait for it
+      }
+    }
+  }
+
+  // Part `k`, from the shared location; after a 403, from a fresh one (see SharedLocation).
+  void fetch_part(http::Client& client, std::uint64_t k) {
+    const std::uint64_t offset = m_plan[k].offset;
+    const std::uint64_t length = m_plan[k].length;
+    int refused = 0; // fresh locations this part asked for and tried first that answered 403 too
+    for (;;) {
+      const SharedLocation::Use use = m_location.get(k);
+      Trial trial(m_location, k, use);
+      http::Headers headers = use.location.headers;
+      headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
+                                        std::to_string(offset + length - 1));
+      PartSink sink(m_fd, m_base, k, offset, length, m_progress, m_options.http.cancelled, m_hasher,
+                    &trial);
+      try {
+        client.get(use.location.url, sink, headers);
+        if (sink.written() != length) {
+          throw error::IntegrityError("part at " + std::to_string(offset) + ": got " +
+                                      std::to_string(sink.written()) + " of " +
+                                      std::to_string(length) + " bytes");
+        }
+        return;
+      } catch (const http::HttpStatusError& e) {
+        if (e.status() != 403) {
+          throw;
+        }
+        if (use.first && ++refused >= std::max(m_options.refreshes_per_part, 1)) {
+          throw http::HttpStatusError(403, std::string(e.what()) + " (also with " +
+                                               std::to_string(refused) +
+                                               " fresh locations, each tried first by this part)");
+        }
+        sink.restart();
+        ++m_attempts;
+        m_location.refresh(use.generation, k, offset);
+      }
+    }
+  }
+
+  int m_fd;
+  std::uint64_t m_base;
+  const std::vector<Part>& m_plan;
+  SharedLocation& m_location;
+  const RangedOptions& m_options;
+  http::ClientOptions m_http;
+  log::Logger& m_logger;
+  progress::Reporter* m_progress;
+  FollowingHasher* m_hasher;
+  std::atomic<std::uint64_t> m_next{0};
+  std::atomic<bool> m_stop{false};
+  std::atomic<std::uint64_t> m_retries{0};
+  std::atomic<std::uint64_t> m_attempts{0};
+  std::mutex m_mutex; // guards m_failure
+  std::exception_ptr m_failure;
+};
+
+// Writes the body into the part file `fd` after `head` and checks it against `sha256` (when
+// given).
+void fetch_body(int fd, const std::string& part_path, std::uint64_t size,
+                const std::optional<hash::Digest>& sha256, SharedLocation& location,
+                const RangedOptions& options, log::Logger& logger, progress::Reporter* progress,
+                std::string_view head, RangedResult& result) {
+  if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
+    throw error::IoError(error::system_message("cannot size " + part_path, errno));
+  }
+  fs::pwrite_all(fd, head.data(), head.size(), 0, part_path);
+  const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
+  // The SHA-256 follows the parts as they land (FollowingHasher's thread).
+  fs::Descriptor reader;
+  std::optional<FollowingHasher> hasher;
+  if (sha256) {
+    reader.reset(::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (reader.get() < 0) {
+      throw error::IoError(error::system_message("cannot read " + part_path, errno));
+    }
+    hasher.emplace(reader.get(), head.size(), size, plan, options.http.cancelled);
+  }
+  PartWorkers workers(fd, head.size(), plan, location, options, logger, progress,
+                      hasher ? &*hasher : nullptr);
+  workers.run();
+  result.retries = workers.retries();
+  result.part_attempts = workers.attempts();
+  result.refreshed = location.refreshed();
+  if (sha256) {
+    const hash::Digest got = hasher->finish_or_read_again(part_path);
+    result.hashed_after = hasher->left();
+    result.rehashed = hasher->read_again() ? 1 : 0;
+    logger.debug(
+        "SHA-256: " + std::to_string(result.hashed_after) +
+        " bytes left to read after the last part" +
+        (hasher->read_again() ? "; read again (a part it had read was written again)" : ""));
+    if (got != *sha256) {
+      throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) + ", got " +
+                                  hash::to_hex(got));
+    }
+  }
+}
+
 } // namespace
 
 RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
@@ -171,161 +329,12 @@ RangedResult download_ranged(const std::string& final_path, std::uint64_t size,
                              std::string_view head) {
   RangedResult result;
   result.bytes = head.size() + size;
-  const std::string part_path = final_path + std::string(fs::k_part_suffix);
-  // A leftover is never "already downloaded": it is replaced.
-  int fd = fs::create_part(AT_FDCWD, part_path, part_path);
-  try {
-    if (::ftruncate(fd, static_cast<off_t>(head.size() + size)) != 0) {
-      throw error::IoError(error::system_message("cannot size " + part_path, errno));
-    }
-    fs::pwrite_all(fd, head.data(), head.size(), 0, part_path);
-    http::ClientOptions http = options.http;
-    http.bearer_token.clear();
-    http.username.clear();
-    http.password.clear();
-    const std::vector<Part> plan = plan_parts(size, options.part_size, options.parallel);
-    const std::uint64_t parts = plan.size();
-    SharedLocation shared(location, refresh, logger);
-    // The SHA-256 follows the parts as they land (FollowingHasher's thread).
-    fs::Descriptor reader;
-    std::optional<FollowingHasher> hasher;
-    if (sha256) {
-      reader.reset(::open(part_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (reader.get() < 0) {
-        throw error::IoError(error::system_message("cannot read " + part_path, errno));
-      }
-      hasher.emplace(reader.get(), head.size(), size, plan, options.http.cancelled);
-    }
-    std::atomic<std::uint64_t> next{0};
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> retries{0};
-    std::atomic<std::uint64_t> attempts{0};
-    std::mutex mutex;
-    std::mutex turn; // the parts' writes to the part file take turns
-    std::exception_ptr failure;
-    const auto work = [&] {
-      try {
-        http::Client client(http, logger);
-        for (std::uint64_t k = next++; k < parts && !stop; k = next++) {
-          if (options.http.cancelled && options.http.cancelled()) {
-            throw error::Interrupted();
-          }
-          const std::uint64_t offset = plan[k].offset;
-          const std::uint64_t length = plan[k].length;
-          // Fresh locations this part asked for and tried first that answered 403 too.
-          int refused = 0;
-          for (;;) {
-            const SharedLocation::Use use = shared.get(k);
-            Trial trial(shared, k, use);
-            http::Headers headers = use.location.headers;
-            headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
-                                              std::to_string(offset + length - 1));
-            PartSink sink(fd, head.size(), k, offset, length, progress, options.http.cancelled,
-                          hasher ? &*hasher : nullptr, &turn, &trial);
-            try {
-              client.get(use.location.url, sink, headers);
-              if (sink.written() != length) {
-                throw error::IntegrityError("part at " + std::to_string(offset) + ": got " +
-                                            std::to_string(sink.written()) + " of " +
-                                            std::to_string(length) + " bytes");
-              }
-              break;
-            } catch (const http::HttpStatusError& e) {
-              if (e.status() != 403) {
-                throw;
-              }
-              if (use.first && ++refused >= std::max(options.refreshes_per_part, 1)) {
-                throw http::HttpStatusError(
-                    403, std::string(e.what()) + " (also with " + std::to_string(refused) +
-                             " fresh locations, each tried first by this part)");
-              }
-              sink.restart();
-              ++attempts;
-              shared.refresh(use.generation, k, offset);
-            }
-          }
-        }
-        retries += client.retries();
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!failure) {
-          failure = std::current_exception();
-        }
-        stop = true;
-        if (hasher) {
-          hasher->abandon(); // the parts after this one must not wait for it
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    const auto workers = static_cast<unsigned>(
-        std::min<std::uint64_t>(std::max(options.parallel, 1u), std::max<std::uint64_t>(parts, 1)));
-    // The SHA-256 thread (made above, at the caller's priority) is what the parts wait for
-    // when the CPU is short: the workers yield to it.
-    const bool yield = hasher.has_value() && workers > 1;
-    for (unsigned t = 0; t < workers; ++t) {
-      threads.emplace_back([&work, yield] {
-        if (yield) {
-          parallel::lower_priority(parallel::k_yield_steps);
-        }
-        work();
-      });
-    }
-    for (auto& thread : threads) {
-      thread.join();
-    }
-    if (failure) {
-      std::rethrow_exception(failure);
-    }
-    result.retries = retries;
-    result.part_attempts = attempts;
-    result.refreshed = shared.refreshed();
-    if (::fsync(fd) != 0) {
-      throw error::IoError(error::system_message("cannot write " + part_path, errno));
-    }
-    if (sha256) {
-      std::optional<hash::Digest> got = hasher->finish();
-      result.hashed_after = hasher->left();
-      logger.debug("SHA-256: " + std::to_string(result.hashed_after) +
-                   " bytes left to read after the last part" +
-                   (got ? "" : "; read again (a part it had read was written again)"));
-      if (!got) { // bytes it had read were written again: a second pass over the body
-        ++result.rehashed;
-        if (::lseek(reader.get(), static_cast<off_t>(head.size()), SEEK_SET) < 0) {
-          throw error::IoError(error::system_message("cannot read " + part_path, errno));
-        }
-        hash::FileHasher again;
-        got = again
-                  .hash_fd(reader.get(), part_path,
-                           [&options](std::size_t) {
-                             if (options.http.cancelled && options.http.cancelled()) {
-                               throw error::Interrupted();
-                             }
-                           })
-                  .sha256;
-      }
-      if (*got != *sha256) {
-        throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*sha256) +
-                                    ", got " + hash::to_hex(*got));
-      }
-    }
-    const int closing = fd;
-    fd = -1; // closed even when close() fails: never twice
-    if (::close(closing) != 0) {
-      throw error::IoError(error::system_message("cannot write " + part_path, errno));
-    }
-  } catch (...) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    ::unlink(part_path.c_str());
-    throw;
-  }
-  if (::rename(part_path.c_str(), final_path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(part_path.c_str());
-    throw error::IoError(error::system_message("cannot rename " + part_path, saved));
-  }
+  // A leftover is never "already downloaded": it is replaced. Deleted unless committed.
+  fs::PartFile part(final_path, fs::Durability::flush);
+  SharedLocation shared(location, refresh, logger);
+  fetch_body(part.descriptor(), part.part_path(), size, sha256, shared, options, logger, progress,
+             head, result);
+  part.commit();
   return result;
 }
 

@@ -1,5 +1,5 @@
 // One large file in parts: HTTP Range requests (RFC 9110 §14), several at once, each written
-// at its offset into the file's part file (seed 001: 64 MiB parts, a fresh URL on 403).
+// at its offset into the file's part file (64 MiB parts by default; a fresh URL after a 403).
 #pragma once
 
 #include "shared/hash/sha256.hpp"

@@ -2,6 +2,7 @@
 
 #include "shared/crypt4gh/crypt4gh.hpp"
 #include "shared/format/units.hpp"
+#include "shared/fs/descriptor.hpp"
 #include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
 #include "shared/http/retry.hpp"
@@ -37,14 +38,14 @@ struct File {
   std::chrono::steady_clock::time_point answered; // when `answer` came
   std::string name;                               // in the destination, once known
   std::string problem;                            // why it is unavailable or failed
-  enum class Fate { pending, exists, unavailable, downloaded, failed } fate = Fate::pending;
+  enum class Status { pending, exists, unavailable, downloaded, failed } status = Status::pending;
   shared::error::ExitCode code = shared::error::ExitCode::items_failed;
 };
 
 // `file` failed with `e` (logged): an integrity failure keeps its exit status, anything else is
 // a failed item.
 void fail(File& file, const std::exception& e, shared::log::Logger& logger) {
-  file.fate = File::Fate::failed;
+  file.status = File::Status::failed;
   file.problem = e.what();
   const auto* error = dynamic_cast<const shared::error::Error*>(&e);
   file.code = error != nullptr && error->code() == shared::error::ExitCode::integrity
@@ -85,14 +86,11 @@ bool complete_c4gh(const std::string& path, const shared::source::DrsObject& obj
                    const std::optional<shared::hash::Digest>& sha256,
                    const std::function<bool()>& cancelled) {
   // O_NONBLOCK: a FIFO under that name must not block the run (no effect on regular files).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const shared::fs::Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  const int fd = file.get();
   if (fd < 0) {
     return false;
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
       static_cast<std::uint64_t>(info.st_size) <= object.size ||
@@ -152,6 +150,213 @@ void decide(const std::vector<const File*>& files, const std::string& what, bool
                                   flag_name + " to skip them" + list_ids(files, false));
 }
 
+// The name in the destination: GHGA's from the work package, else from the DRS name.
+std::string name_in_destination(const BatchOptions& options, const std::string& id,
+                                const shared::source::DrsObject& object) {
+  if (!options.ghga) {
+    return file_name_for(id, object.name);
+  }
+  const auto extension = options.extensions.find(id);
+  return id + (extension == options.extensions.end() ? "" : extension->second) + ".c4gh";
+}
+
+// The SHA-256 to check, unless skipValidation.
+std::optional<shared::hash::Digest> expected_sha256(const BatchOptions& options,
+                                                    const shared::source::DrsObject& object) {
+  return options.skip_validation ? std::nullopt : object.sha256;
+}
+
+// Whether `path` already holds the object, as the provider saves it.
+bool complete_at(const BatchOptions& options, const std::string& path,
+                 const shared::source::DrsObject& object) {
+  const auto sha256 = expected_sha256(options, object);
+  return options.ghga ? complete_c4gh(path, object, sha256, options.http.cancelled)
+                      : complete(path, object, sha256, options.http.cancelled);
+}
+
+// Asks the service about every file first: availability, and staging starts. Only 404 and 403
+// make a file unavailable. Any other failure fails that file (the HTTP layer has retried),
+// except that a service which has not answered any check yet and cannot be reached ends the run.
+void check_all(std::vector<File>& files, shared::source::DrsClient& drs,
+               const BatchOptions& options, shared::log::Logger& logger) {
+  logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
+  bool reached = false; // the service answered a check
+  for (File& file : files) {
+    stop_if_cancelled(options.http.cancelled);
+    try {
+      file.answer = drs.object(file.id);
+      file.answered = std::chrono::steady_clock::now();
+      reached = true;
+      if (file.answer.state == DrsAnswer::State::unavailable) {
+        file.status = File::Status::unavailable;
+        file.problem = file.answer.reason;
+      } else if (file.answer.state == DrsAnswer::State::ready) {
+        file.name = name_in_destination(options, file.id, *file.answer.object);
+      }
+    } catch (const shared::error::Interrupted&) {
+      throw;
+    } catch (const shared::http::NetworkError& e) {
+      if (!reached) {
+        throw shared::error::Error(shared::error::ExitCode::network,
+                                   "cannot reach the DRS service: " + std::string(e.what()));
+      }
+      fail(file, e, logger);
+    } catch (const std::exception& e) {
+      reached = true; // it answered, if not as DRS says
+      fail(file, e, logger);
+    }
+  }
+}
+
+// The files the checks left out of the download.
+struct Skipped {
+  std::vector<const File*> existing;
+  std::vector<const File*> unavailable;
+};
+
+// Reports what the checks found, then skips or stops as the flags or the user say (throws
+// error::UsageError or error::Interrupted to stop).
+Skipped report_checks(const std::vector<File>& files, const BatchOptions& options,
+                      shared::log::Logger& logger) {
+  Skipped skipped;
+  std::size_t ready = 0;
+  std::size_t staging = 0;
+  std::size_t unchecked = 0;
+  for (const File& file : files) {
+    if (file.status == File::Status::exists) {
+      skipped.existing.push_back(&file);
+    } else if (file.status == File::Status::unavailable) {
+      skipped.unavailable.push_back(&file);
+    }
+    ready += file.status == File::Status::pending && file.answer.state == DrsAnswer::State::ready;
+    staging +=
+        file.status == File::Status::pending && file.answer.state == DrsAnswer::State::staging;
+    unchecked += file.status == File::Status::failed;
+  }
+  logger.info(
+      format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
+      format::count(skipped.existing.size()) + " already downloaded, " +
+      format::count(skipped.unavailable.size()) + " unavailable" +
+      (unchecked == 0 ? std::string() : ", " + format::count(unchecked) + " failed their check"));
+  if (!skipped.existing.empty()) {
+    logger.info("Already downloaded in " + options.destination + ":" +
+                list_ids(skipped.existing, false));
+  }
+  if (!skipped.unavailable.empty()) {
+    logger.warning("Not available:" + list_ids(skipped.unavailable, true));
+  }
+  decide(skipped.existing, "files are already downloaded", options.skip_downloaded,
+         "--skip-downloaded", options, logger);
+  decide(skipped.unavailable, "files are not available", options.skip_unavailable,
+         "--skip-unavailable", options, logger);
+  return skipped;
+}
+
+// Polls a file being staged until it is ready: at the service's Retry-After, never sooner than
+// k_min_poll after its last answer. The wait is measured from here; it fails as soon as the
+// next poll would come after maxWait, or when the file becomes unavailable.
+void wait_while_staging(File& file, shared::source::DrsClient& drs, const BatchOptions& options,
+                        shared::log::Logger& logger) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point waiting = Clock::now();
+  const auto since = [](Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+  };
+  while (file.answer.state == DrsAnswer::State::staging) {
+    const Clock::time_point next =
+        file.answered + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                            std::max(file.answer.retry_after, k_min_poll)));
+    const Clock::time_point now = Clock::now();
+    if (since(waiting, next) > options.max_wait) {
+      throw shared::error::Error(
+          shared::error::ExitCode::items_failed,
+          "still being staged after " + format::duration(since(waiting, now)) + " (maxWait " +
+              format::duration(options.max_wait) + "; the service asked to " + "wait " +
+              format::duration(file.answer.retry_after) + " more)");
+    }
+    const double delay = std::max(0.0, since(now, next));
+    logger.info(file.id + ": being staged; asking again in " + format::duration(delay));
+    shared::http::sleep_unless_cancelled(delay, options.http.cancelled);
+    file.answer = drs.object(file.id);
+    file.answered = Clock::now();
+    if (file.answer.state == DrsAnswer::State::unavailable) {
+      throw shared::error::Error(shared::error::ExitCode::items_failed,
+                                 "became unavailable: " + file.answer.reason);
+    }
+  }
+}
+
+// GHGA: the file's Crypt4GH envelope (the header made for the user's key), checked to be one
+// Crypt4GH header.
+std::string envelope_of(const std::string& id, shared::source::DrsClient& drs) {
+  std::string envelope = drs.envelope(id);
+  std::string problem;
+  if (shared::crypt4gh::header_length(envelope, &problem) != envelope.size()) {
+    throw shared::error::Error(
+        shared::error::ExitCode::items_failed,
+        "the envelope from GET /objects/" + id + "/envelopes is not a Crypt4GH header" +
+            (problem.empty() ? std::string(" (bytes after it)") : ": " + problem));
+  }
+  return envelope;
+}
+
+// Downloads one file once it is ready, in parallel parts; returns the bytes written.
+std::uint64_t download_file(File& file, shared::source::DrsClient& drs, const BatchOptions& options,
+                            shared::log::Logger& logger) {
+  wait_while_staging(file, drs, options, logger);
+  const auto& object = *file.answer.object;
+  file.name = name_in_destination(options, file.id, object);
+  logger.info("Downloading " + file.id + " (" + format::bytes(object.size) + ") to " + file.name);
+  const std::string envelope = options.ghga ? envelope_of(file.id, drs) : std::string();
+  const auto refresh = [&drs, &file]() {
+    const DrsAnswer fresh = drs.object(file.id);
+    if (fresh.state != DrsAnswer::State::ready) {
+      throw shared::error::Error(shared::error::ExitCode::items_failed,
+                                 "no fresh access URL: " + (fresh.reason.empty()
+                                                                ? std::string("being staged")
+                                                                : fresh.reason));
+    }
+    return shared::transfer::Location{fresh.object->access_url, fresh.object->access_headers};
+  };
+  shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id, "files",
+                                      1, object.size);
+  shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
+                                    expected_sha256(options, object),
+                                    {object.access_url, object.access_headers}, refresh,
+                                    options.ranged, logger, &progress, envelope);
+  return envelope.size() + object.size;
+}
+
+// Logs the summary; returns the run's exit status.
+shared::error::ExitCode summarise(const std::vector<File>& files, const Skipped& skipped,
+                                  std::uint64_t bytes, double seconds, const BatchOptions& options,
+                                  shared::log::Logger& logger) {
+  std::vector<const File*> failed;
+  std::size_t downloaded = 0;
+  for (const File& file : files) {
+    if (file.status == File::Status::failed) {
+      failed.push_back(&file);
+    }
+    downloaded += file.status == File::Status::downloaded;
+  }
+  if (!failed.empty()) {
+    logger.group_begin("Failed files (" + format::count(failed.size()) + ")");
+    logger.info(list_ids(failed, true).substr(1));
+    logger.group_end();
+  }
+  logger.info("Downloaded " + format::count(downloaded) + " files (" + format::bytes(bytes) +
+              ") to " + options.destination + " in " + format::duration(seconds) + " (" +
+              format::rate(bytes, seconds) + "): " + format::count(skipped.existing.size()) +
+              " skipped (exists), " + format::count(skipped.unavailable.size()) +
+              " skipped (unavailable), " + format::count(failed.size()) + " failed");
+  for (const File* file : failed) {
+    if (file->code == shared::error::ExitCode::integrity) {
+      return shared::error::ExitCode::integrity;
+    }
+  }
+  return failed.empty() ? shared::error::ExitCode::success : shared::error::ExitCode::items_failed;
+}
+
 } // namespace
 
 std::vector<std::string> read_ids(const std::vector<std::string>& lines) {
@@ -206,23 +411,6 @@ std::string file_name_for(const std::string& id, const std::string& drs_name) {
 
 shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logger& logger) {
   const auto start = std::chrono::steady_clock::now();
-  // The name in the destination: GHGA's from the work package, else from the DRS name.
-  const auto name_of = [&options](const std::string& id, const shared::source::DrsObject& object) {
-    if (!options.ghga) {
-      return file_name_for(id, object.name);
-    }
-    const auto extension = options.extensions.find(id);
-    return id + (extension == options.extensions.end() ? "" : extension->second) + ".c4gh";
-  };
-  // The SHA-256 to check, unless skipValidation.
-  const auto expected = [&options](const shared::source::DrsObject& object) {
-    return options.skip_validation ? std::nullopt : object.sha256;
-  };
-  const auto complete_at = [&options, &expected](const std::string& path,
-                                                 const shared::source::DrsObject& object) {
-    return options.ghga ? complete_c4gh(path, object, expected(object), options.http.cancelled)
-                        : complete(path, object, expected(object), options.http.cancelled);
-  };
   shared::source::DrsClient drs(options.base, options.http, logger);
   std::vector<File> files;
   for (const auto& id : options.ids) {
@@ -230,185 +418,42 @@ shared::error::ExitCode run_batch(const BatchOptions& options, shared::log::Logg
       files.push_back(File{id, {}, {}, {}, {}});
     }
   }
-
-  // 1. Every id asked for first: availability, and staging starts. Only 404 and 403 make a
-  // file unavailable. Any other failure fails that file (the HTTP layer has retried), except
-  // that a service which has not answered any check yet and cannot be reached ends the run.
-  logger.info("Checking " + format::count(files.size()) + " files at " + options.base);
-  bool reached = false; // the service answered a check
-  for (File& file : files) {
-    stop_if_cancelled(options.http.cancelled);
-    try {
-      file.answer = drs.object(file.id);
-      file.answered = std::chrono::steady_clock::now();
-      reached = true;
-      if (file.answer.state == DrsAnswer::State::unavailable) {
-        file.fate = File::Fate::unavailable;
-        file.problem = file.answer.reason;
-      } else if (file.answer.state == DrsAnswer::State::ready) {
-        file.name = name_of(file.id, *file.answer.object);
-      }
-    } catch (const shared::error::Interrupted&) {
-      throw;
-    } catch (const shared::http::NetworkError& e) {
-      if (!reached) {
-        throw shared::error::Error(shared::error::ExitCode::network,
-                                   "cannot reach the DRS service: " + std::string(e.what()));
-      }
-      fail(file, e, logger);
-    } catch (const std::exception& e) {
-      reached = true; // it answered, if not as DRS says
-      fail(file, e, logger);
+  check_all(files, drs, options, logger);
+  for (File& file : files) { // a .part leftover is never complete
+    if (file.answer.state == DrsAnswer::State::ready && file.status == File::Status::pending &&
+        complete_at(options, options.destination + "/" + file.name, *file.answer.object)) {
+      file.status = File::Status::exists;
     }
   }
-  // 2. What is already complete in the destination (a .part leftover never is).
-  for (File& file : files) {
-    if (file.answer.state == DrsAnswer::State::ready && file.fate == File::Fate::pending &&
-        complete_at(options.destination + "/" + file.name, *file.answer.object)) {
-      file.fate = File::Fate::exists;
-    }
-  }
-  // 3. Ready first, then by the wait the service announced.
+  // Ready first, then by the wait the service announced.
   std::stable_sort(files.begin(), files.end(), [](const File& a, const File& b) {
     const auto wait = [](const File& f) {
       return f.answer.state == DrsAnswer::State::ready ? -1.0 : f.answer.retry_after;
     };
     return wait(a) < wait(b);
   });
-  // 4. The report, then skip or stop.
-  std::vector<const File*> existing;
-  std::vector<const File*> unavailable;
-  std::size_t ready = 0;
-  std::size_t staging = 0;
-  std::size_t unchecked = 0;
-  for (const File& file : files) {
-    existing.insert(existing.end(), file.fate == File::Fate::exists ? 1 : 0, &file);
-    unavailable.insert(unavailable.end(), file.fate == File::Fate::unavailable ? 1 : 0, &file);
-    ready += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::ready;
-    staging += file.fate == File::Fate::pending && file.answer.state == DrsAnswer::State::staging;
-    unchecked += file.fate == File::Fate::failed;
-  }
-  logger.info(
-      format::count(ready) + " ready, " + format::count(staging) + " being staged, " +
-      format::count(existing.size()) + " already downloaded, " + format::count(unavailable.size()) +
-      " unavailable" +
-      (unchecked == 0 ? std::string() : ", " + format::count(unchecked) + " failed their check"));
-  if (!existing.empty()) {
-    logger.info("Already downloaded in " + options.destination + ":" + list_ids(existing, false));
-  }
-  if (!unavailable.empty()) {
-    logger.warning("Not available:" + list_ids(unavailable, true));
-  }
-  decide(existing, "files are already downloaded", options.skip_downloaded, "--skip-downloaded",
-         options, logger);
-  decide(unavailable, "files are not available", options.skip_unavailable, "--skip-unavailable",
-         options, logger);
+  const Skipped skipped = report_checks(files, options, logger);
 
-  // 5. One file at a time, each in parallel parts.
   std::error_code ec;
   std::filesystem::create_directories(options.destination, ec);
   std::uint64_t bytes = 0;
-  for (File& file : files) {
-    if (file.fate != File::Fate::pending) {
+  for (File& file : files) { // one file at a time, each in parallel parts
+    if (file.status != File::Status::pending) {
       continue;
     }
     stop_if_cancelled(options.http.cancelled);
     try {
-      // Polled while being staged: at the service's Retry-After, never sooner than k_min_poll
-      // after its last answer; the wait is measured from here, and it fails as soon as the next
-      // poll would come after maxWait.
-      using Clock = std::chrono::steady_clock;
-      const Clock::time_point waiting = Clock::now();
-      const auto since = [](Clock::time_point from, Clock::time_point to) {
-        return std::chrono::duration<double>(to - from).count();
-      };
-      while (file.answer.state == DrsAnswer::State::staging) {
-        const Clock::time_point next =
-            file.answered +
-            std::chrono::duration_cast<Clock::duration>(
-                std::chrono::duration<double>(std::max(file.answer.retry_after, k_min_poll)));
-        const Clock::time_point now = Clock::now();
-        if (since(waiting, next) > options.max_wait) {
-          throw shared::error::Error(
-              shared::error::ExitCode::items_failed,
-              "still being staged after " + format::duration(since(waiting, now)) + " (maxWait " +
-                  format::duration(options.max_wait) + "; the service asked to " + "wait " +
-                  format::duration(file.answer.retry_after) + " more)");
-        }
-        const double delay = std::max(0.0, since(now, next));
-        logger.info(file.id + ": being staged; asking again in " + format::duration(delay));
-        shared::http::sleep_unless_cancelled(delay, options.http.cancelled);
-        file.answer = drs.object(file.id);
-        file.answered = Clock::now();
-        if (file.answer.state == DrsAnswer::State::unavailable) {
-          throw shared::error::Error(shared::error::ExitCode::items_failed,
-                                     "became unavailable: " + file.answer.reason);
-        }
-      }
-      const auto& object = *file.answer.object;
-      file.name = name_of(file.id, object);
-      logger.info("Downloading " + file.id + " (" + format::bytes(object.size) + ") to " +
-                  file.name);
-      std::string envelope;
-      if (options.ghga) { // the Crypt4GH header made for the user's key comes first
-        envelope = drs.envelope(file.id);
-        std::string problem;
-        if (shared::crypt4gh::header_length(envelope, &problem) != envelope.size()) {
-          throw shared::error::Error(
-              shared::error::ExitCode::items_failed,
-              "the envelope from GET /objects/" + file.id + "/envelopes is not a Crypt4GH header" +
-                  (problem.empty() ? std::string(" (bytes after it)") : ": " + problem));
-        }
-      }
-      const auto refresh = [&drs, &file]() {
-        const DrsAnswer fresh = drs.object(file.id);
-        if (fresh.state != DrsAnswer::State::ready) {
-          throw shared::error::Error(shared::error::ExitCode::items_failed,
-                                     "no fresh access URL: " + (fresh.reason.empty()
-                                                                    ? std::string("being staged")
-                                                                    : fresh.reason));
-        }
-        return shared::transfer::Location{fresh.object->access_url, fresh.object->access_headers};
-      };
-      shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id,
-                                          "files", 1, object.size);
-      shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
-                                        expected(object),
-                                        {object.access_url, object.access_headers}, refresh,
-                                        options.ranged, logger, &progress, envelope);
-      file.fate = File::Fate::downloaded;
-      bytes += envelope.size() + object.size;
+      bytes += download_file(file, drs, options, logger);
+      file.status = File::Status::downloaded;
     } catch (const shared::error::Interrupted&) {
       throw;
     } catch (const std::exception& e) {
       fail(file, e, logger);
     }
   }
-  // 6. The summary.
-  std::vector<const File*> failed;
-  std::size_t downloaded = 0;
-  for (const File& file : files) {
-    failed.insert(failed.end(), file.fate == File::Fate::failed ? 1 : 0, &file);
-    downloaded += file.fate == File::Fate::downloaded;
-  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!failed.empty()) {
-    logger.group_begin("Failed files (" + format::count(failed.size()) + ")");
-    logger.info(list_ids(failed, true).substr(1));
-    logger.group_end();
-  }
-  logger.info("Downloaded " + format::count(downloaded) + " files (" + format::bytes(bytes) +
-              ") to " + options.destination + " in " + format::duration(seconds) + " (" +
-              format::rate(bytes, seconds) + "): " + format::count(existing.size()) +
-              " skipped (exists), " + format::count(unavailable.size()) +
-              " skipped (unavailable), " + format::count(failed.size()) + " failed");
-  for (const File* file : failed) {
-    if (file->code == shared::error::ExitCode::integrity) {
-      return shared::error::ExitCode::integrity;
-    }
-  }
-  return failed.empty() ? shared::error::ExitCode::success : shared::error::ExitCode::items_failed;
+  return summarise(files, skipped, bytes, seconds, options, logger);
 }
 
 } // namespace tasks::download_artifact

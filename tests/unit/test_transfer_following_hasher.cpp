@@ -89,9 +89,8 @@ TEST_CASE("following hasher: parts written at once by several threads give the b
   for (auto& writer : writers) {
     writer.join();
   }
-  const auto digest = hasher.finish();
-  REQUIRE(digest.has_value());
-  CHECK(*digest == shared::hash::sha256(body));
+  CHECK(hasher.finish_or_read_again("body.part") == shared::hash::sha256(body));
+  CHECK_FALSE(hasher.read_again()); // followed to the end
 }
 
 TEST_CASE("following hasher: a writer more than the window ahead waits for the hash",
@@ -126,7 +125,7 @@ TEST_CASE("following hasher: a writer more than the window ahead waits for the h
   CHECK(*digest == shared::hash::sha256(body));
 }
 
-TEST_CASE("following hasher: abandon() releases a waiting writer; finish() gives no digest",
+TEST_CASE("following hasher: abandon() releases a waiting writer, and finish() gives no digest",
           "[transfer]") {
   const std::uint64_t size = 80 * k_mib;
   const std::string body = random_bytes(size, 9);
@@ -163,15 +162,17 @@ TEST_CASE("following hasher: a waiting writer throws Interrupted when cancelled"
   CHECK(interrupted);
 }
 
-TEST_CASE("following hasher: a part written again after it was hashed spoils the digest",
+TEST_CASE("following hasher: a part written again after it was hashed spoils the digest, "
+          "and the body is then read again",
           "[transfer]") {
+  const std::uint64_t base = GENERATE(0u, 1234u);
   const std::uint64_t size = 16 * k_mib;
   const std::string body = random_bytes(size, 11);
   const std::vector<Part> parts = parts_of(size, 4 * k_mib);
-  PartFile file(size);
+  PartFile file(base + size);
   const std::function<bool()> never;
-  FollowingHasher hasher(file.reader, 0, size, parts, never);
-  file.write_part(hasher, parts, 0, body, 0, 1 * k_mib);
+  FollowingHasher hasher(file.reader, base, size, parts, never);
+  file.write_part(hasher, parts, 0, body, base, 1 * k_mib);
   // Wait until part 0 is hashed or being hashed: then a writer at its end is not ahead.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (hasher.ahead(FollowingHasher::window() + parts[0].length) &&
@@ -181,9 +182,12 @@ TEST_CASE("following hasher: a part written again after it was hashed spoils the
   REQUIRE_FALSE(hasher.ahead(FollowingHasher::window() + parts[0].length));
   hasher.restarted(0); // a retry writes it again
   for (std::size_t k = 0; k < parts.size(); ++k) {
-    file.write_part(hasher, parts, k, body, 0, 1 * k_mib);
+    file.write_part(hasher, parts, k, body, base, 1 * k_mib);
   }
   CHECK_FALSE(hasher.finish().has_value());
+  CHECK_FALSE(hasher.read_again());
+  CHECK(hasher.finish_or_read_again("body.part") == shared::hash::sha256(body));
+  CHECK(hasher.read_again());
 }
 
 TEST_CASE("following hasher: a prefix hashed elsewhere is taken as is", "[transfer]") {
