@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/serve.sh: download-dir-zip serve handing out a 1 GiB folder as a stored zip, against
 # Debian nginx serving a prebuilt stored zip of the same folder (the ceiling: sendfile of one
-# ready file) and against the seed service's approach, `zip -r -0 - . | cat > /dev/null`.
+# ready file) and against a zip-to-pipe approach, `zip -r -0 - . | cat > /dev/null`.
 #
 # Makes $work/root/photos: COUNT (default 16) files of 1 GiB / COUNT from /dev/urandom, and
 # $work/www/photos.zip with `zip -q -r -0`. Starts nginx (bench/lib.sh) on $work/www and

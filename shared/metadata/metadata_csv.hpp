@@ -1,4 +1,4 @@
-// artifact-metadata.csv: the list of an artifact's files with their SHA-256 (seed 002).
+// artifact-metadata.csv: the list of an artifact's files with their SHA-256.
 //
 // Written form: one line per regular file, "<relative path>,<SHA-256 in uppercase hex>",
 // no header, '/' separators, lines sorted bytewise by path, LF line ends. A path holding a

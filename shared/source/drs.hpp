@@ -1,5 +1,5 @@
 // A GA4GH Data Repository Service (DRS 1.2) client: what an object is and where its bytes are,
-// as batch downloads ask it (seed 001), plus GHGA's Crypt4GH envelope endpoint.
+// as batch downloads ask it, plus GHGA's Crypt4GH envelope endpoint.
 #pragma once
 
 #include "shared/hash/sha256.hpp"
@@ -45,7 +45,7 @@ public:
   DrsClient(std::string base, const http::ClientOptions& options, log::Logger& logger);
 
   /// GET <base>/objects/{id}. Throws http::ProtocolError for a 200 that is not a usable DRS
-  /// object (no size, no access URL) or a 202 without Retry-After (the seed's rule: that is an
+  /// object (no size, no access URL) or a 202 without Retry-After (that is an
   /// error for the file), http::HttpStatusError for a status other than 404/403 that the HTTP
   /// layer's retries did not cure, http::NetworkError when the service could not be reached.
   DrsAnswer object(const std::string& id);

@@ -75,7 +75,7 @@ public:
   virtual std::string describe() const = 0;
 
   /// The key naming this artifact in a local cache: a generic web store uses its normalized
-  /// root URL, a folder its absolute path; later providers use the seed's keys.
+  /// root URL, a folder its absolute path; later providers use their own keys.
   virtual std::string cache_key() const = 0;
 
   /// Every item. Throws error::Error subclasses (network, I/O, usage) with a message that

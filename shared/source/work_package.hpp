@@ -1,4 +1,4 @@
-// A GHGA work package: what a user may download and with which keys (seed 001). For now it
+// A GHGA work package: what a user may download and with which keys. For now it
 // comes from environment variables; a later client of GHGA's work-package service (WPS) will be
 // another WorkPackageSource.
 #pragma once

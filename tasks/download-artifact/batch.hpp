@@ -1,4 +1,4 @@
-// download-artifact's batch mode (seed 001): files by id from a GA4GH DRS 1.x service, checked
+// download-artifact's batch mode: files by id from a GA4GH DRS 1.x service, checked
 // for availability first, ordered by expected wait, fetched one at a time in parallel parts.
 #pragma once
 

@@ -1,5 +1,5 @@
 // download-artifact --provider ghga: a batch (batch.hpp) whose files, extensions and keys come
-// from a GHGA work package (seed 001), checked against the user's own public key first.
+// from a GHGA work package, checked against the user's own public key first.
 #pragma once
 
 #include "shared/log/logger.hpp"

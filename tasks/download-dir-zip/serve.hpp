@@ -1,4 +1,4 @@
-// download-dir-zip serve: the archive service (seed 003's on-the-fly archives and seed 000's
+// download-dir-zip serve: the archive service (on-the-fly archives and the
 // synchronous directory-download API). See task-manifests/download-dir-zip-serve.yml.
 #pragma once
 

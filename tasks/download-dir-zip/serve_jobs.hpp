@@ -1,4 +1,4 @@
-// download-dir-zip serve: the asynchronous routes of seed 000 ("prepare the zip, then give me a
+// download-dir-zip serve: the asynchronous routes ("prepare the zip, then give me a
 // URL") on the job queue of jobs/: submit a folder, poll its job, download the finished archive
 // from the local store; and the service's own zippers (in-process workers on the same queue).
 #pragma once

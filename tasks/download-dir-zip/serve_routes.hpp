@@ -1,5 +1,5 @@
 // download-dir-zip serve: the synchronous routes. Folders under the root as ZIP archives made
-// on the fly (seed 003's /archive/<name>/ and seed 000's /v4/builds/{id}/artifacts…), and
+// on the fly (/archive/<name>/ and /v4/builds/{id}/artifacts…), and
 // single files, answered from the local tree without staging anything on disk.
 #pragma once
 

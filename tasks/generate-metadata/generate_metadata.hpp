@@ -1,4 +1,4 @@
-// generate-metadata: hashes an artifact folder into artifact-metadata.csv (seed 002).
+// generate-metadata: hashes an artifact folder into artifact-metadata.csv.
 #pragma once
 
 #include "shared/error/error.hpp"

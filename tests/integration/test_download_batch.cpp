@@ -1,4 +1,4 @@
-// download-artifact --provider drs (seed 001, issue 5): a batch of files by id from a GA4GH DRS
+// download-artifact --provider drs: a batch of files by id from a GA4GH DRS
 // service (our DrsServer, bytes served by nginx), checked first, ordered by expected wait,
 // fetched one at a time in Range parts; and --provider ghga: the work package from
 // GHGA_WORK_PACKAGE_*, the user's Crypt4GH key checked first, <id><extension>.c4gh files made of

@@ -1,4 +1,4 @@
-// `download-dir-zip worker`, the executable, with the asynchronous archive jobs of seed 000:
+// `download-dir-zip worker`, the executable, with the asynchronous archive jobs:
 // jobs queued through the library API the service routes call (submit_folder), processed by
 // real worker processes against a real database (a SQLite file, and Debian's PostgreSQL started
 // on a free port) and a real object store (a local folder, and Azurite from npm). Lifecycle,

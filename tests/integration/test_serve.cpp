@@ -438,7 +438,7 @@ TEST_CASE("serve: signed links: valid, expired, tampered, unsigned; --sign print
   CHECK_FALSE(contains(service.output(), secret));
 }
 
-TEST_CASE("serve: seed 000 routes: dir=true zips, all artifacts, one file, 413 over the limit",
+TEST_CASE("serve: build-artifact routes: dir=true zips, all artifacts, one file, 413 over the limit",
           "[serve]") {
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
@@ -496,11 +496,11 @@ TEST_CASE("serve: seed 000 routes: dir=true zips, all artifacts, one file, 413 o
   CHECK(file_too_large.status == 413);
   CHECK(contains(file_too_large.body, "\"size\":5000"));
   CHECK(http_request(limited.port(), "GET", "/v4/builds/42/artifacts/logs?dir=true").status == 200);
-  // /archive/ has no limit (seed 003 had none).
+  // /archive/ has no size limit.
   CHECK(http_request(limited.port(), "GET", "/archive/photos/").status == 200);
 }
 
-TEST_CASE("serve: the seed's environment variables and one log line per request", "[serve]") {
+TEST_CASE("serve: PHOTOS_DIR and ENABLE_LOGGING from the environment, one log line per request", "[serve]") {
   Tree tree;
   ProcessOptions env;
   env.set_env = {{"PHOTOS_DIR", tree.root}, {"ENABLE_LOGGING", "true"}};

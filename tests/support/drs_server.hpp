@@ -1,5 +1,5 @@
 // DrsServer imitates a GA4GH DRS 1.2 object service (GET /objects/{id}) with GHGA's Crypt4GH
-// envelope endpoint (GET /objects/{id}/envelopes), for tests of a batch downloader (seed 001).
+// envelope endpoint (GET /objects/{id}/envelopes), for tests of a batch downloader.
 //
 // It serves the files of one folder, one file per object id, and answers:
 //   GET <base>/objects/{id}                   200 DrsObject JSON, 202 + Retry-After (staging),

@@ -1,4 +1,4 @@
-// The GHGA work package read from environment variables (seed 001).
+// The GHGA work package read from environment variables.
 #include "shared/error/error.hpp"
 #include "shared/source/work_package.hpp"
 

@@ -1,4 +1,4 @@
-// The queue of asynchronous archive jobs (seed 000's "Save request" / "Consume request"): one
+// The queue of asynchronous archive jobs (save a request, consume it): one
 // table in SQLite (a file, no set-up; one machine) or PostgreSQL (many workers on many
 // machines), through Poco::Data. A job is claimed under a lease that its worker renews while it
 // zips; a job whose lease ran out (its worker died) is claimable again. Finished archives live

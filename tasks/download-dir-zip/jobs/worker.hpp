@@ -1,5 +1,5 @@
 // `download-dir-zip worker`: the loop that claims jobs, zips them into the object store,
-// renews the lease while it works and records the result (seed 000's Zipper).
+// renews the lease while it works and records the result.
 #pragma once
 
 #include "shared/error/error.hpp"

@@ -1,4 +1,4 @@
-// The zipper of seed 000's asynchronous flow, and what the service's routes call:
+// The zipper of the asynchronous archive flow, and what the service's routes call:
 //   submit_folder()  POST .../artifacts/{path}?type=download&dir=true&async=true, POST /archives
 //   JobStore::get()  GET /archives/{jobId}
 //   ObjectStore::local_path("<jobId>.zip")  GET /downloads/{jobId}.zip (local store)
@@ -84,7 +84,7 @@ Submitted submit_folder(JobStore& jobs, shared::store::ObjectStore& store,
                         const std::string& folder, const std::string& name,
                         const SubmitOptions& options, shared::log::Logger& logger);
 
-/// The body of GET /archives/{jobId} (seed 000's "200 with the URL"): a JSON object with
+/// The body of GET /archives/{jobId}: a JSON object with
 /// "id", "status" (queued|running|done|failed), "name", "created" (seconds since 1970), and,
 /// when done, "url", "size" (bytes), "sha256" (hex), "expires" (seconds since 1970) and
 /// "reusedFrom" when it reuses another job's archive; when failed, "error".
