@@ -438,8 +438,9 @@ TEST_CASE("serve: signed links: valid, expired, tampered, unsigned; --sign print
   CHECK_FALSE(contains(service.output(), secret));
 }
 
-TEST_CASE("serve: build-artifact routes: dir=true zips, all artifacts, one file, 413 over the limit",
-          "[serve]") {
+TEST_CASE(
+    "serve: build-artifact routes: dir=true zips, all artifacts, one file, 413 over the limit",
+    "[serve]") {
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
   const RawResponse dir =
@@ -500,7 +501,8 @@ TEST_CASE("serve: build-artifact routes: dir=true zips, all artifacts, one file,
   CHECK(http_request(limited.port(), "GET", "/archive/photos/").status == 200);
 }
 
-TEST_CASE("serve: PHOTOS_DIR and ENABLE_LOGGING from the environment, one log line per request", "[serve]") {
+TEST_CASE("serve: PHOTOS_DIR and ENABLE_LOGGING from the environment, one log line per request",
+          "[serve]") {
   Tree tree;
   ProcessOptions env;
   env.set_env = {{"PHOTOS_DIR", tree.root}, {"ENABLE_LOGGING", "true"}};
