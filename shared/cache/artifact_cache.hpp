@@ -100,9 +100,6 @@ public:
   /// never throws.
   std::optional<CachedFile> find(const hash::Digest& sha256) const;
 
-  /// The st_dev of the filesystem of objects/, once open() found the cache trusted; 0 before.
-  std::uint64_t objects_device() const { return m_objects_device; }
-
   /// The size in bytes of the file the cached metadata lists at `path` (relative to the
   /// artifact root), when it lists one: what an earlier version of that item weighed.
   std::optional<std::uint64_t> size_at(const std::string& path) const;

@@ -1,7 +1,6 @@
 #include "shared/server/response_body.hpp"
 
 #include "shared/error/error.hpp"
-#include "shared/task/interrupt.hpp"
 
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/StreamSocket.h>
@@ -64,7 +63,7 @@ bool ResponseBody::wait_delay() {
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(m_exchange.chunk_delay);
   while (std::chrono::steady_clock::now() < until) {
-    if (task::interrupted() || (m_exchange.stopping != nullptr && *m_exchange.stopping)) {
+    if (m_exchange.stopping != nullptr && *m_exchange.stopping) {
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -69,9 +69,6 @@ public:
   virtual std::optional<std::uint64_t> size_hint(const source::Item& /*item*/) const {
     return std::nullopt;
   }
-  /// The st_dev of the filesystem every copy is on, or nullopt. No longer used by download();
-  /// kept while tasks/download-artifact overrides it.
-  virtual std::optional<std::uint64_t> device() const { return std::nullopt; }
 };
 
 /// Destination files found to be their items' local copies already (hard links of them,

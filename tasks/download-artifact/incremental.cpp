@@ -118,11 +118,6 @@ std::optional<std::uint64_t> IncrementalCache::size_hint(const shared::source::I
   return m_cache.size_at(item.path);
 }
 
-std::optional<std::uint64_t> IncrementalCache::device() const {
-  const std::uint64_t device = m_cache.objects_device();
-  return device != 0 ? std::optional<std::uint64_t>(device) : std::nullopt;
-}
-
 void IncrementalCache::update(const std::string& destination,
                               const std::vector<shared::metadata::Entry>& entries,
                               const std::vector<std::optional<shared::fs::Fingerprint>>& checked) {

@@ -57,7 +57,6 @@ private:
   std::optional<shared::transfer::LocalCopy> find(const shared::source::Item& item) const override;
   void failed(const shared::transfer::LocalCopy& copy) override;
   std::optional<std::uint64_t> size_hint(const shared::source::Item& item) const override;
-  std::optional<std::uint64_t> device() const override;
   void evict(); // keeps all keys under max_size; logs what it did
   // Acquires the key's lock shared, waiting up to the timeout or until `stop`; false (m_busy)
   // when it did not get it. Throws error::Interrupted when `stop` is SIGINT.
