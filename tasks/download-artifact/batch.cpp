@@ -316,14 +316,14 @@ std::uint64_t download_file(File& file, shared::source::DrsClient& drs, const Ba
                                                                 ? std::string("being staged")
                                                                 : fresh.reason));
     }
-    return shared::transfer::Location{fresh.object->access_url, fresh.object->access_headers};
+    return shared::source::AccessUrl{fresh.object->access_url, fresh.object->access_headers};
   };
   shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id, "files",
                                       1, object.size);
   shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
                                     expected_sha256(options, object),
                                     {object.access_url, object.access_headers}, refresh,
-                                    options.ranged, logger, &progress, envelope);
+                                    options.ranged, logger, progress, envelope);
   return envelope.size() + object.size;
 }
 

@@ -16,7 +16,7 @@
 #include <string>
 
 using namespace tests::support;
-using shared::transfer::Location;
+using shared::source::AccessUrl;
 using shared::transfer::RangedOptions;
 
 namespace {
@@ -26,6 +26,7 @@ struct Run {
   std::ostringstream err;
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
   RangedOptions options;
+  shared::progress::Reporter progress{logger, shared::progress::Mode::off, "", "", 1, 0};
   Run() {
     options.http.retry.retries = 3;
     options.http.retry.base_delay = 0.01;
@@ -34,11 +35,11 @@ struct Run {
                                        std::uint64_t size, const std::string& content_for_sha,
                                        const std::string& head = {}) {
     return shared::transfer::download_ranged(
-        path, size, shared::hash::sha256(content_for_sha), Location{server.url("/f"), {}},
+        path, size, shared::hash::sha256(content_for_sha), AccessUrl{server.url("/f"), {}},
         [&server] {
-          return Location{server.url("/f"), {}};
+          return AccessUrl{server.url("/f"), {}};
         },
-        options, logger, nullptr, head);
+        options, logger, progress, head);
   }
 };
 
