@@ -20,7 +20,8 @@
 namespace shared::transfer {
 
 /// The state of an item fetched in segments by whichever workers take them. The first segment
-/// fetched creates the part file (unless the item started with a FirstSegment); the SHA-256
+/// fetched creates the part file (unless the item started with a FirstSegment, or the caller
+/// gave it one: start_in, as download_ranged does for a DRS object); the SHA-256
 /// follows the written prefix on its own thread (FollowingHasher, which holds back segments far
 /// ahead of it); the worker whose segment ends last finishes the item. A failed segment
 /// fails the item (the segments after it are skipped); a store that cannot send ranges gets
