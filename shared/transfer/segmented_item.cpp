@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <unistd.h>
+#include <utility>
 
 namespace shared::transfer {
 namespace {
@@ -34,6 +35,11 @@ SegmentedItem::SegmentedItem(const source::Item& item, std::uint64_t size,
                              std::uint64_t segment_size, std::uint64_t first)
     : m_item(item), m_size(size), m_parts(divide(size, segment_size, first)) {}
 
+SegmentedItem::SegmentedItem(const source::Item& item, std::vector<Part> parts, std::uint64_t base,
+                             OnMismatch on_mismatch)
+    : m_item(item), m_size(parts.empty() ? 0 : parts.back().offset + parts.back().length),
+      m_parts(std::move(parts)), m_base(base), m_on_mismatch(on_mismatch) {}
+
 SegmentedItem::~SegmentedItem() {
   m_hasher.reset(); // stops its thread, which reads the part file (deleted after it)
 }
@@ -49,6 +55,13 @@ void SegmentedItem::continue_from(FirstSegment first, const RunContext& run) {
                                                  run.options.cancelled);
     m_hasher->assume_hashed(*first.prefix, first.bytes);
   }
+}
+
+void SegmentedItem::start_in(fs::PartFile part, const RunContext& run) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_opened = true;
+  m_part.emplace(std::move(part));
+  prepare(run);
 }
 
 bool SegmentedItem::hash_would_wait(std::size_t k) const {
@@ -98,7 +111,8 @@ void SegmentedItem::write_segment(std::size_t k, source::Reader& reader,
     hasher = m_hasher.get();
   }
   const Part part = m_parts[k];
-  PartWriter sink(fd, 0, k, part.offset, part.length, hasher, &run.progress, run.options.cancelled);
+  PartWriter sink(fd, m_base, k, part.offset, part.length, hasher, &run.progress,
+                  run.options.cancelled);
   try {
     reader.fetch_range(m_item, part.offset, part.length, sink);
     if (sink.written() != part.length) {
@@ -118,11 +132,17 @@ void SegmentedItem::write_segment(std::size_t k, source::Reader& reader,
 void SegmentedItem::open(const std::function<int()>& open_folder, const RunContext& run) {
   m_opened = true;
   m_part.emplace(open_folder(), split_path(m_item.path).name, m_item.path, fs::Durability::none);
-  if (::ftruncate(m_part->descriptor(), static_cast<off_t>(m_size)) != 0) {
+  prepare(run);
+}
+
+// Sizes the open part file and starts the SHA-256 thread when the hash is checked. Under the
+// lock.
+void SegmentedItem::prepare(const RunContext& run) {
+  if (::ftruncate(m_part->descriptor(), static_cast<off_t>(m_base + m_size)) != 0) {
     throw error::IoError(error::system_message("cannot size " + m_part->part_path(), errno));
   }
   if (run.checks_hash(m_item)) {
-    m_hasher = std::make_unique<FollowingHasher>(m_part->descriptor(), 0, m_size, m_parts,
+    m_hasher = std::make_unique<FollowingHasher>(m_part->descriptor(), m_base, m_size, m_parts,
                                                  run.options.cancelled);
   }
 }
@@ -179,15 +199,23 @@ bool SegmentedItem::finish(const RunContext& run) {
   return !whole;
 }
 
-// Whether the part file's SHA-256 is the item's (true when not checked). A mismatch is logged
-// and counted as a retry: the item is fetched whole.
+// Whether the part file's SHA-256 is the item's (true when not checked). A mismatch fails the
+// item, or is logged and counted as a retry: the item is fetched whole (see OnMismatch).
 bool SegmentedItem::hash_matches(const RunContext& run) {
   if (!m_hasher) {
     return true;
   }
   const hash::Digest digest = m_hasher->finish_or_read_again(m_part->part_path());
+  run.logger.debug(
+      m_item.path + ": SHA-256: " + std::to_string(m_hasher->left()) +
+      " bytes left to read after the last segment" +
+      (m_hasher->read_again() ? "; read again (a segment it had read was restarted)" : ""));
   if (digest == *m_item.sha256) {
     return true;
+  }
+  if (m_on_mismatch == OnMismatch::fail) {
+    throw error::IntegrityError("SHA-256 mismatch: expected " + hash::to_hex(*m_item.sha256) +
+                                ", got " + hash::to_hex(digest));
   }
   run.logger.info("retry: " + m_item.path + ": SHA-256 mismatch of the segments: expected " +
                   hash::to_hex(*m_item.sha256) + ", got " + hash::to_hex(digest) +

@@ -20,7 +20,8 @@
 namespace shared::transfer {
 
 /// The state of an item fetched in segments by whichever workers take them. The first segment
-/// fetched creates the part file (unless the item started with a FirstSegment); the SHA-256
+/// fetched creates the part file (unless the item started with a FirstSegment, or the caller
+/// gave it one: start_in, as download_ranged does for a DRS object); the SHA-256
 /// follows the written prefix on its own thread (FollowingHasher, which holds back segments far
 /// ahead of it); the worker whose segment ends last finishes the item. A failed segment
 /// fails the item (the segments after it are skipped); a store that cannot send ranges gets
@@ -28,10 +29,20 @@ namespace shared::transfer {
 /// Thread-safe.
 class SegmentedItem {
 public:
+  /// What finish() does when the SHA-256 of the segments is not the item's.
+  enum class OnMismatch {
+    fetch_whole, ///< deletes the part file and returns false (a retry, counted in the tally)
+    fail,        ///< throws error::IntegrityError
+  };
+
   /// `item`, `size` bytes, in segments of about `segment_size` bytes after a first one of
   /// `first` bytes (0: none).
   SegmentedItem(const source::Item& item, std::uint64_t size, std::uint64_t segment_size,
                 std::uint64_t first);
+  /// `item` in the segments `parts` (in order, covering its size), written after the first
+  /// `base` bytes of the part file (a head written by the caller, not part of the item).
+  SegmentedItem(const source::Item& item, std::vector<Part> parts, std::uint64_t base,
+                OnMismatch on_mismatch);
   ~SegmentedItem();
   SegmentedItem(const SegmentedItem&) = delete;
   SegmentedItem& operator=(const SegmentedItem&) = delete;
@@ -44,6 +55,15 @@ public:
   /// takes over its part file. Call before publishing the other segments. Throws
   /// error::IoError when the SHA-256 thread cannot start.
   void continue_from(FirstSegment first, const RunContext& run);
+
+  /// Fetches the segments into `part` (its first base bytes already written): sizes it and
+  /// starts the SHA-256 thread when the hash is checked. Call before any fetch_segment().
+  /// Throws error::IoError.
+  void start_in(fs::PartFile part, const RunContext& run);
+
+  /// Whether the SHA-256, once finish() returned, had to read the part file again (a segment
+  /// it had read was restarted).
+  bool hash_read_again() const { return m_hasher && m_hasher->read_again(); }
 
   /// Whether the writer of segment `k` would wait now for the SHA-256 to catch up.
   bool hash_would_wait(std::size_t k) const;
@@ -67,6 +87,7 @@ private:
   void write_segment(std::size_t k, source::Reader& reader, const std::function<int()>& open_folder,
                      const RunContext& run);
   void open(const std::function<int()>& open_folder, const RunContext& run);
+  void prepare(const RunContext& run);
   void fail(std::exception_ptr error);
   void fetch_whole_instead(const std::string& why, const RunContext& run);
   bool hash_matches(const RunContext& run);
@@ -75,6 +96,8 @@ private:
   const source::Item& m_item;
   std::uint64_t m_size; // bytes: the listing's, or the first segment's Content-Range
   std::vector<Part> m_parts;
+  std::uint64_t m_base = 0; // bytes of the part file before the item's
+  OnMismatch m_on_mismatch = OnMismatch::fetch_whole;
 
   mutable std::mutex m_mutex; // guards everything below (finish() runs alone)
   bool m_opened = false;

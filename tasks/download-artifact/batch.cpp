@@ -2,20 +2,15 @@
 
 #include "shared/crypt4gh/crypt4gh.hpp"
 #include "shared/format/units.hpp"
-#include "shared/fs/descriptor.hpp"
-#include "shared/hash/file_hasher.hpp"
 #include "shared/http/errors.hpp"
 #include "shared/http/retry.hpp"
 #include "shared/source/drs.hpp"
+#include "tasks/download-artifact/already_downloaded.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace tasks::download_artifact {
 namespace {
@@ -27,9 +22,6 @@ constexpr std::size_t k_listed = 50;
 // The shortest time between two GET /objects/{id} of a file being staged (seconds), whatever
 // its Retry-After says ("0" must not make a tight loop).
 constexpr double k_min_poll = 1;
-// The largest Crypt4GH envelope looked for at the start of an existing .c4gh file (bytes);
-// DrsClient::envelope() takes at most 1 MiB of base64.
-constexpr std::uint64_t k_max_envelope = 1u << 20;
 
 // One id's way through the batch.
 struct File {
@@ -59,60 +51,6 @@ void stop_if_cancelled(const std::function<bool()>& cancelled) {
   if (cancelled && cancelled()) {
     throw shared::error::Interrupted();
   }
-}
-
-// Whether `path` already holds the object: its size, and its SHA-256 when the object has one.
-bool complete(const std::string& path, const shared::source::DrsObject& object,
-              const std::optional<shared::hash::Digest>& sha256,
-              const std::function<bool()>& cancelled) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
-      static_cast<std::uint64_t>(info.st_size) != object.size) {
-    return false;
-  }
-  if (!sha256) {
-    return true;
-  }
-  shared::hash::FileHasher hasher;
-  return hasher.hash_file(path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
-             .sha256 == *sha256;
-}
-
-// Whether `path` already holds a GHGA download of the object: a Crypt4GH header whose length
-// (from its packets' length fields) is exactly what the file holds beyond the object's size,
-// then the body with the object's SHA-256 when it has one. The header is not decrypted (that
-// needs the user's secret key): whether it was made for the current key is not known.
-bool complete_c4gh(const std::string& path, const shared::source::DrsObject& object,
-                   const std::optional<shared::hash::Digest>& sha256,
-                   const std::function<bool()>& cancelled) {
-  // O_NONBLOCK: a FIFO under that name must not block the run (no effect on regular files).
-  const shared::fs::Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  const int fd = file.get();
-  if (fd < 0) {
-    return false;
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
-      static_cast<std::uint64_t>(info.st_size) <= object.size ||
-      static_cast<std::uint64_t>(info.st_size) - object.size > k_max_envelope) {
-    return false;
-  }
-  const auto head =
-      static_cast<std::size_t>(static_cast<std::uint64_t>(info.st_size) - object.size);
-  std::string envelope(head, '\0');
-  if (::pread(fd, envelope.data(), head, 0) != static_cast<ssize_t>(head) ||
-      shared::crypt4gh::header_length(envelope) != head) {
-    return false;
-  }
-  if (!sha256) {
-    return true;
-  }
-  if (::lseek(fd, static_cast<off_t>(head), SEEK_SET) < 0) {
-    return false;
-  }
-  shared::hash::FileHasher hasher;
-  return hasher.hash_fd(fd, path, [&cancelled](std::size_t) { stop_if_cancelled(cancelled); })
-             .sha256 == *sha256;
 }
 
 // The ids of `files`, listed for a message (the first k_listed).
@@ -170,8 +108,7 @@ std::optional<shared::hash::Digest> expected_sha256(const BatchOptions& options,
 bool complete_at(const BatchOptions& options, const std::string& path,
                  const shared::source::DrsObject& object) {
   const auto sha256 = expected_sha256(options, object);
-  return options.ghga ? complete_c4gh(path, object, sha256, options.http.cancelled)
-                      : complete(path, object, sha256, options.http.cancelled);
+  return already_downloaded(path, object, sha256, options.ghga, options.http.cancelled);
 }
 
 // Asks the service about every file first: availability, and staging starts. Only 404 and 403
@@ -316,14 +253,14 @@ std::uint64_t download_file(File& file, shared::source::DrsClient& drs, const Ba
                                                                 ? std::string("being staged")
                                                                 : fresh.reason));
     }
-    return shared::transfer::Location{fresh.object->access_url, fresh.object->access_headers};
+    return shared::source::AccessUrl{fresh.object->access_url, fresh.object->access_headers};
   };
   shared::progress::Reporter progress(logger, options.progress, "Downloading " + file.id, "files",
                                       1, object.size);
   shared::transfer::download_ranged(options.destination + "/" + file.name, object.size,
                                     expected_sha256(options, object),
                                     {object.access_url, object.access_headers}, refresh,
-                                    options.ranged, logger, &progress, envelope);
+                                    options.ranged, logger, progress, envelope);
   return envelope.size() + object.size;
 }
 

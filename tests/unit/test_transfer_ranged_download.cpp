@@ -2,6 +2,7 @@
 // with the SHA-256 computed as the parts land.
 #include "shared/error/error.hpp"
 #include "shared/hash/sha256.hpp"
+#include "shared/http/errors.hpp"
 #include "shared/transfer/ranged_download.hpp"
 #include "tests/support/fault_server.hpp"
 #include "tests/support/random_bytes.hpp"
@@ -16,7 +17,7 @@
 #include <string>
 
 using namespace tests::support;
-using shared::transfer::Location;
+using shared::source::AccessUrl;
 using shared::transfer::RangedOptions;
 
 namespace {
@@ -26,6 +27,7 @@ struct Run {
   std::ostringstream err;
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
   RangedOptions options;
+  shared::progress::Reporter progress{logger, shared::progress::Mode::off, "", "", 1, 0};
   Run() {
     options.http.retry.retries = 3;
     options.http.retry.base_delay = 0.01;
@@ -34,11 +36,11 @@ struct Run {
                                        std::uint64_t size, const std::string& content_for_sha,
                                        const std::string& head = {}) {
     return shared::transfer::download_ranged(
-        path, size, shared::hash::sha256(content_for_sha), Location{server.url("/f"), {}},
+        path, size, shared::hash::sha256(content_for_sha), AccessUrl{server.url("/f"), {}},
         [&server] {
-          return Location{server.url("/f"), {}};
+          return AccessUrl{server.url("/f"), {}};
         },
-        options, logger, nullptr, head);
+        options, logger, progress, head);
   }
 };
 
@@ -127,4 +129,55 @@ TEST_CASE("ranged download: the last parallel x partSize bytes go in smaller par
       range(10 * mib, 12 * mib - 1), range(12 * mib, 14 * mib - 1), range(14 * mib, 16 * mib - 1),
       range(16 * mib, 16 * mib + 4)};
   CHECK(ranges == expected);
+}
+
+TEST_CASE("ranged download: a Range request answered 200 fails the file, nothing is left",
+          "[ranged]") {
+  const std::string body = random_bytes(3u << 20, 4);
+  FaultServer server;
+  FaultReply whole;
+  whole.body = body;
+  whole.fault = FaultReply::Fault::gzip; // FaultServer then answers 200, ignoring the Range
+  server.on("/f", {whole});
+  TempDir dir;
+  Run run;
+  run.options.part_size = 1u << 20;
+  run.options.parallel = 2;
+  CHECK_THROWS_AS(run.fetch(server, dir / "out", body.size(), body), shared::http::ProtocolError);
+  CHECK_FALSE(exists(dir / "out"));
+  CHECK_FALSE(exists(dir / "out.part"));
+}
+
+TEST_CASE("ranged download: URLs answered 403 are replaced once each, without the token",
+          "[ranged]") {
+  const std::uint64_t mib = 1u << 20;
+  const std::string body = random_bytes(8 * mib + 3, 5);
+  FaultServer server;
+  FaultReply refused;
+  refused.status = 403;
+  server.on("/old", {refused});
+  server.serve("/new", body);
+  TempDir dir;
+  Run run;
+  run.options.part_size = mib;
+  run.options.parallel = 4;
+  run.options.http.bearer_token = "secret";
+  int refreshes = 0;
+  const auto result = shared::transfer::download_ranged(
+      dir / "out", body.size(), shared::hash::sha256(body), AccessUrl{server.url("/old"), {}},
+      [&] {
+        ++refreshes;
+        return AccessUrl{server.url("/new"), {{"X-Signed", "yes"}}};
+      },
+      run.options, run.logger, run.progress);
+  CHECK(read_file(dir / "out") == body);
+  CHECK(refreshes == 1);
+  CHECK(result.refreshed == 1);
+  CHECK(result.part_attempts >= 1);
+  for (const auto& request : server.requests()) {
+    CHECK(request.headers.count("authorization") == 0);
+    if (request.target.rfind("/new", 0) == 0) {
+      CHECK(request.headers.at("x-signed") == "yes");
+    }
+  }
 }
