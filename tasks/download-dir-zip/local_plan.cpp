@@ -87,7 +87,7 @@ void plan_folder(Plan& plan, const std::string& folder, const std::string& prefi
             item.mtime_ns);
       }
       break;
-    case fs::EntryKind::directory:
+    case fs::EntryKind::folder:
       if (acceptable(name, zip::EntryKind::directory, warnings, plan)) {
         plan.add({name, zip::EntryKind::directory, 0, std::nullopt, mtime, item.mode, "", ""},
                  item.mtime_ns);

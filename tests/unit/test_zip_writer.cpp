@@ -282,7 +282,7 @@ Tree tree_entries(const std::string& root, bool with_crc) {
       tree.expected[t.path] = Seen{sha_hex(content), content.size(), S_IFREG | t.mode};
       break;
     }
-    case shared::fs::EntryKind::directory:
+    case shared::fs::EntryKind::folder:
       entry.kind = zip::EntryKind::directory;
       tree.expected[t.path + "/"] = Seen{sha_hex(""), 0, S_IFDIR | t.mode};
       break;
