@@ -41,9 +41,9 @@ std::string find_nginx() {
   }
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && is_executable(dir + "/nginx")) {
-      return dir + "/nginx";
+  for (std::string folder; std::getline(dirs, folder, ':');) {
+    if (!folder.empty() && is_executable(folder + "/nginx")) {
+      return folder + "/nginx";
     }
   }
   throw std::runtime_error("nginx not installed: run scripts/install-deps.sh");

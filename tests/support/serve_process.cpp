@@ -20,15 +20,15 @@ namespace tests::support {
 namespace {
 
 int count_entries(const std::string& folder) {
-  DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) {
+  DIR* stream = ::opendir(folder.c_str());
+  if (stream == nullptr) {
     return -1;
   }
   int n = 0;
-  while (const dirent* entry = ::readdir(dir)) {
+  while (const dirent* entry = ::readdir(stream)) {
     n += entry->d_name[0] == '.' ? 0 : 1;
   }
-  ::closedir(dir);
+  ::closedir(stream);
   return n;
 }
 
