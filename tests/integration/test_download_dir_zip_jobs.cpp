@@ -625,7 +625,7 @@ TEST_CASE("serve: hostile and bad requests on the asynchronous routes get their 
   };
   const std::vector<Case> cases = {
       {"POST", "/v4/builds/42/artifacts/dist?type=download&dir=true", "", 400}, // no async
-      {"POST", "/v4/builds/42/artifacts/dist?async=true", "", 400},             // no folder=true
+      {"POST", "/v4/builds/42/artifacts/dist?async=true", "", 400},             // no dir=true
       {"POST", "/v4/builds/42/artifacts/dist?dir=true&async=true&type=preview", "", 400},
       {"POST", "/v4/builds/42/artifacts/nope" + async, "", 404},
       {"POST", "/v4/builds/43/artifacts/dist" + async, "", 404},

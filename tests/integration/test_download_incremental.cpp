@@ -69,7 +69,7 @@ void serve_json_index(FaultServer& server) {
   server.serve("/a.txt", "A");
 }
 
-// The one key folder under the test's cache directory ("" when there is none).
+// The one key folder under the test's cache folder ("" when there is none).
 std::string key_folder(const TempDir& folder) {
   std::error_code ec;
   for (const auto& entry :

@@ -478,7 +478,7 @@ TEST_CASE(
   CHECK(part.status == 206);
   CHECK(part.body == random_body(5000, 3).substr(4990));
   CHECK(http_request(service.port(), "GET", "/v4/builds/42/artifacts/logs?type=download").status ==
-        404); // a folder without folder=true
+        404); // a folder without dir=true
   CHECK(http_request(service.port(), "GET", "/v4/builds/42/artifacts/x?type=bogus").status == 400);
   CHECK(http_request(service.port(), "GET", "/v4/builds/7/artifacts").status == 404);
 

@@ -40,8 +40,8 @@ std::string find_nginx() {
     return "/usr/sbin/nginx";
   }
   const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "");
-  for (std::string folder; std::getline(dirs, folder, ':');) {
+  std::istringstream path_folders(path != nullptr ? path : "");
+  for (std::string folder; std::getline(path_folders, folder, ':');) {
     if (!folder.empty() && is_executable(folder + "/nginx")) {
       return folder + "/nginx";
     }

@@ -214,7 +214,7 @@ void make_file(const std::string& path, std::string_view content, mode_t mode = 
   REQUIRE(::chmod(path.c_str(), mode) == 0);
 }
 
-void make_dir(const std::string& path) {
+void make_folder(const std::string& path) {
   std::string prefix;
   std::istringstream parts(path.substr(1));
   std::string part;
@@ -253,7 +253,7 @@ void make_hostile_tree(const std::string& root) {
     }
     return text;
   }());
-  make_dir(root + "/empty folder/nested empty");
+  make_folder(root + "/empty folder/nested empty");
   REQUIRE(::symlink("with space.txt", (root + "/link to file").c_str()) == 0);
   REQUIRE(::symlink("../bin", (root + "/big/link to folder").c_str()) == 0);
 }
@@ -903,9 +903,9 @@ namespace {
 
 // Temporary folders on tmpfs while it lives, where it exists: reading a hole of a sparse file
 // there costs no page allocation, so 4 GiB of zeros read several times faster than on ext4.
-class TmpfsTempDirs {
+class TmpfsTempFolders {
 public:
-  TmpfsTempDirs() {
+  TmpfsTempFolders() {
     if (const char* old = std::getenv("TMPDIR")) {
       m_old = old;
     }
@@ -914,15 +914,15 @@ public:
       ::setenv("TMPDIR", "/dev/shm", 1);
     }
   }
-  ~TmpfsTempDirs() {
+  ~TmpfsTempFolders() {
     if (m_old) {
       ::setenv("TMPDIR", m_old->c_str(), 1);
     } else {
       ::unsetenv("TMPDIR");
     }
   }
-  TmpfsTempDirs(const TmpfsTempDirs&) = delete;
-  TmpfsTempDirs& operator=(const TmpfsTempDirs&) = delete;
+  TmpfsTempFolders(const TmpfsTempFolders&) = delete;
+  TmpfsTempFolders& operator=(const TmpfsTempFolders&) = delete;
 
 private:
   std::optional<std::string> m_old;
@@ -962,13 +962,13 @@ std::string sha256_of_zeros_between(std::string_view head, std::uint64_t zeros,
 
 // About 40 s (unzip -t alone reads 4 GiB for 20 s): hidden, run with "[zip-long]".
 TEST_CASE("a sparse file over 4 GiB, stored: ZIP64 fields", "[.][zip-long]") {
-  const TmpfsTempDirs on_tmpfs;
+  const TmpfsTempFolders on_tmpfs;
   TempDir folder;
   const std::string head = "head of the big file";
   const std::string tail = "tail of the big file";
   const std::uint64_t zeros = 4 * k_gib + 1000;
   const std::uint64_t size = head.size() + zeros + tail.size();
-  make_dir(folder / "tree");
+  make_folder(folder / "tree");
   const int fd = ::open((folder / "tree/big.bin").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
   REQUIRE(::pwrite(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
@@ -1015,7 +1015,7 @@ TEST_CASE("a generated body over 4 GiB, deflated: ZIP64 sizes and data descripto
           "[.][zip-long]") {
   // Zeros generated in memory (no disk): ZIP64 sizes in the local header, since the deflate
   // bound passes 4 GiB, and an 8-byte data descriptor.
-  const TmpfsTempDirs on_tmpfs;
+  const TmpfsTempFolders on_tmpfs;
   TempDir folder;
   const std::uint64_t zeros = 4 * k_gib + 1000;
   std::vector<zip::Entry> generated(1);
