@@ -22,8 +22,8 @@ bool is_key_folder_name(std::string_view name) {
          });
 }
 
-ArtifactCache::ArtifactCache(const std::string& cache_directory, const std::string& key)
-    : m_path(cache_directory + "/" + std::string(k_cache_folder) + "/" +
+ArtifactCache::ArtifactCache(const std::string& cache_folder, const std::string& key)
+    : m_path(cache_folder + "/" + std::string(k_cache_folder) + "/" +
              hash::to_hex(hash::sha256(key), false)) {}
 
 ArtifactCache::State ArtifactCache::open(std::string& reason) {

@@ -38,7 +38,7 @@
 
 namespace shared::cache {
 
-/// The folder under the cache directory that holds every key's cache.
+/// The folder under the cache folder (the cacheDirectory input) that holds every key's cache.
 inline constexpr std::string_view k_cache_folder = "ArtifactEngineCache";
 /// Appended to a key folder's path to name its lock file.
 inline constexpr std::string_view k_lock_suffix = ".lock";
@@ -73,10 +73,10 @@ public:
     copy,     ///< reflink, else copy: the cache never shares a file with the destination
   };
 
-  /// `cache_directory`: the folder holding ArtifactEngineCache/ (absolute, or relative to the
+  /// `cache_folder`: the folder holding ArtifactEngineCache/ (absolute, or relative to the
   /// working directory; created on update). `key`: the source's cache key; only its SHA-256
   /// names the folder. Touches no file.
-  ArtifactCache(const std::string& cache_directory, const std::string& key);
+  ArtifactCache(const std::string& cache_folder, const std::string& key);
 
   /// The key's folder.
   const std::string& path() const { return m_path; }

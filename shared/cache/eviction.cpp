@@ -109,9 +109,9 @@ std::uint64_t folder_bytes(const std::string& folder) {
   return total;
 }
 
-Eviction evict_least_recently_used(const std::string& cache_directory, std::uint64_t max_bytes,
+Eviction evict_least_recently_used(const std::string& cache_folder, std::uint64_t max_bytes,
                                    const std::string& current) {
-  std::vector<Key> keys = list_keys(cache_directory + "/" + std::string(k_cache_folder), current);
+  std::vector<Key> keys = list_keys(cache_folder + "/" + std::string(k_cache_folder), current);
   std::sort(keys.begin(), keys.end(),
             [](const Key& a, const Key& b) { return a.last_used_ns < b.last_used_ns; });
   Eviction result;

@@ -20,21 +20,21 @@ constexpr std::size_t k_sync_threads = 8;
 
 } // namespace
 
-SyncMethod sync_method(int dir_fd, std::size_t count, std::size_t each_max) {
+SyncMethod sync_method(int folder_fd, std::size_t count, std::size_t each_max) {
   struct statfs filesystem {};
-  if (count == 0 || (::fstatfs(dir_fd, &filesystem) == 0 &&
+  if (count == 0 || (::fstatfs(folder_fd, &filesystem) == 0 &&
                      (filesystem.f_type == TMPFS_MAGIC || filesystem.f_type == RAMFS_MAGIC))) {
     return SyncMethod::none;
   }
   return count > each_max ? SyncMethod::filesystem : SyncMethod::each;
 }
 
-void sync_files(int dir_fd, const std::vector<std::string>& paths, std::size_t each_max) {
-  switch (sync_method(dir_fd, paths.size(), each_max)) {
+void sync_files(int folder_fd, const std::vector<std::string>& paths, std::size_t each_max) {
+  switch (sync_method(folder_fd, paths.size(), each_max)) {
   case SyncMethod::none:
     return;
   case SyncMethod::filesystem:
-    if (::syncfs(dir_fd) != 0) {
+    if (::syncfs(folder_fd) != 0) {
       throw error::IoError(error::system_message("cannot sync the filesystem", errno));
     }
     return;

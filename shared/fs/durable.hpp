@@ -22,15 +22,15 @@ enum class SyncMethod {
 };
 
 /// The method sync_files uses for `count` files on the filesystem of the folder open as
-/// `dir_fd`: none in memory, each up to `each_max` files, else filesystem.
-SyncMethod sync_method(int dir_fd, std::size_t count, std::size_t each_max = k_sync_each_max);
+/// `folder_fd`: none in memory, each up to `each_max` files, else filesystem.
+SyncMethod sync_method(int folder_fd, std::size_t count, std::size_t each_max = k_sync_each_max);
 
 /// Makes the bytes of the files at `paths` (absolute, or relative to the working directory; on
-/// the filesystem of the folder open as `dir_fd`) durable, by sync_method: for `each`,
+/// the filesystem of the folder open as `folder_fd`) durable, by sync_method: for `each`,
 /// writeback of them all is started first (sync_file_range(2)), then each is waited for
 /// (fdatasync(2), on up to 8 threads, since each waits for the disk; on ext4 one journal commit
 /// serves many). Throws error::IoError naming the file (or the filesystem) that failed.
-void sync_files(int dir_fd, const std::vector<std::string>& paths,
+void sync_files(int folder_fd, const std::vector<std::string>& paths,
                 std::size_t each_max = k_sync_each_max);
 
 /// fsync(2) of the folder at `path`, so that names created or renamed in it are durable.

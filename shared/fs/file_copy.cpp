@@ -49,10 +49,10 @@ void copy_bytes(int in, int out, std::uint64_t size, const std::string& from,
 }
 
 // Renames the hard link `part` over `name`; the part name is gone afterwards either way.
-void rename_link_over(int dir_fd, const std::string& part, const std::string& name) {
-  if (::renameat(dir_fd, part.c_str(), dir_fd, name.c_str()) != 0) {
+void rename_link_over(int folder_fd, const std::string& part, const std::string& name) {
+  if (::renameat(folder_fd, part.c_str(), folder_fd, name.c_str()) != 0) {
     const int saved = errno;
-    ::unlinkat(dir_fd, part.c_str(), 0);
+    ::unlinkat(folder_fd, part.c_str(), 0);
     throw error::IoError(error::system_message("cannot rename " + part + " into place", saved));
   }
 }
@@ -66,12 +66,12 @@ bool unsupported(int error) {
 
 } // namespace
 
-Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string& name,
+Placed FilePlacer::place(const std::string& from, int folder_fd, const std::string& name,
                          const PlaceHints& hints) {
   Placed placed;
   // Where `from` is, for the calls below.
-  const bool relative = hints.from_dir >= 0 && hints.from_name != nullptr;
-  const int at = relative ? hints.from_dir : AT_FDCWD;
+  const bool relative = hints.from_folder >= 0 && hints.from_name != nullptr;
+  const int at = relative ? hints.from_folder : AT_FDCWD;
   const char* path = relative ? hints.from_name : from.c_str();
   if (hints.size) {
     placed.bytes = *hints.size;
@@ -95,7 +95,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
     if (!in.valid()) {
       throw error::IoError(error::system_message("cannot open " + from, errno));
     }
-    PartFile out(dir_fd, name, name, Durability::none);
+    PartFile out(folder_fd, name, name, Durability::none);
     if (::ioctl(out.descriptor(), FICLONE, in.get()) == 0) {
       out.commit();
       placed.method = CopyMethod::reflink;
@@ -109,12 +109,12 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   if (m_allow_hard_link && !m_no_hard_link.load(std::memory_order_relaxed)) {
     // A new name is linked in one step; an existing one is replaced through the part file.
     if (!hints.fresh_folder) {
-      ::unlinkat(dir_fd, part.c_str(), 0); // a leftover part file goes either way
+      ::unlinkat(folder_fd, part.c_str(), 0); // a leftover part file goes either way
     }
-    bool linked = ::linkat(at, path, dir_fd, name.c_str(), 0) == 0;
-    if (!linked && errno == EEXIST && ::linkat(at, path, dir_fd, part.c_str(), 0) == 0) {
-      rename_link_over(dir_fd, part, name);
-      ::unlinkat(dir_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
+    bool linked = ::linkat(at, path, folder_fd, name.c_str(), 0) == 0;
+    if (!linked && errno == EEXIST && ::linkat(at, path, folder_fd, part.c_str(), 0) == 0) {
+      rename_link_over(folder_fd, part, name);
+      ::unlinkat(folder_fd, part.c_str(), 0); // rename(2) does nothing between links of one file
       linked = true;
     }
     if (linked) {
@@ -135,7 +135,7 @@ Placed FilePlacer::place(const std::string& from, int dir_fd, const std::string&
   if (!in.valid()) {
     throw error::IoError(error::system_message("cannot open " + from, errno));
   }
-  PartFile out(dir_fd, name, name, Durability::none);
+  PartFile out(folder_fd, name, name, Durability::none);
   copy_bytes(in.get(), out.descriptor(), placed.bytes, from, out.part_path());
   out.commit();
   return placed;

@@ -30,14 +30,14 @@ struct PlaceHints {
   /// The folder was created by this run, so no leftover "<name>.part" can be in it: none is
   /// removed before a hard link.
   bool fresh_folder = false;
-  /// `from` is also `from_name` in the folder open as `from_dir` (a shorter path for the kernel
+  /// `from` is also `from_name` in the folder open as `from_folder` (a shorter path for the kernel
   /// to walk; `from` still names it in errors). -1: not given.
-  int from_dir = -1;
+  int from_folder = -1;
   const char* from_name = nullptr;
 };
 
 /// Makes files with the content of files already on this machine. place() makes `name` (a
-/// path relative to the folder open as `dir_fd`, or AT_FDCWD) a file with the content of the
+/// path relative to the folder open as `folder_fd`, or AT_FDCWD) a file with the content of the
 /// regular file `from` (absolute or relative to the working directory; a symlink there is
 /// refused): a reflink where the filesystems can, else a hard link when allowed, else a copy of
 /// the bytes. `name` is either untouched or complete: a new name is linked in one step, an
@@ -49,7 +49,7 @@ class FilePlacer {
 public:
   explicit FilePlacer(bool allow_hard_link) : m_allow_hard_link(allow_hard_link) {}
 
-  Placed place(const std::string& from, int dir_fd, const std::string& name,
+  Placed place(const std::string& from, int folder_fd, const std::string& name,
                const PlaceHints& hints = {});
 
 private:

@@ -24,9 +24,9 @@ std::optional<Fingerprint> Fingerprint::of(const std::string& path) {
   return of(AT_FDCWD, path);
 }
 
-std::optional<Fingerprint> Fingerprint::of(int dir_fd, const std::string& name) {
+std::optional<Fingerprint> Fingerprint::of(int folder_fd, const std::string& name) {
   struct stat info {};
-  if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(folder_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
     return std::nullopt;
   }
   return from_stat(info);

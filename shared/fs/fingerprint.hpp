@@ -22,8 +22,8 @@ struct Fingerprint {
   /// The fingerprint of the file at `path` (absolute or relative to the working directory;
   /// a symlink is not followed), nullopt when there is no regular file there.
   static std::optional<Fingerprint> of(const std::string& path);
-  /// The same for `name`, relative to the folder open as `dir_fd` (or AT_FDCWD).
-  static std::optional<Fingerprint> of(int dir_fd, const std::string& name);
+  /// The same for `name`, relative to the folder open as `folder_fd` (or AT_FDCWD).
+  static std::optional<Fingerprint> of(int folder_fd, const std::string& name);
   /// The same for the file open as `fd` (fstat(2)).
   static std::optional<Fingerprint> of_descriptor(int fd);
 };

@@ -14,23 +14,23 @@ namespace shared::fs {
 
 bool read_folder(int fd, std::vector<FolderEntry>& entries) {
   Descriptor copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-  DIR* dir = copy.valid() ? ::fdopendir(copy.get()) : nullptr;
-  if (dir == nullptr) {
+  DIR* stream = copy.valid() ? ::fdopendir(copy.get()) : nullptr;
+  if (stream == nullptr) {
     const int saved = errno;
     copy.reset();
     errno = saved;
     return false;
   }
   copy.release(); // closedir() closes it
-  ::rewinddir(dir);
+  ::rewinddir(stream);
   errno = 0;
-  while (const dirent* entry = ::readdir(dir)) {
+  while (const dirent* entry = ::readdir(stream)) {
     if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) {
       entries.push_back({entry->d_name, entry->d_type, static_cast<std::uint64_t>(entry->d_ino)});
     }
   }
   const int saved = errno;
-  ::closedir(dir);
+  ::closedir(stream);
   errno = saved;
   return saved == 0;
 }

@@ -22,7 +22,7 @@ bool read_folder(int fd, std::vector<FolderEntry>& entries);
 /// Whether on the filesystem of the folder open as `fd` a regular file's d_ino from readdir(3)
 /// is its st_ino from stat(2), so that an entry's identity needs no stat: true for ext2/3/4
 /// (one magic number), XFS, btrfs and tmpfs (statfs(2) f_type); false elsewhere, e.g.
-/// overlayfs, which may give a merged directory's entries other numbers (and devices) than
+/// overlayfs, which may give a merged folder's entries other numbers (and devices) than
 /// stat, and network filesystems.
 bool readdir_inodes_are_stat_inodes(int fd);
 

@@ -59,12 +59,12 @@ Descriptor folder_of_name(int folder_fd, const std::string& name, const std::str
 
 } // namespace
 
-int create_part(int dir_fd, const std::string& name, const std::string& shown) {
+int create_part(int folder_fd, const std::string& name, const std::string& shown) {
   constexpr int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = ::openat(dir_fd, name.c_str(), flags, 0644);
+  int fd = ::openat(folder_fd, name.c_str(), flags, 0644);
   if (fd < 0 && errno == EEXIST) { // only then: the usual name is free, and unlinking costs
-    ::unlinkat(dir_fd, name.c_str(), 0);
-    fd = ::openat(dir_fd, name.c_str(), flags, 0644);
+    ::unlinkat(folder_fd, name.c_str(), 0);
+    fd = ::openat(folder_fd, name.c_str(), flags, 0644);
   }
   if (fd < 0) {
     throw error::IoError(error::system_message("cannot create " + shown, errno));

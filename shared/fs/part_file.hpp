@@ -71,11 +71,11 @@ private:
   Durability m_durability;
 };
 
-/// Creates `name` in the folder open as `dir_fd` for reading and writing (mode 0644 before
+/// Creates `name` in the folder open as `folder_fd` for reading and writing (mode 0644 before
 /// umask) and returns its descriptor. Whatever is at that name already (a leftover part file,
 /// a hard link, a symlink) is removed and replaced, never followed or written through.
 /// Throws error::IoError naming `shown`.
-int create_part(int dir_fd, const std::string& name, const std::string& shown);
+int create_part(int folder_fd, const std::string& name, const std::string& shown);
 
 /// The suffix of files still being written.
 inline constexpr std::string_view k_part_suffix = ".part";

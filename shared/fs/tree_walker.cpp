@@ -26,7 +26,7 @@ struct FileId {
 
 // A folder still to read: its path relative to the root and the folders above it, to
 // recognise a followed link that leads back into one of them.
-struct PendingDir {
+struct PendingFolder {
   std::string path;
   std::vector<FileId> ancestors;
 };
@@ -62,7 +62,7 @@ void fill_from_stat(TreeEntry& entry, const struct stat& st) {
   if (S_ISREG(st.st_mode)) {
     entry.kind = EntryKind::file;
   } else if (S_ISDIR(st.st_mode)) {
-    entry.kind = EntryKind::directory;
+    entry.kind = EntryKind::folder;
   } else if (S_ISLNK(st.st_mode)) {
     entry.kind = EntryKind::symlink;
   } else {
@@ -70,9 +70,9 @@ void fill_from_stat(TreeEntry& entry, const struct stat& st) {
   }
 }
 
-std::string read_link(int dir_fd, const char* name) {
+std::string read_link(int folder_fd, const char* name) {
   std::string target(PATH_MAX, '\0');
-  const ssize_t n = ::readlinkat(dir_fd, name, target.data(), target.size());
+  const ssize_t n = ::readlinkat(folder_fd, name, target.data(), target.size());
   target.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
   return target;
 }
@@ -95,12 +95,12 @@ public:
     if (::stat(m_root.c_str(), &st) != 0) {
       throw error::IoError(error::system_message("cannot read " + m_root, errno));
     }
-    std::vector<PendingDir> stack;
+    std::vector<PendingFolder> stack;
     stack.push_back({"", {FileId{st.st_dev, st.st_ino}}});
     while (!stack.empty()) {
-      PendingDir dir = std::move(stack.back());
+      PendingFolder folder = std::move(stack.back());
       stack.pop_back();
-      read_dir(dir, stack);
+      read_folder(folder, stack);
     }
   }
 
@@ -109,47 +109,47 @@ private:
     return relative.empty() ? m_root : m_root + "/" + relative;
   }
 
-  void read_dir(const PendingDir& dir, std::vector<PendingDir>& stack) {
-    const std::string dir_path = absolute(dir.path);
-    Descriptor fd(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  void read_folder(const PendingFolder& folder, std::vector<PendingFolder>& stack) {
+    const std::string folder_path = absolute(folder.path);
+    Descriptor fd(::open(folder_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     const std::unique_ptr<DIR, int (*)(DIR*)> handle(fd.valid() ? ::fdopendir(fd.get()) : nullptr,
                                                      &::closedir);
     if (handle == nullptr) {
-      throw error::IoError(error::system_message("cannot read folder " + dir_path, errno));
+      throw error::IoError(error::system_message("cannot read folder " + folder_path, errno));
     }
     fd.release(); // closedir() closes it
     errno = 0;
     while (const dirent* item = ::readdir(handle.get())) {
       const char* name = item->d_name;
       if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) {
-        visit_item(::dirfd(handle.get()), name, dir, stack);
+        visit_item(::dirfd(handle.get()), name, folder, stack);
       }
       errno = 0;
     }
     if (errno != 0) {
-      throw error::IoError(error::system_message("cannot read folder " + dir_path, errno));
+      throw error::IoError(error::system_message("cannot read folder " + folder_path, errno));
     }
   }
 
-  void visit_item(int dir_fd, const char* name, const PendingDir& dir,
-                  std::vector<PendingDir>& stack) {
+  void visit_item(int folder_fd, const char* name, const PendingFolder& folder,
+                  std::vector<PendingFolder>& stack) {
     TreeEntry entry;
-    entry.path = join(dir.path, name);
+    entry.path = join(folder.path, name);
     struct stat st {};
-    if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(folder_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       throw error::IoError(error::system_message("cannot stat " + absolute(entry.path), errno));
     }
     fill_from_stat(entry, st);
     if (entry.kind == EntryKind::symlink) {
-      entry.link_target = read_link(dir_fd, name);
-      if (!follow_link(entry, st, dir)) {
+      entry.link_target = read_link(folder_fd, name);
+      if (!follow_link(entry, st, folder)) {
         m_visit(entry);
         return;
       }
     }
     m_visit(entry);
-    if (entry.kind == EntryKind::directory) {
-      PendingDir child{entry.path, dir.ancestors};
+    if (entry.kind == EntryKind::folder) {
+      PendingFolder child{entry.path, folder.ancestors};
       child.ancestors.push_back(FileId{st.st_dev, st.st_ino});
       stack.push_back(std::move(child));
     }
@@ -157,7 +157,7 @@ private:
 
   // Resolves a symlink entry in place. Returns false (with link_status set) when the link
   // stays a link; true when `entry` and `st` now describe the target.
-  bool follow_link(TreeEntry& entry, struct stat& st, const PendingDir& dir) {
+  bool follow_link(TreeEntry& entry, struct stat& st, const PendingFolder& folder) {
     if (!m_options.follow_symlinks) {
       entry.link_status = LinkStatus::not_followed;
       return false;
@@ -178,7 +178,7 @@ private:
     }
     if (S_ISDIR(target_st.st_mode)) {
       const FileId id{target_st.st_dev, target_st.st_ino};
-      for (const FileId& ancestor : dir.ancestors) {
+      for (const FileId& ancestor : folder.ancestors) {
         if (ancestor == id) {
           entry.link_status = LinkStatus::loop;
           return false;

@@ -1,4 +1,4 @@
-// Walking a directory tree without leaving it.
+// Walking a folder tree without leaving it.
 #pragma once
 
 #include <cstdint>
@@ -9,10 +9,10 @@ namespace shared::fs {
 
 /// What a walked entry is.
 enum class EntryKind {
-  file,      ///< a regular file
-  directory, ///< a folder (reported before its contents)
-  symlink,   ///< a symbolic link that was not followed; see TreeEntry::link_status
-  other,     ///< a FIFO, socket or device: never opened
+  file,    ///< a regular file
+  folder,  ///< a folder (reported before its contents)
+  symlink, ///< a symbolic link that was not followed; see TreeEntry::link_status
+  other,   ///< a FIFO, socket or device: never opened
 };
 
 /// Why a symbolic link was reported as a link rather than followed.

@@ -141,7 +141,7 @@ Listing FileSource::list() {
   fs::walk_tree(m_root, {}, [&](const fs::TreeEntry& entry) {
     parents.insert(parent_of(entry.path));
     switch (entry.kind) {
-    case fs::EntryKind::directory:
+    case fs::EntryKind::folder:
       folders.insert(entry.path);
       return;
     case fs::EntryKind::file:

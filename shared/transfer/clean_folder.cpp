@@ -129,7 +129,7 @@ void clean_folder(const std::string& folder, const KeepFile& keep) {
     throw error::IoError(error::system_message("cannot clean " + folder, errno));
   }
   // The entries are shared by a few threads: unlinking is most of a large tree's clean, and
-  // the folders of an artifact do not share a directory lock.
+  // the folders of an artifact do not share a folder lock.
   parallel::for_each_index(entries.size(), parallel::helpers_for(entries.size(), 2),
                            [&](std::size_t k) { cleaner.clean(top, entries[k].name, entries[k]); });
   if (!cleaner.failure().empty()) {

@@ -15,13 +15,13 @@ struct FileId {
 };
 
 /// Whether a regular file found while cleaning may stay: its path relative to the cleaned
-/// folder ('/' separators), the folder it is in (open as `dir_fd`) with its `name` there, for
+/// folder ('/' separators), the folder it is in (open as `folder_fd`) with its `name` there, for
 /// fstatat(2), and `id`, which file it is when that is known without a stat of the keeper's
 /// own: from readdir, where the folder's filesystem gives stat's inode numbers
 /// (fs::readdir_inodes_are_stat_inodes, asked again below a mount point), or from the clean's
 /// stat of an entry of unknown type; else nullptr.
 using KeepFile =
-    std::function<bool(const std::string& path, int dir_fd, const char* name, const FileId* id)>;
+    std::function<bool(const std::string& path, int folder_fd, const char* name, const FileId* id)>;
 
 /// Deletes everything inside `folder` (not the folder itself) but the regular files `keep`
 /// (may be empty) lets stay and the folders holding them. Symlinks are removed, never

@@ -81,7 +81,7 @@ std::uint64_t LocalCopyPlacer::place_copy(const source::Item& item, int folder,
   } else {
     fs::PlaceHints hints{copy.size, fresh};
     if (copy.folder_fd >= 0 && !copy.name.empty()) {
-      hints.from_dir = copy.folder_fd;
+      hints.from_folder = copy.folder_fd;
       hints.from_name = copy.name.c_str();
     }
     bytes = m_placer.place(copy.path, folder, name, hints).bytes;

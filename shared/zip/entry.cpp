@@ -61,10 +61,10 @@ std::optional<std::string> check_entry_name(std::string_view name, EntryKind kin
     return "an empty name";
   }
   std::string_view body = name;
-  if (kind == EntryKind::directory && body.back() == '/') {
+  if (kind == EntryKind::folder && body.back() == '/') {
     body.remove_suffix(1);
   }
-  const std::size_t full_size = body.size() + (kind == EntryKind::directory ? 1 : 0);
+  const std::size_t full_size = body.size() + (kind == EntryKind::folder ? 1 : 0);
   if (full_size > 0xFFFF) {
     return "a name longer than 65,535 bytes";
   }
@@ -75,7 +75,7 @@ std::optional<std::string> check_entry_name(std::string_view name, EntryKind kin
     return "an absolute name";
   }
   if (body.back() == '/') {
-    return kind == EntryKind::directory ? "an empty segment" : "a name ending with \"/\"";
+    return kind == EntryKind::folder ? "an empty segment" : "a name ending with \"/\"";
   }
   if (body.find('\0') != std::string_view::npos) {
     return "a NUL byte in the name";
@@ -110,7 +110,7 @@ std::vector<Entry> prepare_entries(std::vector<Entry> entries) {
       throw std::invalid_argument(describe(entry.path) + ": " + *problem);
     }
     switch (entry.kind) {
-    case EntryKind::directory:
+    case EntryKind::folder:
       if (entry.path.back() != '/') {
         entry.path.push_back('/');
       }
@@ -134,13 +134,13 @@ std::vector<Entry> prepare_entries(std::vector<Entry> entries) {
     if (i > 0 && entries[i].path == entries[i - 1].path) {
       throw std::invalid_argument(describe(entries[i].path) + ": listed twice");
     }
-    if (entries[i].kind != EntryKind::directory) {
+    if (entries[i].kind != EntryKind::folder) {
       leaves.insert(entries[i].path);
     }
   }
   for (const Entry& entry : entries) {
     std::string_view name = entry.path;
-    if (entry.kind == EntryKind::directory) {
+    if (entry.kind == EntryKind::folder) {
       name.remove_suffix(1);
       if (leaves.count(name) > 0) {
         throw std::invalid_argument(describe(entry.path) + ": also a file or symlink");

@@ -15,9 +15,9 @@ namespace shared::zip {
 /// What an entry is. The kind gives the file-type bits of the Unix mode kept in the external
 /// attributes (APPNOTE §4.4.15): S_IFREG, S_IFDIR or S_IFLNK.
 enum class EntryKind {
-  file,      ///< a regular file; its body comes from a BodyProvider
-  directory, ///< a folder; no body, its name ends with "/" (APPNOTE §4.4.17.1), kept when empty
-  symlink,   ///< a symbolic link; its body is the link target (the Info-ZIP convention)
+  file,    ///< a regular file; its body comes from a BodyProvider
+  folder,  ///< a folder; no body, its name ends with "/" (APPNOTE §4.4.17.1), kept when empty
+  symlink, ///< a symbolic link; its body is the link target (the Info-ZIP convention)
 };
 
 /// Compression methods (APPNOTE §4.4.5).
@@ -29,12 +29,12 @@ enum class Method : std::uint16_t {
 /// One entry of an archive.
 struct Entry {
   /// The name in the archive: UTF-8, relative, "/" separators (APPNOTE §4.4.17.1). A
-  /// directory's name gets a trailing "/" when it has none. See check_entry_name().
+  /// folder's name gets a trailing "/" when it has none. See check_entry_name().
   std::string path;
   EntryKind kind = EntryKind::file;
   /// File entries: the body's length in bytes, known before writing (it decides ZIP64 and the
   /// archive's layout). A body that ends sooner is an error; a longer one is cut at `size`.
-  /// Ignored for directories (0) and symlinks (the target's length).
+  /// Ignored for folders (0) and symlinks (the target's length).
   std::uint64_t size = 0;
   /// File entries: the CRC-32 of the body when known before writing (see file_crc32()). With
   /// it, a stored entry needs no data descriptor and can be part of a Layout; the writer still
@@ -59,11 +59,11 @@ struct Entry {
 
 /// Why `name` cannot be the name of an entry of `kind`, or nullopt when it can. A name must be
 /// non-empty valid UTF-8 of at most 65,535 bytes, relative (no leading "/"), without NUL or
-/// backslash (readers take "\" as a separator), empty, "." or ".." segments; only directory
+/// backslash (readers take "\" as a separator), empty, "." or ".." segments; only folder
 /// names may end with "/". Callers filtering a tree use it to skip what the writer refuses.
 std::optional<std::string> check_entry_name(std::string_view name, EntryKind kind);
 
-/// Normalises and sorts `entries` as the writers do: directory names get their trailing "/",
+/// Normalises and sorts `entries` as the writers do: folder names get their trailing "/",
 /// symlink sizes become their target's length, then entries are sorted by name in byte order
 /// (so the same tree gives the same archive). Throws std::invalid_argument naming the entry
 /// when check_entry_name() refuses a name, when two entries have the same name, or when a file

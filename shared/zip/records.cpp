@@ -127,13 +127,13 @@ void dos_date_time(std::int64_t mtime, std::uint16_t& time, std::uint16_t& date)
 Record plan_record(const Entry& entry, Method method, int level, std::uint64_t offset) {
   Record r;
   r.offset = offset;
-  r.size = entry.kind == EntryKind::directory ? 0 : entry.size;
+  r.size = entry.kind == EntryKind::folder ? 0 : entry.size;
   const bool deflated =
       method == Method::deflate && entry.kind == EntryKind::file && entry.size > 0;
   r.method = static_cast<std::uint16_t>(deflated ? Method::deflate : Method::store);
 
   switch (entry.kind) {
-  case EntryKind::directory:
+  case EntryKind::folder:
     r.crc_known = true;
     r.crc = 0;
     break;
@@ -153,7 +153,7 @@ Record plan_record(const Entry& entry, Method method, int level, std::uint64_t o
   // local extra field of entries that look like folders and loses its place. Its central
   // header has only what it cannot do without (its offset past 4 GiB), so that both headers
   // agree.
-  const bool folder = entry.kind == EntryKind::directory;
+  const bool folder = entry.kind == EntryKind::folder;
   r.zip64 = !folder && (most >= k_max32 || offset >= k_max32);
 
   r.flags = k_flag_utf8;
@@ -163,9 +163,9 @@ Record plan_record(const Entry& entry, Method method, int level, std::uint64_t o
   if (deflated) {
     r.flags |= deflate_option_flags(level);
   }
-  r.version_needed = r.zip64 || offset >= k_max32                     ? k_version_zip64
-                     : deflated || entry.kind == EntryKind::directory ? k_version_folder_or_deflate
-                                                                      : k_version_default;
+  r.version_needed = r.zip64 || offset >= k_max32                  ? k_version_zip64
+                     : deflated || entry.kind == EntryKind::folder ? k_version_folder_or_deflate
+                                                                   : k_version_default;
 
   dos_date_time(entry.mtime, r.dos_time, r.dos_date);
   r.has_mtime = !folder && entry.mtime >= std::numeric_limits<std::int32_t>::min() &&
@@ -173,13 +173,13 @@ Record plan_record(const Entry& entry, Method method, int level, std::uint64_t o
   r.mtime = r.has_mtime ? static_cast<std::int32_t>(entry.mtime) : 0;
 
   std::uint32_t type = S_IFREG;
-  if (entry.kind == EntryKind::directory) {
+  if (entry.kind == EntryKind::folder) {
     type = S_IFDIR;
   } else if (entry.kind == EntryKind::symlink) {
     type = S_IFLNK;
   }
   r.external_attributes = ((type | (entry.mode & 07777)) << 16) |
-                          (entry.kind == EntryKind::directory ? k_dos_directory : 0);
+                          (entry.kind == EntryKind::folder ? k_dos_directory : 0);
   return r;
 }
 

@@ -55,7 +55,7 @@ void log_summary(const Options& options, const shared::transfer::DownloadSummary
 
 } // namespace
 
-std::string default_cache_directory(const shared::log::EnvLookup& env) {
+std::string default_cache_folder(const shared::log::EnvLookup& env) {
   for (const char* name : {"AGENT_WORKFOLDER", "RUNNER_TOOL_CACHE"}) {
     if (auto value = env(name); value && !value->empty()) {
       return *value;
@@ -74,9 +74,9 @@ Options options_from_inputs(const shared::task::Inputs& inputs, shared::log::Log
   options.provider = inputs.text("provider");
   options.clean_destination = inputs.boolean("cleanDestination");
   options.incremental = inputs.boolean("incremental");
-  options.cache.directory = inputs.has("cacheDirectory")
-                                ? inputs.text("cacheDirectory")
-                                : default_cache_directory(shared::log::process_environment());
+  options.cache.folder = inputs.has("cacheDirectory")
+                             ? inputs.text("cacheDirectory")
+                             : default_cache_folder(shared::log::process_environment());
   options.cache.key = inputs.text("cacheKey");
   options.cache.link = inputs.text("cacheLink") == "copy"
                            ? shared::cache::ArtifactCache::Link::copy

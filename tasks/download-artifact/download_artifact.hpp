@@ -28,7 +28,7 @@ struct Options {
 
 /// The default cache folder: $AGENT_WORKFOLDER (Azure Pipelines), $RUNNER_TOOL_CACHE (GitHub
 /// Actions), else $XDG_CACHE_HOME/artifact-tasks, else $HOME/.cache/artifact-tasks.
-std::string default_cache_directory(const shared::log::EnvLookup& env);
+std::string default_cache_folder(const shared::log::EnvLookup& env);
 
 /// Options from the task's inputs (task-manifests/download-artifact.yml) and the proxy
 /// variables of the environment. Throws shared::error::UsageError naming the input.

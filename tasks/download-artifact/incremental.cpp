@@ -14,7 +14,7 @@ using shared::cache::CacheLock;
 
 IncrementalCache::IncrementalCache(const CacheOptions& options, shared::log::Logger& logger,
                                    std::function<bool()> cancelled)
-    : m_options(options), m_cache(options.directory, options.key), m_logger(logger),
+    : m_options(options), m_cache(options.folder, options.key), m_logger(logger),
       m_cancelled(std::move(cancelled)) {}
 
 void IncrementalCache::open(const std::function<bool()>& give_up) {
@@ -148,7 +148,7 @@ void IncrementalCache::update(const std::string& destination,
 
 void IncrementalCache::evict() {
   const auto eviction = shared::cache::evict_least_recently_used(
-      m_options.directory, m_options.max_size, m_cache.path());
+      m_options.folder, m_options.max_size, m_cache.path());
   if (!eviction.evicted.empty()) {
     m_logger.info("Cache over cacheMaxSize " + format::bytes(m_options.max_size) + " (" +
                   format::bytes(eviction.bytes_before) + "): evicted " +

@@ -18,8 +18,8 @@ namespace tasks::download_artifact {
 
 /// The cache inputs.
 struct CacheOptions {
-  std::string directory; ///< the folder holding ArtifactEngineCache/ (cacheDirectory)
-  std::string key;       ///< cacheKey; empty: the source's own key
+  std::string folder; ///< the folder holding ArtifactEngineCache/ (cacheDirectory)
+  std::string key;    ///< cacheKey; empty: the source's own key
   shared::cache::ArtifactCache::Link link = shared::cache::ArtifactCache::Link::hardlink;
   bool hash_every_file = false; ///< cacheValidation: hash
   std::uint64_t max_size = 0;   ///< cacheMaxSize: bytes over all keys; 0: no limit

@@ -61,7 +61,7 @@ Plan plan_local(const std::string& root, const std::string& prefix, const Option
   const bool skip_output = options.output != "-" && ::stat(options.output.c_str(), &output) == 0;
   Plan plan;
   if (!prefix.empty()) {
-    plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt,
+    plan.add({prefix, zip::EntryKind::folder, 0, std::nullopt,
               static_cast<std::int64_t>(info.st_mtim.tv_sec), info.st_mode & 07777u, "", ""});
   }
   const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
@@ -118,7 +118,7 @@ Plan plan_remote(const shared::source::Listing& listing, const std::string& subt
   std::vector<std::pair<std::size_t, const shared::source::Item*>> missing;
   bool found = subtree.empty();
   if (!prefix.empty()) {
-    plan.add({prefix, zip::EntryKind::directory, 0, std::nullopt, 0, 0755, "", ""});
+    plan.add({prefix, zip::EntryKind::folder, 0, std::nullopt, 0, 0755, "", ""});
   }
   for (const auto& item : listing.items) {
     if (item.path.compare(0, under.size(), under) != 0 || item.path.size() == under.size()) {
@@ -127,7 +127,7 @@ Plan plan_remote(const shared::source::Listing& listing, const std::string& subt
     }
     found = true;
     const std::string name = prefix + item.path.substr(under.size());
-    const auto kind = item.is_directory ? zip::EntryKind::directory : zip::EntryKind::file;
+    const auto kind = item.is_directory ? zip::EntryKind::folder : zip::EntryKind::file;
     if (!acceptable(name, kind, warnings, plan)) {
       continue;
     }

@@ -33,7 +33,7 @@ void Plan::add(zip::Entry entry, std::int64_t entry_mtime_ns) {
     ++files;
     file_bytes += entry.size;
     break;
-  case zip::EntryKind::directory:
+  case zip::EntryKind::folder:
     ++folders;
     break;
   case zip::EntryKind::symlink:
@@ -87,9 +87,9 @@ void plan_folder(Plan& plan, const std::string& folder, const std::string& prefi
             item.mtime_ns);
       }
       break;
-    case fs::EntryKind::directory:
-      if (acceptable(name, zip::EntryKind::directory, warnings, plan)) {
-        plan.add({name, zip::EntryKind::directory, 0, std::nullopt, mtime, item.mode, "", ""},
+    case fs::EntryKind::folder:
+      if (acceptable(name, zip::EntryKind::folder, warnings, plan)) {
+        plan.add({name, zip::EntryKind::folder, 0, std::nullopt, mtime, item.mode, "", ""},
                  item.mtime_ns);
       }
       break;

@@ -71,7 +71,7 @@ std::vector<Item> list_files(const Options& options, const std::vector<FileId>& 
   const auto visit = [&](const TreeEntry& entry) {
     shared::task::throw_if_interrupted();
     switch (entry.kind) {
-    case EntryKind::directory:
+    case EntryKind::folder:
       return;
     case EntryKind::symlink:
       if (options.patterns.matches(entry.path)) {

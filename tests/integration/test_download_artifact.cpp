@@ -99,78 +99,78 @@ FaultReply reply(std::string body, Fault fault = Fault::none, int status = 200) 
 
 TEST_CASE("file share: a folder or file:// URL, hostile names, empty folders",
           "[download-artifact]") {
-  TempDir dir;
-  const auto names = make_hostile_tree(dir / "drop");
-  std::filesystem::create_directories(dir / "drop/empty/inner");
+  TempDir folder;
+  const auto names = make_hostile_tree(folder / "drop");
+  std::filesystem::create_directories(folder / "drop/empty/inner");
   SECTION("path") {
-    const ProcessResult r = download_fast(dir / "drop", dir / "out");
+    const ProcessResult r = download_fast(folder / "drop", folder / "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(tree(dir / "out") == tree(dir / "drop"));
-    CHECK(std::filesystem::is_directory(dir / "out/empty/inner"));
+    CHECK(tree(folder / "out") == tree(folder / "drop"));
+    CHECK(std::filesystem::is_directory(folder / "out/empty/inner"));
     CHECK(contains(r.out, "Downloaded 11 files"));
   }
   SECTION("file:// URL with percent escapes, and metadata hashes") {
-    std::filesystem::rename(dir / "drop", dir / "my drop");
-    REQUIRE(run_process({k_generate, dir / "my drop"}).exit_code == 0);
-    const ProcessResult r = download_fast("file://" + (dir / "my%20drop"), dir / "out");
+    std::filesystem::rename(folder / "drop", folder / "my drop");
+    REQUIRE(run_process({k_generate, folder / "my drop"}).exit_code == 0);
+    const ProcessResult r = download_fast("file://" + (folder / "my%20drop"), folder / "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "with SHA-256"));
-    CHECK(tree(dir / "out") == tree(dir / "my drop"));
+    CHECK(tree(folder / "out") == tree(folder / "my drop"));
   }
 }
 
 TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index",
           "[download-artifact]") {
-  TempDir dir;
-  make_hostile_tree(dir / "www/artifact");
-  std::filesystem::create_directories(dir / "www/artifact/empty-folder");
+  TempDir folder;
+  make_hostile_tree(folder / "www/artifact");
+  std::filesystem::create_directories(folder / "www/artifact/empty-folder");
   SECTION("JSON autoindex, empty folders created") {
-    NginxServer nginx(dir / "www");
-    const ProcessResult r = download_fast(nginx.url("/artifact/"), dir / "out");
+    NginxServer nginx(folder / "www");
+    const ProcessResult r = download_fast(nginx.url("/artifact/"), folder / "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "nginx JSON index"));
-    CHECK(tree(dir / "out") == tree(dir / "www/artifact"));
-    CHECK(std::filesystem::is_directory(dir / "out/empty-folder"));
+    CHECK(tree(folder / "out") == tree(folder / "www/artifact"));
+    CHECK(std::filesystem::is_directory(folder / "out/empty-folder"));
   }
   SECTION("HTML autoindex") {
     NginxOptions options;
     options.autoindex_format = AutoindexFormat::html;
-    NginxServer nginx(dir / "www", options);
-    const ProcessResult r = download_fast(nginx.url("/artifact"), dir / "out");
+    NginxServer nginx(folder / "www", options);
+    const ProcessResult r = download_fast(nginx.url("/artifact"), folder / "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "HTML index"));
-    CHECK(tree(dir / "out") == tree(dir / "www/artifact"));
+    CHECK(tree(folder / "out") == tree(folder / "www/artifact"));
   }
   SECTION("artifact-metadata.csv: hashes checked, the CSV itself downloaded") {
-    REQUIRE(run_process({k_generate, dir / "www/artifact"}).exit_code == 0);
-    NginxServer nginx(dir / "www");
+    REQUIRE(run_process({k_generate, folder / "www/artifact"}).exit_code == 0);
+    NginxServer nginx(folder / "www");
     const ProcessResult r =
-        download_fast(nginx.url("/artifact/"), dir / "out", {"--parallel", "3"});
+        download_fast(nginx.url("/artifact/"), folder / "out", {"--parallel", "3"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "(artifact-metadata.csv, with SHA-256)"));
-    CHECK(tree(dir / "out") == tree(dir / "www/artifact"));
+    CHECK(tree(folder / "out") == tree(folder / "www/artifact"));
   }
   SECTION("itemPattern selects, ! excludes") {
-    NginxServer nginx(dir / "www");
+    NginxServer nginx(folder / "www");
     const ProcessResult r =
-        download_fast(nginx.url("/artifact/"), dir / "out",
+        download_fast(nginx.url("/artifact/"), folder / "out",
                       {"--item-pattern", "**/*.txt", "--item-pattern", "!deep/**"});
     REQUIRE(r.exit_code == 0);
     std::vector<std::string> got;
-    for (const auto& [path, content] : tree(dir / "out")) {
+    for (const auto& [path, content] : tree(folder / "out")) {
       got.push_back(path);
     }
     CHECK(got == std::vector<std::string>{"comma,name.txt", "percent%41.txt", "plain.txt",
                                           "q?mark#hash.txt", "quote\"name.txt"});
   }
   SECTION("a missing artifact: a clear error saying what was tried") {
-    NginxServer nginx(dir / "www");
-    const ProcessResult r = download_fast(nginx.url("/nothing/"), dir / "out");
+    NginxServer nginx(folder / "www");
+    const ProcessResult r = download_fast(nginx.url("/nothing/"), folder / "out");
     CHECK(r.exit_code == 3);
     CHECK(contains(r.err, "cannot list"));
     CHECK(contains(r.err, "artifact-metadata.csv: 404"));
@@ -179,19 +179,19 @@ TEST_CASE("nginx: listed by artifact-metadata.csv, by JSON index, by HTML index"
 }
 
 TEST_CASE("faults: retried, counted, and the bytes still right", "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   FaultServer server;
   const std::string good = std::string(300000, 'g') + "end";
   serve_artifact(server, {{"f.bin", good}});
   auto run = [&](std::vector<std::string> extra = {}) {
-    return download_fast(server.url("/"), dir / "out", extra);
+    return download_fast(server.url("/"), folder / "out", extra);
   };
   auto check_ok = [&](const ProcessResult& r, std::size_t requests) {
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(read_file(dir / "out/f.bin") == good);
+    CHECK(read_file(folder / "out/f.bin") == good);
     CHECK(server.request_count("/f.bin") == requests);
-    CHECK_FALSE(exists(dir / "out/f.bin.part"));
+    CHECK_FALSE(exists(folder / "out/f.bin.part"));
   };
 
   SECTION("503 then 200") {
@@ -236,9 +236,9 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     const ProcessResult r = run();
     CHECK(r.exit_code == 1);
     CHECK(server.request_count("/f.bin") == 4); // 1 + 3 retries
-    CHECK(read_file(dir / "out/other.txt") == "fine");
-    CHECK_FALSE(exists(dir / "out/f.bin"));
-    CHECK_FALSE(exists(dir / "out/f.bin.part"));
+    CHECK(read_file(folder / "out/other.txt") == "fine");
+    CHECK_FALSE(exists(folder / "out/f.bin"));
+    CHECK_FALSE(exists(folder / "out/f.bin.part"));
     CHECK(contains(r.err, "f.bin: GET " + server.url("/f.bin") + ": 500"));
     CHECK(contains(r.out, "1 failed"));
   }
@@ -264,10 +264,10 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     check_ok(run(), 1);
     server.on("/f.bin", {reply(good, Fault::chunked_truncated), reply(good, Fault::chunked)});
     const ProcessResult r =
-        download_fast(server.url("/"), dir / "again", {"--item-pattern", "f.bin"});
+        download_fast(server.url("/"), folder / "again", {"--item-pattern", "f.bin"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    CHECK(read_file(dir / "again/f.bin") == good);
+    CHECK(read_file(folder / "again/f.bin") == good);
     CHECK(contains(r.out, "chunked body ended before its last chunk"));
   }
   SECTION("a keep-alive connection the server closed gets a fresh try, not a retry") {
@@ -275,10 +275,10 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     server.on("/f.bin", {reply(good, Fault::drop_keep_alive)});
     server.serve("/g.bin", "g");
     const ProcessResult r = download(
-        {server.url("/"), "--destination", dir / "out", "--retries", "0", "--parallel", "1"});
+        {server.url("/"), "--destination", folder / "out", "--retries", "0", "--parallel", "1"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    CHECK(read_file(dir / "out/g.bin") == "g");
+    CHECK(read_file(folder / "out/g.bin") == "g");
     CHECK(contains(r.out, "0 retries"));
   }
   SECTION("wrong bytes: the hash mismatch deletes the file and fetches again") {
@@ -293,8 +293,8 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     server.on("/f.bin", {reply("not the content")});
     const ProcessResult r = run();
     CHECK(r.exit_code == 4);
-    CHECK_FALSE(exists(dir / "out/f.bin"));
-    CHECK_FALSE(exists(dir / "out/f.bin.part"));
+    CHECK_FALSE(exists(folder / "out/f.bin"));
+    CHECK_FALSE(exists(folder / "out/f.bin.part"));
   }
   SECTION("a chain of redirects is followed; more than 10 is an error") {
     server.redirect("/f.bin", "/hop1", 301);
@@ -304,12 +304,12 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
     const ProcessResult r = run();
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(read_file(dir / "out/f.bin") == good);
+    CHECK(read_file(folder / "out/f.bin") == good);
     for (int i = 0; i < 12; ++i) {
       server.redirect("/loop" + std::to_string(i), "/loop" + std::to_string(i + 1));
     }
     server.redirect("/f.bin", "/loop0");
-    const ProcessResult loop = download_fast(server.url("/"), dir / "out2");
+    const ProcessResult loop = download_fast(server.url("/"), folder / "out2");
     CHECK(loop.exit_code == 1);
     CHECK(contains(loop.err, "more than 10 redirects"));
   }
@@ -343,7 +343,7 @@ TEST_CASE("faults: retried, counted, and the bytes still right", "[download-arti
 
 TEST_CASE("authentication: Bearer token sent, masked, and dropped on another origin",
           "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   FaultServer store;
   FaultServer elsewhere;
   serve_artifact(store, {{"a.txt", "A"}, {"b.txt", "B"}});
@@ -353,7 +353,7 @@ TEST_CASE("authentication: Bearer token sent, masked, and dropped on another ori
   ProcessOptions github;
   github.set_env = {{"GITHUB_ACTIONS", "true"}};
   const ProcessResult r = download(
-      {store.url("/"), "--destination", dir / "out", "--token", "s3cr3t-t0ken", "--verbose"},
+      {store.url("/"), "--destination", folder / "out", "--token", "s3cr3t-t0ken", "--verbose"},
       github);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -371,7 +371,7 @@ TEST_CASE("authentication: Bearer token sent, masked, and dropped on another ori
 }
 
 TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   FaultServer server;
   SECTION("in a JSON listing") {
     FaultReply index = reply(
@@ -381,16 +381,16 @@ TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[downlo
     index.headers = {{"Content-Type", "application/json"}};
     server.on("/", {index});
     server.serve("/ok", "ok");
-    const ProcessResult r = download_fast(server.url("/"), dir / "dest/out");
+    const ProcessResult r = download_fast(server.url("/"), folder / "dest/out");
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
-    CHECK(read_file(dir / "dest/out/ok") == "ok");
+    CHECK(read_file(folder / "dest/out/ok") == "ok");
     CHECK(contains(r.err, "../x: refused"));
     CHECK(contains(r.err, "/etc/x: refused"));
     CHECK(contains(r.err, "a/../../x: refused"));
     CHECK(contains(r.err, "C:\\x: refused"));
-    CHECK_FALSE(exists(dir / "dest/x"));
-    CHECK_FALSE(exists(dir / "x"));
+    CHECK_FALSE(exists(folder / "dest/x"));
+    CHECK_FALSE(exists(folder / "x"));
     CHECK(server.request_count("/x") == 0);
   }
   SECTION(
@@ -398,120 +398,121 @@ TEST_CASE("traversal attempts in a listing and in the CSV are refused", "[downlo
     const std::string h = shared::hash::to_hex(shared::hash::sha256("x"));
     for (const std::string bad : {"../x", "/etc/x", "a/../../x", "C:\\x"}) {
       server.serve("/artifact-metadata.csv", "ok," + h + "\n" + bad + "," + h + "\n");
-      const ProcessResult r = download_fast(server.url("/"), dir / "out");
+      const ProcessResult r = download_fast(server.url("/"), folder / "out");
       CHECK(r.exit_code == 3); // no index to fall back on
       CHECK(contains(r.err, "artifact-metadata.csv line 2: "));
-      CHECK_FALSE(exists(dir / "x"));
+      CHECK_FALSE(exists(folder / "x"));
     }
   }
   SECTION("through a symlink already in the destination") {
-    std::filesystem::create_directories(dir / "out");
-    std::filesystem::create_directories(dir / "outside");
-    REQUIRE(::symlink((dir / "outside").c_str(), (dir / "out/link").c_str()) == 0);
+    std::filesystem::create_directories(folder / "out");
+    std::filesystem::create_directories(folder / "outside");
+    REQUIRE(::symlink((folder / "outside").c_str(), (folder / "out/link").c_str()) == 0);
     serve_artifact(server, {{"link/evil", "evil"}, {"fine", "fine"}});
     server.serve("/link/evil", "evil");
     server.serve("/fine", "fine");
-    const ProcessResult r = download_fast(server.url("/"), dir / "out");
+    const ProcessResult r = download_fast(server.url("/"), folder / "out");
     CHECK(r.exit_code == 1);
     CHECK(contains(r.err, "link/evil: refused"));
-    CHECK_FALSE(exists(dir / "outside/evil"));
-    CHECK(read_file(dir / "out/fine") == "fine");
+    CHECK_FALSE(exists(folder / "outside/evil"));
+    CHECK(read_file(folder / "out/fine") == "fine");
   }
 }
 
 TEST_CASE("SIGKILL midway: no final name ever holds partial content; a rerun completes",
           "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   std::string big(24 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); i += 4096) {
     big[i] = static_cast<char>(i / 4096);
   }
   for (int i = 0; i < 6; ++i) {
-    write_file(dir / ("www/f" + std::to_string(i)), big + std::to_string(i));
+    write_file(folder / ("www/f" + std::to_string(i)), big + std::to_string(i));
   }
-  REQUIRE(run_process({k_generate, dir / "www"}).exit_code == 0);
-  NginxServer nginx(dir / "www");
+  REQUIRE(run_process({k_generate, folder / "www"}).exit_code == 0);
+  NginxServer nginx(folder / "www");
   for (int delay_ms : {60, 150, 300}) {
     ProcessOptions kill;
     kill.signal = SIGKILL;
     kill.signal_after_ms = delay_ms;
-    download({nginx.url("/"), "--destination", dir / "out", "--parallel", "3", "--quiet"}, kill);
-    if (!exists(dir / "out")) {
+    download({nginx.url("/"), "--destination", folder / "out", "--parallel", "3", "--quiet"}, kill);
+    if (!exists(folder / "out")) {
       continue;
     }
-    for (const auto& [path, content] : tree(dir / "out")) {
+    for (const auto& [path, content] : tree(folder / "out")) {
       if (path.size() > 5 && path.compare(path.size() - 5, 5, ".part") == 0) {
         continue;
       }
       INFO(path << " after SIGKILL at " << delay_ms << " ms");
-      CHECK(content == read_file(dir / ("www/" + path)));
+      CHECK(content == read_file(folder / ("www/" + path)));
     }
   }
-  const ProcessResult rerun = download({nginx.url("/"), "--destination", dir / "out", "--quiet"});
+  const ProcessResult rerun =
+      download({nginx.url("/"), "--destination", folder / "out", "--quiet"});
   REQUIRE(rerun.exit_code == 0);
-  auto got = tree(dir / "out");
-  CHECK(got == tree(dir / "www"));
+  auto got = tree(folder / "out");
+  CHECK(got == tree(folder / "www"));
 }
 
 TEST_CASE("an item named like another item's part file is refused", "[download-artifact]") {
-  TempDir dir;
-  write_file(dir / "src/x", "small");
-  write_file(dir / "src/x.part", std::string(100000, 'p'));
-  const ProcessResult r = download_fast(dir / "src", dir / "out");
+  TempDir folder;
+  write_file(folder / "src/x", "small");
+  write_file(folder / "src/x.part", std::string(100000, 'p'));
+  const ProcessResult r = download_fast(folder / "src", folder / "out");
   CHECK(r.exit_code == 1);
   CHECK(contains(r.err, "x.part: refused: x.part is the part-file name of x"));
-  CHECK(read_file(dir / "out/x") == "small");
-  CHECK_FALSE(exists(dir / "out/x.part"));
+  CHECK(read_file(folder / "out/x") == "small");
+  CHECK_FALSE(exists(folder / "out/x.part"));
 }
 
 TEST_CASE("bad input: clear errors and exit status 2", "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   CHECK(download({}).exit_code == 2);
-  const ProcessResult missing = download({dir / "nope"});
+  const ProcessResult missing = download({folder / "nope"});
   CHECK(missing.exit_code == 2);
-  CHECK(contains(missing.err, "--source: \"" + (dir / "nope") + "\" does not exist"));
+  CHECK(contains(missing.err, "--source: \"" + (folder / "nope") + "\" does not exist"));
   const ProcessResult scheme = download({"ftp://h/x"});
   CHECK(scheme.exit_code == 2);
   CHECK(contains(scheme.err, "unsupported URL scheme \"ftp\""));
-  const ProcessResult pattern = download({dir.path(), "--item-pattern", "{a,b"});
+  const ProcessResult pattern = download({folder.path(), "--item-pattern", "{a,b"});
   CHECK(pattern.exit_code == 2);
   CHECK(contains(pattern.err, "--item-pattern: unbalanced"));
-  const ProcessResult both = download({dir.path(), "--token", "t", "--username", "u"});
+  const ProcessResult both = download({folder.path(), "--token", "t", "--username", "u"});
   CHECK(both.exit_code == 2);
 }
 
 TEST_CASE("cleanDestination empties a large tree (on several threads), removing symlinks "
           "without following them",
           "[download-artifact]") {
-  TempDir dir;
-  write_file(dir / "src/a", "a");
-  write_file(dir / "outside/keep", "not the destination's");
+  TempDir folder;
+  write_file(folder / "src/a", "a");
+  write_file(folder / "outside/keep", "not the destination's");
   for (int d = 0; d < 12; ++d) {
     for (int f = 0; f < 30; ++f) {
-      write_file(dir / ("out/d" + std::to_string(d) + "/sub/f" + std::to_string(f)), "old");
+      write_file(folder / ("out/d" + std::to_string(d) + "/sub/f" + std::to_string(f)), "old");
     }
   }
-  write_file(dir / "out/stale", "old");
-  REQUIRE(::symlink((dir / "outside").c_str(), (dir / "out/link").c_str()) == 0);
-  const ProcessResult r = download_fast(dir / "src", dir / "out", {"--clean-destination"});
+  write_file(folder / "out/stale", "old");
+  REQUIRE(::symlink((folder / "outside").c_str(), (folder / "out/link").c_str()) == 0);
+  const ProcessResult r = download_fast(folder / "src", folder / "out", {"--clean-destination"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   std::vector<std::string> left;
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "out")) {
+  for (const auto& entry : std::filesystem::directory_iterator(folder / "out")) {
     left.push_back(entry.path().filename().string());
   }
   CHECK(left == std::vector<std::string>{"a"});
-  CHECK(read_file(dir / "outside/keep") == "not the destination's");
+  CHECK(read_file(folder / "outside/keep") == "not the destination's");
 }
 
 TEST_CASE("cleanDestination empties the folder first; failFast stops early",
           "[download-artifact]") {
-  TempDir dir;
-  write_file(dir / "src/a", "a");
-  write_file(dir / "out/stale", "old");
-  REQUIRE(download_fast(dir / "src", dir / "out", {"--clean-destination"}).exit_code == 0);
-  CHECK_FALSE(exists(dir / "out/stale"));
-  CHECK(read_file(dir / "out/a") == "a");
+  TempDir folder;
+  write_file(folder / "src/a", "a");
+  write_file(folder / "out/stale", "old");
+  REQUIRE(download_fast(folder / "src", folder / "out", {"--clean-destination"}).exit_code == 0);
+  CHECK_FALSE(exists(folder / "out/stale"));
+  CHECK(read_file(folder / "out/a") == "a");
 
   FaultServer server;
   std::map<std::string, std::string> files;
@@ -520,7 +521,7 @@ TEST_CASE("cleanDestination empties the folder first; failFast stops early",
   }
   serve_artifact(server, files); // none of the files is served: every item 404s
   const ProcessResult r =
-      download_fast(server.url("/"), dir / "ff", {"--fail-fast", "--parallel", "1"});
+      download_fast(server.url("/"), folder / "ff", {"--fail-fast", "--parallel", "1"});
   CHECK(r.exit_code == 1);
   CHECK(contains(r.out, "1 failed"));
   CHECK(contains(r.out, "not attempted (failFast)"));
@@ -528,43 +529,43 @@ TEST_CASE("cleanDestination empties the folder first; failFast stops early",
 
 TEST_CASE("HTTPS: verified against caFile, refused without it, --insecure warns",
           "[download-artifact]") {
-  TempDir dir;
-  write_file(dir / "www/a.txt", "over tls");
+  TempDir folder;
+  write_file(folder / "www/a.txt", "over tls");
   // A self-signed certificate for 127.0.0.1, made by the openssl command line tool.
   const ProcessResult made =
       run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                   dir / "key.pem", "-out", dir / "cert.pem", "-days", "2", "-subj",
+                   folder / "key.pem", "-out", folder / "cert.pem", "-days", "2", "-subj",
                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
   REQUIRE(made.exit_code == 0);
   NginxOptions options;
-  options.tls_certificate = dir / "cert.pem";
-  options.tls_key = dir / "key.pem";
-  NginxServer nginx(dir / "www", options);
+  options.tls_certificate = folder / "cert.pem";
+  options.tls_key = folder / "key.pem";
+  NginxServer nginx(folder / "www", options);
   REQUIRE(nginx.url().rfind("https://", 0) == 0);
 
   const ProcessResult trusted =
-      download_fast(nginx.url("/"), dir / "ok", {"--ca-file", dir / "cert.pem"});
+      download_fast(nginx.url("/"), folder / "ok", {"--ca-file", folder / "cert.pem"});
   INFO(trusted.out << trusted.err);
   CHECK(trusted.exit_code == 0);
-  CHECK(read_file(dir / "ok/a.txt") == "over tls");
+  CHECK(read_file(folder / "ok/a.txt") == "over tls");
 
-  const ProcessResult untrusted = download_fast(nginx.url("/"), dir / "no");
+  const ProcessResult untrusted = download_fast(nginx.url("/"), folder / "no");
   CHECK(untrusted.exit_code == 3);
   CHECK(contains(untrusted.err, "TLS"));
-  CHECK_FALSE(exists(dir / "no/a.txt"));
+  CHECK_FALSE(exists(folder / "no/a.txt"));
 
-  const ProcessResult insecure = download_fast(nginx.url("/"), dir / "insecure", {"--insecure"});
+  const ProcessResult insecure = download_fast(nginx.url("/"), folder / "insecure", {"--insecure"});
   CHECK(insecure.exit_code == 0);
   CHECK(contains(insecure.err, "warning: --insecure: TLS certificates are not verified"));
 
   const ProcessResult bad_ca =
-      download_fast(nginx.url("/"), dir / "x", {"--ca-file", dir / "missing.pem"});
+      download_fast(nginx.url("/"), folder / "x", {"--ca-file", folder / "missing.pem"});
   CHECK(bad_ca.exit_code == 2);
   CHECK(contains(bad_ca.err, "--ca-file: cannot load"));
 }
 
 TEST_CASE("proxies: HTTP_PROXY is used, NO_PROXY bypasses it", "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   FaultServer proxy;  // records the absolute-form request a proxy receives
   FaultServer direct; // the store, reached without the proxy
   serve_artifact(direct, {{"a.txt", "A"}});
@@ -573,7 +574,7 @@ TEST_CASE("proxies: HTTP_PROXY is used, NO_PROXY bypasses it", "[download-artifa
     ProcessOptions env;
     env.set_env = {{"HTTP_PROXY", proxy.url("")}, {"NO_PROXY", "example.org"}};
     const ProcessResult r = download({"http://artifacts.example.invalid/build/1/", "--destination",
-                                      dir / "out", "--retries", "0"},
+                                      folder / "out", "--retries", "0"},
                                      env);
     CHECK(r.exit_code == 3); // the proxy (a FaultServer) knows no such route
     REQUIRE_FALSE(proxy.requests().empty());
@@ -583,15 +584,15 @@ TEST_CASE("proxies: HTTP_PROXY is used, NO_PROXY bypasses it", "[download-artifa
   SECTION("bypassed by NO_PROXY") {
     ProcessOptions env;
     env.set_env = {{"http_proxy", proxy.url("")}, {"no_proxy", "localhost,127.0.0.1"}};
-    const ProcessResult r = download({direct.url("/"), "--destination", dir / "out"}, env);
+    const ProcessResult r = download({direct.url("/"), "--destination", folder / "out"}, env);
     CHECK(r.exit_code == 0);
     CHECK(proxy.requests().empty());
-    CHECK(read_file(dir / "out/a.txt") == "A");
+    CHECK(read_file(folder / "out/a.txt") == "A");
   }
 }
 
 TEST_CASE("SIGINT: exit status 130, no part file left", "[download-artifact]") {
-  TempDir dir;
+  TempDir folder;
   FaultServer server;
   const std::string body(200000, 'z');
   serve_artifact(server, {{"slow.bin", body}});
@@ -601,9 +602,9 @@ TEST_CASE("SIGINT: exit status 130, no part file left", "[download-artifact]") {
   ProcessOptions interrupt;
   interrupt.signal = SIGINT;
   interrupt.signal_after_ms = 500;
-  const ProcessResult r = download({server.url("/"), "--destination", dir / "out"}, interrupt);
+  const ProcessResult r = download({server.url("/"), "--destination", folder / "out"}, interrupt);
   CHECK(r.exit_code == 130);
   CHECK(contains(r.err, "interrupted"));
-  CHECK_FALSE(exists(dir / "out/slow.bin"));
-  CHECK_FALSE(exists(dir / "out/slow.bin.part"));
+  CHECK_FALSE(exists(folder / "out/slow.bin"));
+  CHECK_FALSE(exists(folder / "out/slow.bin.part"));
 }

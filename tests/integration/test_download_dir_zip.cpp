@@ -86,10 +86,10 @@ constexpr std::int64_t k_known_mtime = 1700000001; // 2023-11-14T22:13:21Z
 //                  "out-link" -> "../../outside/secret.txt"  (leaves src)
 //                  "abs-link" -> "/etc/hostname"             (absolute)
 //   links in src:  "link-to-sub" -> "sub", "link-dir-out" -> "../outside"
-void make_source(const TempDir& dir) {
-  const std::string sub = dir / "src/sub";
-  make_file(dir / "src/top.txt", "top\n");
-  make_file(dir / "outside/secret.txt", "secret outside\n");
+void make_source(const TempDir& folder) {
+  const std::string sub = folder / "src/sub";
+  make_file(folder / "src/top.txt", "top\n");
+  make_file(folder / "outside/secret.txt", "secret outside\n");
   make_file(sub + "/with space.txt", "spaces\n");
   make_file(sub + "/comma,separated,name.csv", "a,b\n1,2\n");
   make_file(sub + "/ünïcödé — 日本語/ファイル.txt", "non-ASCII\n");
@@ -108,8 +108,8 @@ void make_source(const TempDir& dir) {
   make_link("../top.txt", sub + "/up-link");
   make_link("../../outside/secret.txt", sub + "/out-link");
   make_link("/etc/hostname", sub + "/abs-link");
-  make_link("sub", dir / "src/link-to-sub");
-  make_link("../outside", dir / "src/link-dir-out");
+  make_link("sub", folder / "src/link-to-sub");
+  make_link("../outside", folder / "src/link-dir-out");
 }
 
 // What readers should see of the tree under `root` (walked without following links), names
@@ -173,13 +173,13 @@ void check_nothing_written(const std::string& output) {
 
 TEST_CASE("local tree: hostile names, empty folders, modes; symlinks skipped with a warning",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
-  const std::string archive = dir / "all.zip";
-  const ProcessResult r = zip_dir({dir / "src", "-o", archive});
+  TempDir folder;
+  make_source(folder);
+  const std::string archive = folder / "all.zip";
+  const ProcessResult r = zip_dir({folder / "src", "-o", archive});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  check_archive(archive, expected_from_disk(dir / "src", ""));
+  check_archive(archive, expected_from_disk(folder / "src", ""));
   CHECK_FALSE(exists(archive + ".part"));
 
   // One warning per link, naming it; the summary counts them.
@@ -192,29 +192,29 @@ TEST_CASE("local tree: hostile names, empty folders, modes; symlinks skipped wit
 
   // The modification time (DOS fields in UTC), and what unzip makes of the modes.
   CHECK(read_with_python(archive).dates.at("sub/with space.txt") == "2023-11-14T22:13:20");
-  const ProcessResult unzip = run_process({k_unzip, "-q", archive, "-d", dir / "x"});
+  const ProcessResult unzip = run_process({k_unzip, "-q", archive, "-d", folder / "x"});
   INFO(unzip.out << unzip.err);
   REQUIRE(unzip.exit_code == 0);
   struct stat info {};
-  REQUIRE(::stat((dir / "x/sub/bin/run.sh").c_str(), &info) == 0);
+  REQUIRE(::stat((folder / "x/sub/bin/run.sh").c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0755);
-  REQUIRE(::stat((dir / "x/sub/secret.key").c_str(), &info) == 0);
+  REQUIRE(::stat((folder / "x/sub/secret.key").c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
-  CHECK(std::filesystem::is_directory(dir / "x/sub/empty folder/nested empty"));
-  CHECK(read_file(dir / "x/sub/" + deep_path()) == "deep\n");
+  CHECK(std::filesystem::is_directory(folder / "x/sub/empty folder/nested empty"));
+  CHECK(read_file(folder / "x/sub/" + deep_path()) == "deep\n");
 }
 
 TEST_CASE("local tree, --symlinks store: links inside kept as links, links out skipped",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
-  const std::string archive = dir / "sub.zip";
+  TempDir folder;
+  make_source(folder);
+  const std::string archive = folder / "sub.zip";
   const ProcessResult r =
-      zip_dir({dir / "src", "--path", "sub", "--symlinks", "store", "-o", archive});
+      zip_dir({folder / "src", "--path", "sub", "--symlinks", "store", "-o", archive});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   check_archive(archive,
-                expected_from_disk(dir / "src/sub", "", {"link to file", "bin/link to folder"}));
+                expected_from_disk(folder / "src/sub", "", {"link to file", "bin/link to folder"}));
   // Out of the subtree (even if still inside the source), out of the source, absolute.
   CHECK(contains(r.err, "skipped symlink up-link -> ../top.txt: it leads out of the folder"));
   CHECK(contains(r.err, "skipped symlink out-link -> ../../outside/secret.txt: it leads out"));
@@ -223,46 +223,46 @@ TEST_CASE("local tree, --symlinks store: links inside kept as links, links out s
   CHECK(contains(r.out, "2 symlinks"));
 
   // unzip makes them links again.
-  const ProcessResult unzip = run_process({k_unzip, "-q", archive, "-d", dir / "x"});
+  const ProcessResult unzip = run_process({k_unzip, "-q", archive, "-d", folder / "x"});
   INFO(unzip.out << unzip.err);
   REQUIRE(unzip.exit_code == 0);
-  CHECK(std::filesystem::read_symlink(dir / "x/link to file") == "with space.txt");
-  CHECK(read_file(dir / "x/link to file") == "spaces\n");
+  CHECK(std::filesystem::read_symlink(folder / "x/link to file") == "with space.txt");
+  CHECK(read_file(folder / "x/link to file") == "spaces\n");
 }
 
 TEST_CASE("a subtree (--path): names relative to it, or under its name with --top-folder",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
+  TempDir folder;
+  make_source(folder);
   SECTION("relative to the subtree") {
-    const ProcessResult r = zip_dir({dir / "src", "--path", "sub", "-o", dir / "a.zip"});
+    const ProcessResult r = zip_dir({folder / "src", "--path", "sub", "-o", folder / "a.zip"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    check_archive(dir / "a.zip", expected_from_disk(dir / "src/sub", ""));
-    CHECK(names_in(dir / "a.zip").count("with space.txt") == 1);
+    check_archive(folder / "a.zip", expected_from_disk(folder / "src/sub", ""));
+    CHECK(names_in(folder / "a.zip").count("with space.txt") == 1);
   }
   SECTION("--top-folder") {
     const ProcessResult r =
-        zip_dir({dir / "src", "--path", "sub", "--top-folder", "-o", dir / "a.zip"});
+        zip_dir({folder / "src", "--path", "sub", "--top-folder", "-o", folder / "a.zip"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    check_archive(dir / "a.zip", expected_from_disk(dir / "src/sub", "sub/"));
+    check_archive(folder / "a.zip", expected_from_disk(folder / "src/sub", "sub/"));
   }
   SECTION("a deeper subtree, given with ./ and a trailing slash, --top-folder") {
-    const ProcessResult r = zip_dir(
-        {dir / "src", "--path", "./sub/ünïcödé — 日本語/", "--top-folder", "-o", dir / "a.zip"});
+    const ProcessResult r = zip_dir({folder / "src", "--path", "./sub/ünïcödé — 日本語/",
+                                     "--top-folder", "-o", folder / "a.zip"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    check_archive(dir / "a.zip",
-                  expected_from_disk(dir / "src/sub/ünïcödé — 日本語", "ünïcödé — 日本語/"));
+    check_archive(folder / "a.zip",
+                  expected_from_disk(folder / "src/sub/ünïcödé — 日本語", "ünïcödé — 日本語/"));
   }
 }
 
 TEST_CASE("a subtree (--path) that is not a folder of the source: exit 2, nothing written",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
-  const std::string archive = dir / "a.zip";
+  TempDir folder;
+  make_source(folder);
+  const std::string archive = folder / "a.zip";
   struct Case {
     const char* path;
     const char* message;
@@ -274,52 +274,53 @@ TEST_CASE("a subtree (--path) that is not a folder of the source: exit 2, nothin
         Case{"top.txt", "--path: no folder \"top.txt\""},
         Case{"../outside", "climbs out of the source"}, Case{"/etc", "must be relative"}}) {
     INFO("--path " << c.path);
-    const ProcessResult r = zip_dir({dir / "src", "--path", c.path, "-o", archive});
+    const ProcessResult r = zip_dir({folder / "src", "--path", c.path, "-o", archive});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 2);
     CHECK(contains(r.err, c.message));
     CHECK_FALSE(contains(r.out, "Zipping"));
     check_nothing_written(archive);
   }
-  const ProcessResult r = zip_dir({dir / "no-such-source", "-o", archive});
+  const ProcessResult r = zip_dir({folder / "no-such-source", "-o", archive});
   CHECK(r.exit_code == 2);
   CHECK(contains(r.err, "is not a folder"));
   check_nothing_written(archive);
 }
 
 TEST_CASE("the same tree twice gives the same bytes (store and deflate)", "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
+  TempDir folder;
+  make_source(folder);
   for (const std::string compression : {"store", "deflate"}) {
     INFO(compression);
-    const std::vector<std::string> args = {dir / "src", "--symlinks", "store", "--compression",
+    const std::vector<std::string> args = {folder / "src", "--symlinks", "store", "--compression",
                                            compression};
     auto first_args = args;
-    first_args.insert(first_args.end(), {"-o", dir / "first.zip"});
+    first_args.insert(first_args.end(), {"-o", folder / "first.zip"});
     auto second_args = args;
-    second_args.insert(second_args.end(), {"-o", dir / "second.zip"});
+    second_args.insert(second_args.end(), {"-o", folder / "second.zip"});
     const ProcessResult first = zip_dir(first_args);
     REQUIRE(first.exit_code == 0);
     // Between the runs, changes that are not the tree's: another output name, a file's
     // status change time (chmod to the same mode), a file added outside the source.
-    REQUIRE(::chmod((dir / "src/sub/with space.txt").c_str(), 0644) == 0);
-    write_file(dir / "outside/new.txt", "new");
+    REQUIRE(::chmod((folder / "src/sub/with space.txt").c_str(), 0644) == 0);
+    write_file(folder / "outside/new.txt", "new");
     const ProcessResult second = zip_dir(second_args);
     REQUIRE(second.exit_code == 0);
-    const std::string bytes = read_file(dir / "first.zip");
+    const std::string bytes = read_file(folder / "first.zip");
     CHECK(bytes.size() > 600000);
-    CHECK(bytes == read_file(dir / "second.zip"));
-    std::filesystem::remove(dir / "outside/new.txt");
+    CHECK(bytes == read_file(folder / "second.zip"));
+    std::filesystem::remove(folder / "outside/new.txt");
   }
 }
 
 TEST_CASE("standard output (-o -): the archive on stdout, the log on stderr",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_source(dir);
-  const ProcessResult to_file = zip_dir({dir / "src", "--path", "sub", "-o", dir / "file.zip"});
+  TempDir folder;
+  make_source(folder);
+  const ProcessResult to_file =
+      zip_dir({folder / "src", "--path", "sub", "-o", folder / "file.zip"});
   REQUIRE(to_file.exit_code == 0);
-  const ProcessResult r = zip_dir({dir / "src", "--path", "sub", "-o", "-"});
+  const ProcessResult r = zip_dir({folder / "src", "--path", "sub", "-o", "-"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.size() > 600000);
@@ -327,17 +328,17 @@ TEST_CASE("standard output (-o -): the archive on stdout, the log on stderr",
   CHECK(contains(r.err, "Listing "));
   CHECK(contains(r.err, "skipped symlink up-link"));
   CHECK(contains(r.err, "Wrote the archive: "));
-  CHECK(r.out == read_file(dir / "file.zip"));
-  write_file(dir / "stdout.zip", r.out);
-  check_archive(dir / "stdout.zip", expected_from_disk(dir / "src/sub", ""));
+  CHECK(r.out == read_file(folder / "file.zip"));
+  write_file(folder / "stdout.zip", r.out);
+  check_archive(folder / "stdout.zip", expected_from_disk(folder / "src/sub", ""));
 }
 
 TEST_CASE("standard output to a reader that goes away: exit 5, not killed by SIGPIPE",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_file(dir / "src/big.bin", random_body(8 << 20, 2));
+  TempDir folder;
+  make_file(folder / "src/big.bin", random_body(8 << 20, 2));
   // head reads 1000 bytes and exits; the writer then meets a closed pipe.
-  const std::string script = "'" + k_zip + "' '" + (dir / "src") +
+  const std::string script = "'" + k_zip + "' '" + (folder / "src") +
                              "' -o - | head -c 1000 >/dev/null; echo \"status ${PIPESTATUS[0]}\"";
   const ProcessResult r = run_process({"/bin/bash", "-c", script});
   INFO(r.out << r.err);
@@ -348,11 +349,11 @@ TEST_CASE("standard output to a reader that goes away: exit 5, not killed by SIG
 
 TEST_CASE("the size limit (--max-size): over it, exit 2 naming both sizes, nothing written",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_file(dir / "src/a.bin", std::string(700, 'a'));
-  make_file(dir / "src/b/c.bin", std::string(800, 'c'));
-  const std::string archive = dir / "out.zip";
-  const ProcessResult r = zip_dir({dir / "src", "--max-size", "1kB", "-o", archive});
+  TempDir folder;
+  make_file(folder / "src/a.bin", std::string(700, 'a'));
+  make_file(folder / "src/b/c.bin", std::string(800, 'c'));
+  const std::string archive = folder / "out.zip";
+  const ProcessResult r = zip_dir({folder / "src", "--max-size", "1kB", "-o", archive});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 2);
   CHECK(contains(r.err, "--max-size"));
@@ -362,10 +363,10 @@ TEST_CASE("the size limit (--max-size): over it, exit 2 naming both sizes, nothi
 
   // At the limit: written; 0: no limit.
   for (const std::string limit : {"1500B", "0"}) {
-    const ProcessResult ok = zip_dir({dir / "src", "--max-size", limit, "-o", archive});
+    const ProcessResult ok = zip_dir({folder / "src", "--max-size", limit, "-o", archive});
     INFO(ok.out << ok.err);
     CHECK(ok.exit_code == 0);
-    check_archive(archive, expected_from_disk(dir / "src", ""));
+    check_archive(archive, expected_from_disk(folder / "src", ""));
     std::filesystem::remove(archive);
   }
 }
@@ -375,8 +376,8 @@ TEST_CASE("the size limit (--max-size): over it, exit 2 naming both sizes, nothi
 namespace {
 
 // www/artifact/: a tree with hostile names and an empty folder; sub/ is the subtree zipped.
-void make_store(const TempDir& dir) {
-  const std::string root = dir / "www/artifact";
+void make_store(const TempDir& folder) {
+  const std::string root = folder / "www/artifact";
   make_file(root + "/top.txt", "top\n");
   make_file(root + "/sub/with space.txt", "spaces\n");
   make_file(root + "/sub/comma,name.csv", "a,b\n");
@@ -390,23 +391,23 @@ void make_store(const TempDir& dir) {
 
 TEST_CASE("web store (nginx JSON index): a subtree zipped, equal to the tree",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_store(dir);
-  NginxServer nginx(dir / "www");
-  const std::string archive = dir / "sub.zip";
+  TempDir folder;
+  make_store(folder);
+  NginxServer nginx(folder / "www");
+  const std::string archive = folder / "sub.zip";
   SECTION("--path sub") {
     const ProcessResult r = zip_dir({nginx.url("/artifact/"), "--path", "sub", "-o", archive});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK_FALSE(contains(r.out, "(HEAD)"));
-    check_archive(archive, expected_from_store(dir / "www/artifact/sub", "", true));
+    check_archive(archive, expected_from_store(folder / "www/artifact/sub", "", true));
   }
   SECTION("--path sub --top-folder, deflate") {
     const ProcessResult r = zip_dir({nginx.url("/artifact/"), "--path", "sub", "--top-folder",
                                      "--compression", "deflate", "-o", archive});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    check_archive(archive, expected_from_store(dir / "www/artifact/sub", "sub/", true));
+    check_archive(archive, expected_from_store(folder / "www/artifact/sub", "sub/", true));
   }
   SECTION("a missing subtree: exit 2, nothing written") {
     const ProcessResult r = zip_dir({nginx.url("/artifact/"), "--path", "nope", "-o", archive});
@@ -419,20 +420,20 @@ TEST_CASE("web store (nginx JSON index): a subtree zipped, equal to the tree",
 
 TEST_CASE("web store with artifact-metadata.csv: sizes by HEAD, then zipped",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_store(dir);
-  const ProcessResult generate = run_process({k_generate, dir / "www/artifact"});
+  TempDir folder;
+  make_store(folder);
+  const ProcessResult generate = run_process({k_generate, folder / "www/artifact"});
   INFO(generate.out << generate.err);
   REQUIRE(generate.exit_code == 0);
-  NginxServer nginx(dir / "www");
-  const std::string archive = dir / "out.zip";
+  NginxServer nginx(folder / "www");
+  const std::string archive = folder / "out.zip";
   SECTION("the subtree: one HEAD per file") {
     const ProcessResult r = zip_dir({nginx.url("/artifact/"), "--path", "sub", "-o", archive});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "Asking the store for 5 file sizes (HEAD)"));
     // The CSV lists no folders: no empty folder in the archive.
-    check_archive(archive, expected_from_store(dir / "www/artifact/sub", "", false));
+    check_archive(archive, expected_from_store(folder / "www/artifact/sub", "", false));
     CHECK(contains(r.out, "Zipping 5 files ("));
   }
   SECTION("the whole store, the CSV itself included") {
@@ -440,7 +441,7 @@ TEST_CASE("web store with artifact-metadata.csv: sizes by HEAD, then zipped",
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.out, "Asking the store for 6 file sizes (HEAD)"));
-    check_archive(archive, expected_from_store(dir / "www/artifact", "", false));
+    check_archive(archive, expected_from_store(folder / "www/artifact", "", false));
     CHECK(names_in(archive).count("artifact-metadata.csv") == 1);
   }
   SECTION("--max-size against the sizes from HEAD") {
@@ -494,9 +495,9 @@ struct BrokenStore {
 } // namespace
 
 TEST_CASE("web store failing midway: non-zero exit, no zip, no .part", "[download-dir-zip]") {
-  TempDir dir;
+  TempDir folder;
   BrokenStore store;
-  const std::string archive = dir / "out.zip";
+  const std::string archive = folder / "out.zip";
   struct Case {
     const char* name;
     Fault fault;
@@ -537,33 +538,33 @@ TEST_CASE("stored symlinks: a link that leaves the folder through another link i
           "[download-dir-zip]") {
   // sub/up -> ".." stays inside; x -> "sub/up/../secret.txt" looks inside when read as text,
   // but resolves (on disk, and after unzip) to the folder's parent.
-  TempDir dir;
-  make_file(dir / "src/secret.txt", "secret\n");
-  make_file(dir / "src/tree/file.txt", "file\n");
-  std::filesystem::create_directories(dir / "src/tree/sub");
-  make_link("..", dir / "src/tree/sub/up");
-  make_link("sub/up/../secret.txt", dir / "src/tree/x");
+  TempDir folder;
+  make_file(folder / "src/secret.txt", "secret\n");
+  make_file(folder / "src/tree/file.txt", "file\n");
+  std::filesystem::create_directories(folder / "src/tree/sub");
+  make_link("..", folder / "src/tree/sub/up");
+  make_link("sub/up/../secret.txt", folder / "src/tree/x");
   const ProcessResult r =
-      zip_dir({dir / "src", "--path", "tree", "--symlinks", "store", "-o", dir / "out.zip"});
+      zip_dir({folder / "src", "--path", "tree", "--symlinks", "store", "-o", folder / "out.zip"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(names_in(dir / "out.zip").count("x") == 0);
+  CHECK(names_in(folder / "out.zip").count("x") == 0);
   CHECK(contains(r.err, "skipped symlink x -> sub/up/../secret.txt"));
 }
 
 TEST_CASE("a top folder for a source ending in . or ..: the folder's real name",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_file(dir / "src/sub/a.txt", "a\n");
-  for (const std::string& source : {dir / "src/.", dir / "src/sub/.."}) {
+  TempDir folder;
+  make_file(folder / "src/sub/a.txt", "a\n");
+  for (const std::string& source : {folder / "src/.", folder / "src/sub/.."}) {
     INFO(source);
-    const ProcessResult r = zip_dir({source, "--top-folder", "-o", dir / "out.zip"});
+    const ProcessResult r = zip_dir({source, "--top-folder", "-o", folder / "out.zip"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK_FALSE(contains(r.err, "internal error"));
     CHECK_FALSE(contains(r.err, "skipped"));
     if (r.exit_code == 0) {
-      CHECK(names_in(dir / "out.zip") ==
+      CHECK(names_in(folder / "out.zip") ==
             std::set<std::string>{"src/", "src/sub/", "src/sub/a.txt"});
     }
   }
@@ -572,10 +573,10 @@ TEST_CASE("a top folder for a source ending in . or ..: the folder's real name",
 TEST_CASE("a store failing midway: the error names the file", "[download-dir-zip]") {
   // Today: "error: the connection failed after 200000 bytes were written to the archive, which
   // cannot take them back" (the file and the cause only in the retry warning before it).
-  TempDir dir;
+  TempDir folder;
   BrokenStore store;
   store.break_with(Fault::reset_mid_body);
-  const ProcessResult r = store.zip_to(dir / "out.zip");
+  const ProcessResult r = store.zip_to(folder / "out.zip");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 5);
   CHECK(contains(r.err, "b-broken.bin"));
@@ -583,22 +584,22 @@ TEST_CASE("a store failing midway: the error names the file", "[download-dir-zip
 
 TEST_CASE("an archive written into the tree it zips is not zipped by the next run",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_file(dir / "src/a.txt", "a\n");
-  REQUIRE(zip_dir({dir / "src", "-o", dir / "src/all.zip"}).exit_code == 0);
-  const ProcessResult again = zip_dir({dir / "src", "-o", dir / "src/all.zip"});
+  TempDir folder;
+  make_file(folder / "src/a.txt", "a\n");
+  REQUIRE(zip_dir({folder / "src", "-o", folder / "src/all.zip"}).exit_code == 0);
+  const ProcessResult again = zip_dir({folder / "src", "-o", folder / "src/all.zip"});
   INFO(again.out << again.err);
   REQUIRE(again.exit_code == 0);
   CHECK(contains(again.err, "skipped all.zip: it is the output, from an earlier run"));
-  CHECK(names_in(dir / "src/all.zip") == std::set<std::string>{"a.txt"});
+  CHECK(names_in(folder / "src/all.zip") == std::set<std::string>{"a.txt"});
 }
 
 TEST_CASE("the output is renamed into place, flushed to disk or not (--fsync)",
           "[download-dir-zip]") {
-  TempDir dir;
-  make_file(dir / "src/a.txt", "a\n");
-  std::vector<std::string> args = {dir / "src", "-o", dir / "out/all.zip"};
-  REQUIRE(::mkdir((dir / "out").c_str(), 0755) == 0);
+  TempDir folder;
+  make_file(folder / "src/a.txt", "a\n");
+  std::vector<std::string> args = {folder / "src", "-o", folder / "out/all.zip"};
+  REQUIRE(::mkdir((folder / "out").c_str(), 0755) == 0);
   SECTION("by default: no flush") {}
   SECTION("--fsync") {
     args.push_back("--fsync");
@@ -606,9 +607,9 @@ TEST_CASE("the output is renamed into place, flushed to disk or not (--fsync)",
   const ProcessResult r = zip_dir(args);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(names_in(dir / "out/all.zip") == std::set<std::string>{"a.txt"});
+  CHECK(names_in(folder / "out/all.zip") == std::set<std::string>{"a.txt"});
   std::set<std::string> in_folder;
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "out")) {
+  for (const auto& entry : std::filesystem::directory_iterator(folder / "out")) {
     in_folder.insert(entry.path().filename().string());
   }
   CHECK(in_folder == std::set<std::string>{"all.zip"}); // no .part left

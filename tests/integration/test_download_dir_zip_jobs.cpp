@@ -51,37 +51,37 @@ struct Database {
   std::unique_ptr<PostgresServer> server;
   std::string spec;
 
-  Database(const std::string& backend, const TempDir& dir) {
+  Database(const std::string& backend, const TempDir& folder) {
     if (backend == "postgresql") {
       server = std::make_unique<PostgresServer>();
       server->create_database("jobs");
       spec = server->url("jobs");
     } else {
-      spec = dir / "jobs.sqlite";
+      spec = folder / "jobs.sqlite";
     }
   }
 };
 
 // Everything a worker test needs: the root with folders, the store, the queue, a logger.
 struct Setup {
-  TempDir dir;
+  TempDir folder;
   Database db;
   std::ostringstream out;
   std::ostringstream err;
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
   std::unique_ptr<JobStore> jobs;
-  shared::store::LocalStore store{dir / "store"};
+  shared::store::LocalStore store{folder / "store"};
   SubmitOptions submit;
 
-  explicit Setup(const std::string& backend) : db(backend, dir) {
+  explicit Setup(const std::string& backend) : db(backend, folder) {
     jobs = JobStore::open(db.spec);
-    submit.root = dir / "root";
+    submit.root = folder / "root";
     std::filesystem::create_directories(submit.root);
   }
 
   std::vector<std::string> worker_args(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args = {k_zip,   "worker",  "--root",      submit.root, "--db",
-                                     db.spec, "--store", dir / "store", "--poll",    "0.05"};
+    std::vector<std::string> args = {k_zip,   "worker",  "--root",         submit.root, "--db",
+                                     db.spec, "--store", folder / "store", "--poll",    "0.05"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -158,7 +158,7 @@ TEST_CASE("worker: a job goes queued, done; its archive is valid; reuse; a chang
   CHECK(job.attempts == 1);
   CHECK(job.url == "/downloads/" + job.id + ".zip");
   CHECK(job.error.empty());
-  const std::string archive = s.dir / ("store/" + job.id + ".zip");
+  const std::string archive = s.folder / ("store/" + job.id + ".zip");
   const std::string bytes = read_file(archive);
   CHECK(job.size == bytes.size());
   CHECK(job.sha256 == sha_hex(bytes));
@@ -182,7 +182,7 @@ TEST_CASE("worker: a job goes queued, done; its archive is valid; reuse; a chang
   CHECK(rebuilt.sha256 != job.sha256);
   Listing with_added = expected;
   with_added["added.txt"] = {sha_hex("new"), 3, 0100644};
-  check_archive(s.dir / ("store/" + rebuilt.id + ".zip"), with_added);
+  check_archive(s.folder / ("store/" + rebuilt.id + ".zip"), with_added);
 }
 
 TEST_CASE("worker: a failing job is recorded with its error", "[worker]") {
@@ -236,11 +236,11 @@ TEST_CASE("worker: killed with SIGKILL mid-job, another worker finishes it after
   Setup s(backend);
   const Listing expected = make_folder(s.submit.root, "9/big", 4u << 20, 9);
   const Submitted submitted = submit_folder(*s.jobs, s.store, "9/big", "b.zip", s.submit, s.logger);
-  const std::string part = s.dir / ("store/" + submitted.job.id + ".zip.part");
+  const std::string part = s.folder / ("store/" + submitted.job.id + ".zip.part");
   {
     BackgroundProcess doomed(
         s.worker_args({"--worker-id", "doomed", "--lease", "2", "--max-rate", "1MB"}),
-        s.dir / "doomed.log");
+        s.folder / "doomed.log");
     REQUIRE(eventually([&] {
       const auto job = s.jobs->get(submitted.job.id);
       return job && job->status == Status::running && file_size(part) > 0;
@@ -259,7 +259,7 @@ TEST_CASE("worker: killed with SIGKILL mid-job, another worker finishes it after
   CHECK(job.status == Status::done);
   CHECK(job.worker == "rescuer");
   CHECK(job.attempts == 2);
-  const std::string archive = s.dir / ("store/" + job.id + ".zip");
+  const std::string archive = s.folder / ("store/" + job.id + ".zip");
   CHECK(job.sha256 == sha_hex(read_file(archive)));
   check_archive(archive, expected);
   CHECK_FALSE(exists(part));
@@ -278,11 +278,11 @@ TEST_CASE("worker: a job longer than its lease stays with its worker while it re
   const std::vector<std::string> slow = {"--once", "--lease", "2", "--max-rate", "1MB"};
   std::vector<std::string> a_args = s.worker_args(slow);
   a_args.insert(a_args.end(), {"--worker-id", "a"});
-  BackgroundProcess a(a_args, s.dir / "a.log");
+  BackgroundProcess a(a_args, s.folder / "a.log");
   REQUIRE(eventually([&] { return s.jobs->get(submitted.job.id)->status == Status::running; }));
   std::vector<std::string> b_args = s.worker_args(slow);
   b_args.insert(b_args.end(), {"--worker-id", "b"});
-  BackgroundProcess b(b_args, s.dir / "b.log");
+  BackgroundProcess b(b_args, s.folder / "b.log");
   CHECK(a.wait() == 0);
   CHECK(b.wait() == 0);
   const Job job = s.jobs->get(submitted.job.id).value();
@@ -290,7 +290,7 @@ TEST_CASE("worker: a job longer than its lease stays with its worker while it re
   CHECK(job.worker == "a");
   CHECK(job.attempts == 1);
   CHECK(occurrences(a.log() + b.log(), ": zipping") == 1);
-  test_with_unzip(s.dir / ("store/" + job.id + ".zip"));
+  test_with_unzip(s.folder / ("store/" + job.id + ".zip"));
 }
 
 TEST_CASE("worker: SIGTERM puts the current job back and exits 0", "[worker]") {
@@ -298,8 +298,8 @@ TEST_CASE("worker: SIGTERM puts the current job back and exits 0", "[worker]") {
   make_folder(s.submit.root, "3/slow", 4u << 20, 3);
   const Submitted submitted =
       submit_folder(*s.jobs, s.store, "3/slow", "s.zip", s.submit, s.logger);
-  const std::string part = s.dir / ("store/" + submitted.job.id + ".zip.part");
-  BackgroundProcess worker(s.worker_args({"--max-rate", "1MB"}), s.dir / "worker.log");
+  const std::string part = s.folder / ("store/" + submitted.job.id + ".zip.part");
+  BackgroundProcess worker(s.worker_args({"--max-rate", "1MB"}), s.folder / "worker.log");
   REQUIRE(eventually([&] { return file_size(part) > 0; }));
   worker.signal(SIGTERM);
   CHECK(worker.wait() == 0);
@@ -325,8 +325,8 @@ TEST_CASE("worker: two workers on one queue process each job exactly once", "[wo
   }
   std::string logs;
   {
-    BackgroundProcess a(s.worker_args({"--once", "--worker-id", "a"}), s.dir / "a.log");
-    BackgroundProcess b(s.worker_args({"--once", "--worker-id", "b"}), s.dir / "b.log");
+    BackgroundProcess a(s.worker_args({"--once", "--worker-id", "a"}), s.folder / "a.log");
+    BackgroundProcess b(s.worker_args({"--once", "--worker-id", "b"}), s.folder / "b.log");
     CHECK(a.wait() == 0);
     CHECK(b.wait() == 0);
     logs = a.log() + b.log();
@@ -342,7 +342,7 @@ TEST_CASE("worker: two workers on one queue process each job exactly once", "[wo
     ++by_worker[job.worker];
   }
   CHECK(by_worker["a"] + by_worker["b"] == k_jobs);
-  test_with_unzip(s.dir / ("store/" + ids.back() + ".zip"));
+  test_with_unzip(s.folder / ("store/" + ids.back() + ".zip"));
 }
 
 TEST_CASE("worker: Azure Blob Storage (Azurite): blocks of 8 MiB, read through the SAS URL",
@@ -381,8 +381,8 @@ TEST_CASE("worker: Azure Blob Storage (Azurite): blocks of 8 MiB, read through t
   client.get(job.url, body);
   CHECK(body.body().size() == job.size);
   CHECK(sha_hex(body.body()) == job.sha256);
-  write_file(s.dir / "downloaded.zip", body.body());
-  check_archive(s.dir / "downloaded.zip", expected);
+  write_file(s.folder / "downloaded.zip", body.body());
+  check_archive(s.folder / "downloaded.zip", expected);
 
   // It was uploaded in blocks of 8 MiB: the committed block list has three.
   shared::store::azure::AzureBlobStore store(shared::store::azure::parse_azblob_url(spec),
@@ -535,12 +535,12 @@ TEST_CASE("serve: asynchronous archive over HTTP: POST, poll, download with Rang
           "[serve][async]") {
   const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
   INFO(backend);
-  TempDir dir;
-  const Database db(backend, dir);
-  const std::string root = dir / "root";
+  TempDir folder;
+  const Database db(backend, folder);
+  const std::string root = folder / "root";
   const Listing expected = make_folder(root, "42/dist", 3u << 20, 5);
   ServeProcess service(
-      k_zip, {"--root", root, "--db", db.spec, "--store", dir / "store", "--log-requests"});
+      k_zip, {"--root", root, "--db", db.spec, "--store", folder / "store", "--log-requests"});
 
   const std::string id =
       submit_over_http(service, "/v4/builds/42/artifacts/dist?type=download&dir=true&async=true");
@@ -549,7 +549,7 @@ TEST_CASE("serve: asynchronous archive over HTTP: POST, poll, download with Rang
   CHECK(job->getValue<std::string>("name") == "dist_dir.zip");
   CHECK(job->getValue<std::string>("url") == "/downloads/" + id + ".zip");
   CHECK_FALSE(job->has("reusedFrom"));
-  const std::string first = download_and_check(service, job, expected, dir / "");
+  const std::string first = download_and_check(service, job, expected, folder / "");
 
   // Unchanged: POST /archives is done at once with the same archive.
   const RawResponse again = post_json(service, R"({"build": "42", "path": "dist"})");
@@ -570,7 +570,7 @@ TEST_CASE("serve: asynchronous archive over HTTP: POST, poll, download with Rang
   CHECK(rebuilt->getValue<std::string>("sha256") != job->getValue<std::string>("sha256"));
   Listing with_added = expected;
   with_added["added.txt"] = {sha_hex("new"), 3, 0100644};
-  const std::string second = download_and_check(service, rebuilt, with_added, dir / "");
+  const std::string second = download_and_check(service, rebuilt, with_added, folder / "");
   CHECK(second != first);
   // The first archive is still served under its own name.
   CHECK(http_request(service.port(), "GET", "/downloads/" + id + ".zip").body == first);
@@ -584,12 +584,12 @@ TEST_CASE("serve: asynchronous archive over HTTP: POST, poll, download with Rang
 
 TEST_CASE("serve: --workers 0 leaves the jobs to a separate download-dir-zip worker",
           "[serve][async]") {
-  TempDir dir;
-  const std::string root = dir / "root";
-  const std::string db = dir / "jobs.sqlite";
+  TempDir folder;
+  const std::string root = folder / "root";
+  const std::string db = folder / "jobs.sqlite";
   const Listing expected = make_folder(root, "7/out", 1u << 20, 9);
   ServeProcess service(k_zip,
-                       {"--root", root, "--db", db, "--store", dir / "store", "--workers", "0"});
+                       {"--root", root, "--db", db, "--store", folder / "store", "--workers", "0"});
   const std::string id =
       submit_over_http(service, "/v4/builds/7/artifacts/out?type=download&dir=true&async=true");
   const RawResponse queued = http_request(service.port(), "GET", "/archives/" + id);
@@ -597,25 +597,25 @@ TEST_CASE("serve: --workers 0 leaves the jobs to a separate download-dir-zip wor
   CHECK(json_of(queued)->getValue<std::string>("status") == "queued"); // nobody zips here
 
   const auto run = run_process(
-      {k_zip, "worker", "--root", root, "--db", db, "--store", dir / "store", "--once"});
+      {k_zip, "worker", "--root", root, "--db", db, "--store", folder / "store", "--once"});
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(run.out.find("Job " + id + " done") != std::string::npos);
   const auto job = wait_for_job(service, id);
-  download_and_check(service, job, expected, dir / "");
+  download_and_check(service, job, expected, folder / "");
 }
 
 TEST_CASE("serve: hostile and bad requests on the asynchronous routes get their statuses",
           "[serve][async]") {
-  TempDir dir;
-  const std::string root = dir / "root";
+  TempDir folder;
+  const std::string root = folder / "root";
   make_folder(root, "42/dist");
   make_folder(root, "42/big", 4096);
-  std::filesystem::create_directories(dir / "store");
-  std::filesystem::create_symlink(root + "/42/dist/a.txt", dir / "store/link.zip");
+  std::filesystem::create_directories(folder / "store");
+  std::filesystem::create_symlink(root + "/42/dist/a.txt", folder / "store/link.zip");
   std::filesystem::create_symlink(root + "/42/dist", root + "/42/linked");
-  ServeProcess service(k_zip, {"--root", root, "--db", dir / "jobs.sqlite", "--store",
-                               dir / "store", "--workers", "0", "--max-download-size", "1000"});
+  ServeProcess service(k_zip, {"--root", root, "--db", folder / "jobs.sqlite", "--store",
+                               folder / "store", "--workers", "0", "--max-download-size", "1000"});
   const int port = service.port();
   const std::string async = "?type=download&dir=true&async=true";
   const std::string uuid = "0123abcd-0123-4567-89ab-0123456789ab";
@@ -678,31 +678,31 @@ TEST_CASE("serve: hostile and bad requests on the asynchronous routes get their 
     CHECK(answer.body.find("hello from") == std::string::npos); // nothing from the tree
   }
   // Nothing was queued by any of them.
-  CHECK(JobStore::open(dir / "jobs.sqlite")->counts().queued == 0);
+  CHECK(JobStore::open(folder / "jobs.sqlite")->counts().queued == 0);
 }
 
 TEST_CASE("serve: with --secret the asynchronous POSTs need signed links; curl -C - resumes",
           "[serve][async]") {
-  TempDir dir;
-  const std::string root = dir / "root";
+  TempDir folder;
+  const std::string root = folder / "root";
   const Listing expected = make_folder(root, "9/site", 1u << 20, 3);
   const std::string secret = "s3cret-for-tests";
-  ServeProcess service(k_zip, {"--root", root, "--db", dir / "jobs.sqlite", "--store",
-                               dir / "store", "--secret", secret});
+  ServeProcess service(k_zip, {"--root", root, "--db", folder / "jobs.sqlite", "--store",
+                               folder / "store", "--secret", secret});
   const std::string path = "/v4/builds/9/artifacts/site";
   const std::string query = "type=download&dir=true&async=true";
   CHECK(http_request(service.port(), "POST", path + "?" + query).status == 403);
   CHECK(post_json(service, R"({"build": "9", "path": "site"})").status == 403);
-  CHECK(JobStore::open(dir / "jobs.sqlite")->counts().queued == 0);
+  CHECK(JobStore::open(folder / "jobs.sqlite")->counts().queued == 0);
 
   const std::string signed_link =
       shared::server::sign_link(secret, path, std::time(nullptr) + 600) + "&" + query;
   const std::string id = submit_over_http(service, signed_link);
   // The job and its archive are reached by the job's random id, unsigned.
   const auto job = wait_for_job(service, id);
-  const std::string full = download_and_check(service, job, expected, dir / "");
+  const std::string full = download_and_check(service, job, expected, folder / "");
 
-  const std::string archive = dir / "resumed.zip";
+  const std::string archive = folder / "resumed.zip";
   write_file(archive, full.substr(0, full.size() / 2));
   const auto curl = run_process({"/usr/bin/curl", "-sS", "-f", "-C", "-", "-o", archive,
                                  service.url(job->getValue<std::string>("url"))});

@@ -61,15 +61,15 @@ std::string make_tree(const std::string& root) {
 
 TEST_CASE("segments: a large file with a known size is fetched in Range parts by several workers",
           "[download-artifact][segments]") {
-  TempDir dir;
-  const std::string large = make_tree(dir / "www");
-  NginxServer nginx(dir / "www");
-  const ProcessResult r = download(nginx.url("/"), dir / "out");
+  TempDir folder;
+  const std::string large = make_tree(folder / "www");
+  NginxServer nginx(folder / "www");
+  const ProcessResult r = download(nginx.url("/"), folder / "out");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(read_file(dir / "out/large.bin") == large);
-  CHECK_FALSE(exists(dir / "out/large.bin.part"));
-  CHECK(read_file(dir / "out/small-2.txt") == "small file 2");
+  CHECK(read_file(folder / "out/large.bin") == large);
+  CHECK_FALSE(exists(folder / "out/large.bin.part"));
+  CHECK(read_file(folder / "out/small-2.txt") == "small file 2");
   CHECK(logged(nginx, "/large.bin", 206) == 3);
   CHECK(logged(nginx, "/large.bin", 200) == 0);
 }
@@ -84,12 +84,12 @@ TEST_CASE("segments: without sizes (artifact-metadata.csv), a large last file is
   server.serve("/artifact-metadata.csv",
                shared::metadata::to_csv({{"a-small.txt", shared::hash::sha256("small")},
                                          {"z-large.bin", shared::hash::sha256(large)}}));
-  TempDir dir;
-  const ProcessResult r = download(server.url("/"), dir / "out");
+  TempDir folder;
+  const ProcessResult r = download(server.url("/"), folder / "out");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(read_file(dir / "out/z-large.bin") == large);
-  CHECK_FALSE(exists(dir / "out/z-large.bin.part"));
+  CHECK(read_file(folder / "out/z-large.bin") == large);
+  CHECK_FALSE(exists(folder / "out/z-large.bin.part"));
   std::size_t ranged = 0;
   std::size_t whole = 0;
   std::set<int> connections; // of the ranged requests
@@ -116,16 +116,16 @@ TEST_CASE("segments: without sizes (artifact-metadata.csv), a large last file is
 
 TEST_CASE("segments: a store that ignores Range gets the file whole",
           "[download-artifact][segments]") {
-  TempDir dir;
-  const std::string large = make_tree(dir / "www");
+  TempDir folder;
+  const std::string large = make_tree(folder / "www");
   NginxOptions options;
   options.extra_server_lines = {"max_ranges 0;"}; // nginx then answers Range with the whole file
-  NginxServer nginx(dir / "www", options);
-  const ProcessResult r = download(nginx.url("/"), dir / "out");
+  NginxServer nginx(folder / "www", options);
+  const ProcessResult r = download(nginx.url("/"), folder / "out");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(read_file(dir / "out/large.bin") == large);
-  CHECK_FALSE(exists(dir / "out/large.bin.part"));
+  CHECK(read_file(folder / "out/large.bin") == large);
+  CHECK_FALSE(exists(folder / "out/large.bin.part"));
   CHECK(logged(nginx, "/large.bin", 206) == 0);
   CHECK(r.out.find("fetching it whole") != std::string::npos);
 }
@@ -137,60 +137,60 @@ TEST_CASE("segments: a wrong SHA-256 fails the file (exit 4) and leaves no part 
   server.serve("/large.bin", large);
   server.serve("/artifact-metadata.csv",
                shared::metadata::to_csv({{"large.bin", shared::hash::sha256("other content")}}));
-  TempDir dir;
-  const ProcessResult r = download(server.url("/"), dir / "out");
+  TempDir folder;
+  const ProcessResult r = download(server.url("/"), folder / "out");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("SHA-256 mismatch of the segments") != std::string::npos);
-  CHECK_FALSE(exists(dir / "out/large.bin"));
-  CHECK_FALSE(exists(dir / "out/large.bin.part"));
+  CHECK_FALSE(exists(folder / "out/large.bin"));
+  CHECK_FALSE(exists(folder / "out/large.bin.part"));
 }
 
 TEST_CASE("segments: SIGINT while segments stream exits 130 and leaves no part file",
           "[download-artifact][segments]") {
-  TempDir dir;
-  make_tree(dir / "www");
+  TempDir folder;
+  make_tree(folder / "www");
   NginxOptions options;
   options.extra_server_lines = {"limit_rate 1m;"}; // each 4 MiB segment takes seconds
-  NginxServer nginx(dir / "www", options);
+  NginxServer nginx(folder / "www", options);
   ProcessOptions interrupt;
   interrupt.signal = SIGINT;
-  const std::string part = dir / "out/large.bin.part";
+  const std::string part = folder / "out/large.bin.part";
   interrupt.signal_when = [&part] { return exists(part); };
-  const ProcessResult r = download(nginx.url("/"), dir / "out", {}, interrupt);
+  const ProcessResult r = download(nginx.url("/"), folder / "out", {}, interrupt);
   INFO(r.out << r.err);
   CHECK(r.exit_code == 130);
   CHECK_FALSE(exists(part));
-  CHECK_FALSE(exists(dir / "out/large.bin"));
+  CHECK_FALSE(exists(folder / "out/large.bin"));
 }
 
 TEST_CASE("segments: a file share with artifact-metadata.csv: segments checked against the hash",
           "[download-artifact][segments]") {
-  TempDir dir;
-  const std::string large = make_tree(dir / "drop");
+  TempDir folder;
+  const std::string large = make_tree(folder / "drop");
   std::vector<shared::metadata::Entry> entries = {
       {"large.bin", shared::hash::sha256(large)},
       {"small-0.txt", shared::hash::sha256("small file 0")},
       {"small-1.txt", shared::hash::sha256("small file 1")},
       {"small-2.txt", shared::hash::sha256("small file 2")}};
   SECTION("the right hash: placed") {
-    write_file(dir / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
-    const ProcessResult r = download(dir / "drop", dir / "out");
+    write_file(folder / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
+    const ProcessResult r = download(folder / "drop", folder / "out");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(read_file(dir / "out/large.bin") == large);
+    CHECK(read_file(folder / "out/large.bin") == large);
     CHECK(r.out.find("with SHA-256") != std::string::npos);
   }
   SECTION("a wrong hash: fetched whole once more, then failed (exit 4)") {
     entries[0].sha256 = shared::hash::sha256("something else");
-    write_file(dir / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
-    const ProcessResult r = download(dir / "drop", dir / "out");
+    write_file(folder / "drop/artifact-metadata.csv", shared::metadata::to_csv(entries));
+    const ProcessResult r = download(folder / "drop", folder / "out");
     INFO(r.out << r.err);
     CHECK(r.exit_code == 4);
     CHECK(r.out.find("SHA-256 mismatch of the segments") != std::string::npos);
-    CHECK_FALSE(exists(dir / "out/large.bin"));
-    CHECK_FALSE(exists(dir / "out/large.bin.part"));
-    CHECK(read_file(dir / "out/small-1.txt") == "small file 1");
+    CHECK_FALSE(exists(folder / "out/large.bin"));
+    CHECK_FALSE(exists(folder / "out/large.bin.part"));
+    CHECK(read_file(folder / "out/small-1.txt") == "small file 1");
   }
 }
 
@@ -209,10 +209,10 @@ TEST_CASE("segments: incremental, a changed large file of unknown size starts fi
   }
   server.serve("/a-large.bin", before);
   server.serve("/artifact-metadata.csv", shared::metadata::to_csv(entries));
-  TempDir dir;
+  TempDir folder;
   const std::vector<std::string> incremental = {"--incremental", "--cache-directory",
-                                                dir / "cache"};
-  const ProcessResult fill = download(server.url("/"), dir / "one", incremental);
+                                                folder / "cache"};
+  const ProcessResult fill = download(server.url("/"), folder / "one", incremental);
   INFO(fill.out << fill.err);
   REQUIRE(fill.exit_code == 0);
 
@@ -225,12 +225,12 @@ TEST_CASE("segments: incremental, a changed large file of unknown size starts fi
   }
   server.serve("/artifact-metadata.csv", shared::metadata::to_csv(entries));
   const std::size_t earlier = server.requests().size();
-  const ProcessResult r = download(server.url("/"), dir / "two", incremental);
+  const ProcessResult r = download(server.url("/"), folder / "two", incremental);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(read_file(dir / "two/a-large.bin") == after);
-  CHECK(read_file(dir / "two/b-small-0.txt") == "changed 0");
-  CHECK(read_file(dir / "two/b-small-5.txt") == "small 5");
+  CHECK(read_file(folder / "two/a-large.bin") == after);
+  CHECK(read_file(folder / "two/b-small-0.txt") == "changed 0");
+  CHECK(read_file(folder / "two/b-small-5.txt") == "small 5");
   const auto requests = server.requests();
   std::vector<std::string> ranges; // of a-large.bin in the second run, in order
   for (std::size_t k = earlier; k < requests.size(); ++k) {

@@ -61,8 +61,8 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST_CASE("the CSV matches sha256sum for every file, hostile names included",
           "[generate-metadata]") {
-  TempDir dir;
-  const std::string root = dir / "artifact";
+  TempDir folder;
+  const std::string root = folder / "artifact";
   const auto names = make_hostile_tree(root);
   write_file(root + "/artifact-metadata.csv", "stale,from an earlier run\n");
   write_file(root + "/artifact-metadata.csv.part", "leftover of a crash");
@@ -89,23 +89,25 @@ TEST_CASE("the CSV matches sha256sum for every file, hostile names included",
 }
 
 TEST_CASE("the same tree gives the same bytes whatever the parallelism", "[generate-metadata]") {
-  TempDir dir;
-  make_hostile_tree(dir / "t");
-  REQUIRE(generate({dir / "t", "--output", dir / "one.csv", "--parallel", "1"}).exit_code == 0);
-  REQUIRE(generate({dir / "t", "--output", dir / "many.csv", "--parallel", "8"}).exit_code == 0);
-  CHECK(read_file(dir / "one.csv") == read_file(dir / "many.csv"));
+  TempDir folder;
+  make_hostile_tree(folder / "t");
+  REQUIRE(generate({folder / "t", "--output", folder / "one.csv", "--parallel", "1"}).exit_code ==
+          0);
+  REQUIRE(generate({folder / "t", "--output", folder / "many.csv", "--parallel", "8"}).exit_code ==
+          0);
+  CHECK(read_file(folder / "one.csv") == read_file(folder / "many.csv"));
 }
 
 TEST_CASE("include and exclude globs choose the files", "[generate-metadata]") {
-  TempDir dir;
-  write_file(dir / "t/bin/app.exe", "1");
-  write_file(dir / "t/bin/app.pdb", "2");
-  write_file(dir / "t/docs/readme.md", "3");
-  write_file(dir / "t/obj/tmp.exe", "4");
-  const ProcessResult r = generate(
-      {dir / "t", "--output", dir / "m.csv", "--include", "**/*.{exe,md}", "--exclude", "obj/**"});
+  TempDir folder;
+  write_file(folder / "t/bin/app.exe", "1");
+  write_file(folder / "t/bin/app.pdb", "2");
+  write_file(folder / "t/docs/readme.md", "3");
+  write_file(folder / "t/obj/tmp.exe", "4");
+  const ProcessResult r = generate({folder / "t", "--output", folder / "m.csv", "--include",
+                                    "**/*.{exe,md}", "--exclude", "obj/**"});
   REQUIRE(r.exit_code == 0);
-  const auto metadata = shared::metadata::read_csv_file(dir / "m.csv");
+  const auto metadata = shared::metadata::read_csv_file(folder / "m.csv");
   REQUIRE(metadata.entries.size() == 2);
   CHECK(metadata.entries[0].path == "bin/app.exe");
   CHECK(metadata.entries[1].path == "docs/readme.md");
@@ -113,68 +115,69 @@ TEST_CASE("include and exclude globs choose the files", "[generate-metadata]") {
 
 TEST_CASE("symlinks: skipped with a warning, followed only inside the root",
           "[generate-metadata]") {
-  TempDir dir;
-  write_file(dir / "outside/secret", "do not list me");
-  write_file(dir / "t/real/file", "data");
-  REQUIRE(::symlink("real/file", (dir / "t/link").c_str()) == 0);
-  REQUIRE(::symlink("real", (dir / "t/dirlink").c_str()) == 0);
-  REQUIRE(::symlink((dir / "outside/secret").c_str(), (dir / "t/escape").c_str()) == 0);
-  REQUIRE(::symlink("../outside", (dir / "t/escape-dir").c_str()) == 0);
+  TempDir folder;
+  write_file(folder / "outside/secret", "do not list me");
+  write_file(folder / "t/real/file", "data");
+  REQUIRE(::symlink("real/file", (folder / "t/link").c_str()) == 0);
+  REQUIRE(::symlink("real", (folder / "t/dirlink").c_str()) == 0);
+  REQUIRE(::symlink((folder / "outside/secret").c_str(), (folder / "t/escape").c_str()) == 0);
+  REQUIRE(::symlink("../outside", (folder / "t/escape-dir").c_str()) == 0);
 
   SECTION("default: not followed") {
-    const ProcessResult r = generate({dir / "t", "--output", dir / "m.csv"});
+    const ProcessResult r = generate({folder / "t", "--output", folder / "m.csv"});
     REQUIRE(r.exit_code == 0);
     CHECK(contains(r.err, "warning: skipped symlink link -> real/file: followSymlinks is off"));
-    CHECK(shared::metadata::read_csv_file(dir / "m.csv").entries.size() == 1);
+    CHECK(shared::metadata::read_csv_file(folder / "m.csv").entries.size() == 1);
   }
   SECTION("followed inside, never outside") {
-    const ProcessResult r = generate({dir / "t", "--output", dir / "m.csv", "--follow-symlinks"});
+    const ProcessResult r =
+        generate({folder / "t", "--output", folder / "m.csv", "--follow-symlinks"});
     REQUIRE(r.exit_code == 0);
-    const auto metadata = shared::metadata::read_csv_file(dir / "m.csv");
+    const auto metadata = shared::metadata::read_csv_file(folder / "m.csv");
     std::set<std::string> paths;
     for (const auto& e : metadata.entries) {
       paths.insert(e.path);
     }
     CHECK(paths == std::set<std::string>{"dirlink/file", "link", "real/file"});
-    CHECK(contains(r.err, "skipped symlink escape -> " + (dir / "outside/secret") +
+    CHECK(contains(r.err, "skipped symlink escape -> " + (folder / "outside/secret") +
                               ": it leads outside rootPath"));
     CHECK(contains(r.err, "skipped symlink escape-dir -> ../outside: it leads outside rootPath"));
   }
 }
 
 TEST_CASE("inputs come from flags, else INPUT_ variables, else defaults", "[generate-metadata]") {
-  TempDir dir;
-  write_file(dir / "t/a", "a");
-  write_file(dir / "u/b", "b");
+  TempDir folder;
+  write_file(folder / "t/a", "a");
+  write_file(folder / "u/b", "b");
   ProcessOptions env;
-  env.set_env = {{"INPUT_ROOTPATH", dir / "t"}, {"INPUT_OUTPUT", dir / "env.csv"}};
+  env.set_env = {{"INPUT_ROOTPATH", folder / "t"}, {"INPUT_OUTPUT", folder / "env.csv"}};
   SECTION("environment only") {
     REQUIRE(generate({}, env).exit_code == 0);
-    CHECK(shared::metadata::read_csv_file(dir / "env.csv").find("a") != nullptr);
+    CHECK(shared::metadata::read_csv_file(folder / "env.csv").find("a") != nullptr);
   }
   SECTION("a flag beats the environment") {
-    REQUIRE(generate({"--root-path", dir / "u"}, env).exit_code == 0);
-    CHECK(shared::metadata::read_csv_file(dir / "env.csv").find("b") != nullptr);
+    REQUIRE(generate({"--root-path", folder / "u"}, env).exit_code == 0);
+    CHECK(shared::metadata::read_csv_file(folder / "env.csv").find("b") != nullptr);
   }
   SECTION("a bad value names its variable") {
     env.set_env["INPUT_PARALLEL"] = "many";
     const ProcessResult r = generate({}, env);
     CHECK(r.exit_code == 2);
     CHECK(r.err == "error: INPUT_PARALLEL: expected an integer, got \"many\"\n");
-    CHECK_FALSE(exists(dir / "env.csv"));
+    CHECK_FALSE(exists(folder / "env.csv"));
   }
 }
 
 TEST_CASE("bad input: a clear error, a meaningful status, no CSV", "[generate-metadata]") {
-  TempDir dir;
-  write_file(dir / "t/a", "a");
+  TempDir folder;
+  write_file(folder / "t/a", "a");
   SECTION("missing root") {
-    const ProcessResult r = generate({dir / "nope"});
+    const ProcessResult r = generate({folder / "nope"});
     CHECK(r.exit_code == 2);
-    CHECK(r.err == "error: --root-path: \"" + (dir / "nope") + "\" does not exist\n");
+    CHECK(r.err == "error: --root-path: \"" + (folder / "nope") + "\" does not exist\n");
   }
   SECTION("root is a file") {
-    const ProcessResult r = generate({dir / "t/a"});
+    const ProcessResult r = generate({folder / "t/a"});
     CHECK(r.exit_code == 2);
     CHECK(contains(r.err, "is not a folder"));
   }
@@ -184,61 +187,61 @@ TEST_CASE("bad input: a clear error, a meaningful status, no CSV", "[generate-me
     CHECK(contains(r.err, "--root-path is required"));
   }
   SECTION("an unknown flag") {
-    CHECK(generate({dir / "t", "--colour"}).exit_code == 2);
+    CHECK(generate({folder / "t", "--colour"}).exit_code == 2);
   }
   SECTION("output folder missing") {
-    const ProcessResult r = generate({dir / "t", "--output", dir / "missing/m.csv"});
+    const ProcessResult r = generate({folder / "t", "--output", folder / "missing/m.csv"});
     CHECK(r.exit_code == 5);
-    CHECK(contains(r.err, "cannot create " + (dir / "missing/m.csv.part")));
+    CHECK(contains(r.err, "cannot create " + (folder / "missing/m.csv.part")));
   }
   SECTION("an unreadable file keeps the old CSV and leaves no part file") {
     if (::geteuid() == 0) { // root reads everything: run the task as nobody instead
-      ::chmod(dir.path().c_str(), 0755);
-      ::chmod((dir / "t").c_str(), 0777);
+      ::chmod(folder.path().c_str(), 0755);
+      ::chmod((folder / "t").c_str(), 0777);
     }
-    write_file(dir / "t/locked", "secret");
-    ::chmod((dir / "t/locked").c_str(), 0);
-    write_file(dir / "t/artifact-metadata.csv", "old\n");
-    ::chmod((dir / "t/artifact-metadata.csv").c_str(), 0666);
+    write_file(folder / "t/locked", "secret");
+    ::chmod((folder / "t/locked").c_str(), 0);
+    write_file(folder / "t/artifact-metadata.csv", "old\n");
+    ::chmod((folder / "t/artifact-metadata.csv").c_str(), 0666);
     ProcessOptions as_nobody;
     as_nobody.run_as_uid = 65534;
-    const ProcessResult r = generate({dir / "t"}, as_nobody);
+    const ProcessResult r = generate({folder / "t"}, as_nobody);
     INFO(r.err);
     CHECK(r.exit_code == 5);
-    CHECK(contains(r.err, "error: cannot open " + (dir / "t/locked") + ": Permission denied"));
-    CHECK(read_file(dir / "t/artifact-metadata.csv") == "old\n");
-    CHECK_FALSE(exists(dir / "t/artifact-metadata.csv.part"));
+    CHECK(contains(r.err, "error: cannot open " + (folder / "t/locked") + ": Permission denied"));
+    CHECK(read_file(folder / "t/artifact-metadata.csv") == "old\n");
+    CHECK_FALSE(exists(folder / "t/artifact-metadata.csv.part"));
   }
 }
 
 TEST_CASE("SIGTERM stops the run: status 130, no CSV, no part file", "[generate-metadata]") {
-  TempDir dir;
+  TempDir folder;
   // A sparse 64 GB file: no disk used, but far more hashing than the signal's delay.
-  write_file(dir / "t/huge", "");
-  REQUIRE(::truncate((dir / "t/huge").c_str(), 64LL << 30) == 0);
+  write_file(folder / "t/huge", "");
+  REQUIRE(::truncate((folder / "t/huge").c_str(), 64LL << 30) == 0);
   ProcessOptions options;
   options.signal = SIGTERM;
   options.signal_after_ms = 300;
-  const ProcessResult r = generate({dir / "t", "--quiet"}, options);
+  const ProcessResult r = generate({folder / "t", "--quiet"}, options);
   CHECK(r.exit_code == 130);
   CHECK(contains(r.err, "error: interrupted"));
-  CHECK_FALSE(exists(dir / "t/artifact-metadata.csv"));
-  CHECK_FALSE(exists(dir / "t/artifact-metadata.csv.part"));
+  CHECK_FALSE(exists(folder / "t/artifact-metadata.csv"));
+  CHECK_FALSE(exists(folder / "t/artifact-metadata.csv.part"));
 }
 
 TEST_CASE("each log dialect speaks its CI system's language", "[generate-metadata]") {
-  TempDir dir;
-  write_file(dir / "t/a", "a");
-  REQUIRE(::symlink("a", (dir / "t/link").c_str()) == 0);
+  TempDir folder;
+  write_file(folder / "t/a", "a");
+  REQUIRE(::symlink("a", (folder / "t/link").c_str()) == 0);
   SECTION("Azure Pipelines, from TF_BUILD") {
     ProcessOptions azure;
     azure.set_env = {{"TF_BUILD", "True"}};
-    const ProcessResult ok = generate({dir / "t"}, azure);
+    const ProcessResult ok = generate({folder / "t"}, azure);
     CHECK(ok.exit_code == 0);
     CHECK(contains(ok.out, "##[group]Inputs\n"));
     CHECK(contains(ok.out, "##vso[task.logissue type=warning]skipped symlink link -> a"));
     CHECK(contains(ok.out, "##vso[task.complete result=SucceededWithIssues;]"));
-    const ProcessResult bad = generate({dir / "missing"}, azure);
+    const ProcessResult bad = generate({folder / "missing"}, azure);
     CHECK(bad.exit_code == 2);
     CHECK(contains(bad.out, "##vso[task.logissue type=error]--root-path: \""));
     CHECK(contains(bad.out, "##vso[task.complete result=Failed;]"));
@@ -246,17 +249,17 @@ TEST_CASE("each log dialect speaks its CI system's language", "[generate-metadat
   SECTION("GitHub Actions, from GITHUB_ACTIONS") {
     ProcessOptions github;
     github.set_env = {{"GITHUB_ACTIONS", "true"}};
-    const ProcessResult ok = generate({dir / "t"}, github);
+    const ProcessResult ok = generate({folder / "t"}, github);
     CHECK(ok.exit_code == 0);
     CHECK(contains(ok.out, "::group::Inputs\n"));
     CHECK(contains(ok.out, "::warning::skipped symlink link -> a"));
-    const ProcessResult bad = generate({dir / "missing"}, github);
+    const ProcessResult bad = generate({folder / "missing"}, github);
     CHECK(contains(bad.out, "::error::--root-path: \""));
   }
   SECTION("--log-format overrides the environment") {
     ProcessOptions azure;
     azure.set_env = {{"TF_BUILD", "True"}};
-    const ProcessResult r = generate({dir / "t", "--log-format", "plain"}, azure);
+    const ProcessResult r = generate({folder / "t", "--log-format", "plain"}, azure);
     CHECK_FALSE(contains(r.out, "##vso"));
     CHECK(contains(r.err, "warning: skipped symlink"));
   }

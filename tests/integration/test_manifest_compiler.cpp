@@ -12,21 +12,21 @@
 using namespace tests::support;
 
 TEST_CASE("manifest-compiler fails a bad manifest, naming it, and writes nothing", "[task]") {
-  TempDir dir;
-  write_file(dir / "bad.yml", "name: x\ninputs:\n  - name: a\n  - name: a\n");
+  TempDir folder;
+  write_file(folder / "bad.yml", "name: x\ninputs:\n  - name: a\n  - name: a\n");
   const ProcessResult bad =
-      run_process({MANIFEST_COMPILER_EXE, "f", dir / "out.cpp", dir / "bad.yml"});
+      run_process({MANIFEST_COMPILER_EXE, "f", folder / "out.cpp", folder / "bad.yml"});
   CHECK(bad.exit_code == 1);
-  CHECK(bad.err.find(dir / "bad.yml") != std::string::npos);
+  CHECK(bad.err.find(folder / "bad.yml") != std::string::npos);
   CHECK(bad.err.find("input a is declared twice") != std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(dir / "out.cpp"));
-  CHECK_FALSE(std::filesystem::exists(dir / "out.cpp.tmp"));
+  CHECK_FALSE(std::filesystem::exists(folder / "out.cpp"));
+  CHECK_FALSE(std::filesystem::exists(folder / "out.cpp.tmp"));
 
-  write_file(dir / "good.yml", "name: x\nversion: 1.0.0\ninputs:\n  - name: a\n    help: A.\n");
+  write_file(folder / "good.yml", "name: x\nversion: 1.0.0\ninputs:\n  - name: a\n    help: A.\n");
   const ProcessResult good =
-      run_process({MANIFEST_COMPILER_EXE, "my_manifest", dir / "out.cpp", dir / "good.yml"});
+      run_process({MANIFEST_COMPILER_EXE, "my_manifest", folder / "out.cpp", folder / "good.yml"});
   CHECK(good.exit_code == 0);
-  const std::string source = read_file(dir / "out.cpp");
+  const std::string source = read_file(folder / "out.cpp");
   CHECK(source.find("const shared::task::Manifest& my_manifest()") != std::string::npos);
   CHECK(source.find("i.name = \"a\";") != std::string::npos);
 
@@ -34,20 +34,20 @@ TEST_CASE("manifest-compiler fails a bad manifest, naming it, and writes nothing
 }
 
 TEST_CASE("manifest-compiler --markdown prints a task's inputs as Markdown tables", "[task]") {
-  TempDir dir;
-  write_file(dir / "task.yml", "name: x\n"
-                               "groups:\n  - name: more\n    displayName: More inputs\n"
-                               "inputs:\n"
-                               "  - name: rootPath\n    type: path\n    required: true\n"
-                               "    positional: true\n"
-                               "    help: Globs a|b, *, <dir> and `x|y`, e.g. this. Then more.\n"
-                               "  - name: mode\n    type: pickList\n    options: [fast, safe]\n"
-                               "    default: fast\n    group: more\n    help: How.\n"
-                               "  - name: port\n    short: P\n    environment: [PORT]\n"
-                               "    secret: true\n    group: more\n    help: Where.\n");
+  TempDir folder;
+  write_file(folder / "task.yml", "name: x\n"
+                                  "groups:\n  - name: more\n    displayName: More inputs\n"
+                                  "inputs:\n"
+                                  "  - name: rootPath\n    type: path\n    required: true\n"
+                                  "    positional: true\n"
+                                  "    help: Globs a|b, *, <dir> and `x|y`, e.g. this. Then more.\n"
+                                  "  - name: mode\n    type: pickList\n    options: [fast, safe]\n"
+                                  "    default: fast\n    group: more\n    help: How.\n"
+                                  "  - name: port\n    short: P\n    environment: [PORT]\n"
+                                  "    secret: true\n    group: more\n    help: Where.\n");
   const auto markdown = [&](std::vector<std::string> options) {
     options.insert(options.begin(), {MANIFEST_COMPILER_EXE, "--markdown"});
-    options.push_back(dir / "task.yml");
+    options.push_back(folder / "task.yml");
     return run_process(options);
   };
 
@@ -74,6 +74,6 @@ TEST_CASE("manifest-compiler --markdown prints a task's inputs as Markdown table
   const ProcessResult unknown = markdown({"--group", "nope"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("no input group nope") != std::string::npos);
-  CHECK(run_process({MANIFEST_COMPILER_EXE, "--markdown", "--bogus", dir / "task.yml"}).exit_code ==
-        2);
+  CHECK(run_process({MANIFEST_COMPILER_EXE, "--markdown", "--bogus", folder / "task.yml"})
+            .exit_code == 2);
 }

@@ -61,9 +61,9 @@ std::string random_body(std::size_t size, unsigned seed) {
 // root/photos: files (hostile names, modes, one spanning several 256 KiB buffers), an empty
 // folder, symlinks in and out; root/evil -> ../outside; root/file.txt; outside/ next to root.
 struct Tree {
-  TempDir dir;
-  std::string root = dir / "root";
-  std::string photos = dir / "root/photos";
+  TempDir folder;
+  std::string root = folder / "root";
+  std::string photos = folder / "root/photos";
   Tree() {
     make_file(photos + "/1.jpg", "jpeg one\n");
     make_file(photos + "/2.jpg", random_body(900000, 2));
@@ -71,7 +71,7 @@ struct Tree {
     make_file(photos + "/sub/run.sh", "#!/bin/sh\n", 0755);
     make_file(photos + "/empty-file", "");
     std::filesystem::create_directories(photos + "/empty folder");
-    make_file(dir / "outside/secret.txt", k_outside_text);
+    make_file(folder / "outside/secret.txt", k_outside_text);
     make_link("../../outside/secret.txt", photos + "/out-link");
     make_link("../../outside", photos + "/out-dir");
     make_link("1.jpg", photos + "/in-link");
@@ -108,8 +108,8 @@ ProcessResult curl(std::vector<std::string> args) {
   return run_process(args);
 }
 
-std::string save(const TempDir& dir, const std::string& name, const std::string& bytes) {
-  const std::string path = dir / name;
+std::string save(const TempDir& folder, const std::string& name, const std::string& bytes) {
+  const std::string path = folder / name;
   write_file(path, bytes);
   return path;
 }
@@ -120,9 +120,9 @@ TEST_CASE("serve: /archive/<name>/ is the folder as a stored zip; HEAD has the s
           "[serve]") {
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
-  const std::string archive = tree.dir / "photos.zip";
+  const std::string archive = tree.folder / "photos.zip";
   const ProcessResult r =
-      curl({"-D", tree.dir / "headers", "-o", archive, service.url("/archive/photos/")});
+      curl({"-D", tree.folder / "headers", "-o", archive, service.url("/archive/photos/")});
   INFO(r.err << service.output());
   REQUIRE(r.exit_code == 0);
   check_archive(archive, expected_from_disk(tree.photos));
@@ -195,7 +195,7 @@ TEST_CASE("serve: --help, bad inputs, and a file rewritten under the same size",
   REQUIRE(after.status == 200);
   CHECK(after.header("etag") != before.header("etag"));
   CHECK(after.body.size() == before.body.size());
-  check_archive(save(tree.dir, "after.zip", after.body), expected_from_disk(tree.photos));
+  check_archive(save(tree.folder, "after.zip", after.body), expected_from_disk(tree.photos));
 }
 
 TEST_CASE("serve: Range and If-Range answer 206 with the bytes of the full archive", "[serve]") {
@@ -289,13 +289,13 @@ TEST_CASE("serve: curl -C - resumes a cut download into a valid zip", "[serve]")
   for (const std::size_t cut :
        {std::size_t{1}, std::size_t{100}, full.body.size() / 2, full.body.size() - 1}) {
     INFO(cut);
-    const std::string archive = save(tree.dir, "resumed.zip", full.body.substr(0, cut));
+    const std::string archive = save(tree.folder, "resumed.zip", full.body.substr(0, cut));
     const ProcessResult r = curl({"-f", "-C", "-", "-o", archive, service.url("/archive/photos/")});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(read_file(archive) == full.body);
   }
-  check_archive(tree.dir / "resumed.zip", expected_from_disk(tree.photos));
+  check_archive(tree.folder / "resumed.zip", expected_from_disk(tree.photos));
 }
 
 TEST_CASE("serve: hostile requests get their documented status and no byte from outside",
@@ -379,7 +379,7 @@ TEST_CASE("serve: hostile requests get their documented status and no byte from 
   // With symlinks stored: in-tree links are links, the ones leading out are left out.
   const RawResponse archive = http_request(service.port(), "GET", "/archive/photos/");
   REQUIRE(archive.status == 200);
-  const std::string path = save(tree.dir, "a.zip", archive.body);
+  const std::string path = save(tree.folder, "a.zip", archive.body);
   Listing expected = expected_from_disk(tree.photos);
   expected["in-link"] = Seen{sha_hex("1.jpg"), 5, S_IFLNK | 0777};
   check_archive(path, expected);
@@ -405,7 +405,7 @@ TEST_CASE("serve: signed links: valid, expired, tampered, unsigned; --sign print
   const std::string valid = shared::server::sign_link(secret, path, now + 600);
   const RawResponse ok = http_request(service.port(), "GET", valid);
   CHECK(ok.status == 200);
-  check_archive(save(tree.dir, "signed.zip", ok.body), expected_from_disk(tree.photos));
+  check_archive(save(tree.folder, "signed.zip", ok.body), expected_from_disk(tree.photos));
   CHECK(http_request(service.port(), "GET", valid + "&compress=deflate").status == 200);
 
   const RawResponse plain = http_request(service.port(), "GET", path);
@@ -443,22 +443,23 @@ TEST_CASE(
     "[serve]") {
   Tree tree;
   ServeProcess service(k_exe, {"--root", tree.root});
-  const RawResponse dir =
+  const RawResponse folder =
       http_request(service.port(), "GET", "/v4/builds/42/artifacts/logs?type=download&dir=true");
-  REQUIRE(dir.status == 200);
-  CHECK(dir.header("content-disposition") ==
+  REQUIRE(folder.status == 200);
+  CHECK(folder.header("content-disposition") ==
         "attachment; filename=\"logs_dir.zip\"; filename*=UTF-8''logs_dir.zip");
-  check_archive(save(tree.dir, "logs.zip", dir.body), expected_from_disk(tree.root + "/42/logs"));
+  check_archive(save(tree.folder, "logs.zip", folder.body),
+                expected_from_disk(tree.root + "/42/logs"));
   const RawResponse nested = http_request(
       service.port(), "GET", "/v4/builds/42/artifacts/logs/nested/?type=download&dir=true");
   CHECK(nested.status == 200);
-  check_archive(save(tree.dir, "nested.zip", nested.body),
+  check_archive(save(tree.folder, "nested.zip", nested.body),
                 expected_from_disk(tree.root + "/42/logs/nested"));
 
   const RawResponse all = http_request(service.port(), "GET", "/v4/builds/42/artifacts");
   REQUIRE(all.status == 200);
   CHECK(contains(all.header("content-disposition"), "filename=\"42_artifacts.zip\""));
-  check_archive(save(tree.dir, "all.zip", all.body), expected_from_disk(tree.root + "/42"));
+  check_archive(save(tree.folder, "all.zip", all.body), expected_from_disk(tree.root + "/42"));
 
   const RawResponse file =
       http_request(service.port(), "GET", "/v4/builds/42/artifacts/logs/build.log?type=download");
@@ -530,7 +531,7 @@ TEST_CASE("serve: ?compress=deflate streams a deflated archive, chunked, without
   CHECK(r.header("transfer-encoding") == "chunked");
   CHECK(r.header("content-length").empty());
   CHECK(r.header("accept-ranges") == "none");
-  const std::string archive = save(tree.dir, "deflated.zip", r.body);
+  const std::string archive = save(tree.folder, "deflated.zip", r.body);
   check_archive(archive, expected_from_disk(tree.photos));
   const RawResponse stored = http_request(service.port(), "HEAD", "/archive/photos/");
   CHECK(r.body.size() + 250000 < std::stoull(stored.header("content-length")));
@@ -571,15 +572,15 @@ TEST_CASE("serve: a client that goes away stops its answer within a block; SIGTE
 
 TEST_CASE("serve: 50 concurrent downloads of a 200 MiB folder complete and verify",
           "[serve][long]") {
-  TempDir dir;
-  const std::string root = dir / "root";
+  TempDir folder;
+  const std::string root = folder / "root";
   for (int i = 0; i < 20; ++i) {
     make_file(root + "/big/file-" + std::to_string(i) + ".bin", random_body(10 << 20, 10 + i));
   }
   ServeProcess service(k_exe, {"--root", root});
   const RawResponse first = http_request(service.port(), "GET", "/archive/big/");
   REQUIRE(first.status == 200);
-  check_archive(save(dir, "big.zip", first.body), expected_from_disk(root + "/big"));
+  check_archive(save(folder, "big.zip", first.body), expected_from_disk(root + "/big"));
   const std::string digest = sha_hex(first.body);
   const std::uint64_t length = first.body.size();
 
@@ -632,8 +633,8 @@ TEST_CASE("serve: 50 concurrent downloads of a 200 MiB folder complete and verif
 
 TEST_CASE("serve: 200 clients that go away midway leave no threads, descriptors or memory",
           "[serve][long]") {
-  TempDir dir;
-  const std::string root = dir / "root";
+  TempDir folder;
+  const std::string root = folder / "root";
   for (int i = 0; i < 4; ++i) {
     make_file(root + "/big/file-" + std::to_string(i) + ".bin", random_body(8 << 20, 30 + i));
   }

@@ -19,15 +19,15 @@ public:
   static constexpr const char* k_key =
       "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-  /// Installs Azurite into `cache_dir` when it is not there yet (under a lock file, so that
+  /// Installs Azurite into `cache_folder` when it is not there yet (under a lock file, so that
   /// test processes running at once install it once). nullopt when it is ready, else why it
   /// cannot be (no npm, the registry unreachable …): tests then WARN that and skip.
-  static std::optional<std::string> install(const std::string& cache_dir);
+  static std::optional<std::string> install(const std::string& cache_folder);
 
-  /// Starts azurite-blob from `cache_dir` (install() must have succeeded) with its data in
+  /// Starts azurite-blob from `cache_folder` (install() must have succeeded) with its data in
   /// a temporary folder. Throws std::runtime_error with its log when it does not accept
   /// connections within 20 s.
-  explicit AzuriteServer(const std::string& cache_dir);
+  explicit AzuriteServer(const std::string& cache_folder);
   ~AzuriteServer();
   AzuriteServer(const AzuriteServer&) = delete;
   AzuriteServer& operator=(const AzuriteServer&) = delete;
@@ -37,7 +37,7 @@ public:
   std::string endpoint() const;
 
 private:
-  std::string m_dir;
+  std::string m_folder;
   int m_port = 0;
   std::unique_ptr<BackgroundProcess> m_process;
 };

@@ -40,10 +40,10 @@ std::string find_nginx() {
     return "/usr/sbin/nginx";
   }
   const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && is_executable(dir + "/nginx")) {
-      return dir + "/nginx";
+  std::istringstream path_folders(path != nullptr ? path : "");
+  for (std::string folder; std::getline(path_folders, folder, ':');) {
+    if (!folder.empty() && is_executable(folder + "/nginx")) {
+      return folder + "/nginx";
     }
   }
   throw std::runtime_error("nginx not installed: run scripts/install-deps.sh");

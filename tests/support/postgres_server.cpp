@@ -57,20 +57,20 @@ PostgresServer::PostgresServer() {
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed for " + pattern);
   }
-  m_dir = pattern;
+  m_folder = pattern;
   try {
     if (::geteuid() == 0) {
       const passwd* user = ::getpwnam("postgres");
       if (user == nullptr) {
         throw std::runtime_error("no postgres user to run PostgreSQL as (install postgresql)");
       }
-      if (::chown(m_dir.c_str(), user->pw_uid, user->pw_gid) != 0) {
-        throw std::runtime_error("cannot chown " + m_dir + " to postgres");
+      if (::chown(m_folder.c_str(), user->pw_uid, user->pw_gid) != 0) {
+        throw std::runtime_error("cannot chown " + m_folder + " to postgres");
       }
     }
     const auto init =
-        run_process(as_server_user({m_bin + "/initdb", "-D", m_dir + "/data", "-A", "trust", "-U",
-                                    "postgres", "-E", "UTF8", "--no-sync"}));
+        run_process(as_server_user({m_bin + "/initdb", "-D", m_folder + "/data", "-A", "trust",
+                                    "-U", "postgres", "-E", "UTF8", "--no-sync"}));
     if (init.exit_code != 0) {
       throw std::runtime_error("initdb failed: " + tail(init.err + init.out));
     }
@@ -81,11 +81,11 @@ PostgresServer::PostgresServer() {
     }
     throw std::runtime_error("PostgreSQL did not start on a free port in " +
                              std::to_string(kStartAttempts) + " attempts; log:\n" +
-                             tail(slurp(m_dir + "/log")));
+                             tail(slurp(m_folder + "/log")));
   } catch (...) {
     stop();
     std::error_code ignored;
-    std::filesystem::remove_all(m_dir, ignored);
+    std::filesystem::remove_all(m_folder, ignored);
     throw;
   }
 }
@@ -102,25 +102,25 @@ std::vector<std::string> PostgresServer::as_server_user(std::vector<std::string>
 bool PostgresServer::try_start() {
   m_port = free_port();
   const auto start = run_process(as_server_user(
-      {m_bin + "/pg_ctl", "-D", m_dir + "/data", "-l", m_dir + "/log", "-w", "-t", "30", "-o",
-       "-p " + std::to_string(m_port) + " -k " + m_dir +
+      {m_bin + "/pg_ctl", "-D", m_folder + "/data", "-l", m_folder + "/log", "-w", "-t", "30", "-o",
+       "-p " + std::to_string(m_port) + " -k " + m_folder +
            " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
        "start"}));
   if (start.exit_code == 0) {
     m_started = true;
     return true;
   }
-  if (slurp(m_dir + "/log").find("Address already in use") != std::string::npos) {
+  if (slurp(m_folder + "/log").find("Address already in use") != std::string::npos) {
     return false;
   }
   throw std::runtime_error("pg_ctl start failed: " + tail(start.err + start.out) + "\nlog:\n" +
-                           tail(slurp(m_dir + "/log")));
+                           tail(slurp(m_folder + "/log")));
 }
 
 PostgresServer::~PostgresServer() {
   stop();
   std::error_code ignored;
-  std::filesystem::remove_all(m_dir, ignored);
+  std::filesystem::remove_all(m_folder, ignored);
 }
 
 void PostgresServer::stop() {
@@ -129,9 +129,9 @@ void PostgresServer::stop() {
   }
   m_started = false;
   const auto stopped = run_process(
-      as_server_user({m_bin + "/pg_ctl", "-D", m_dir + "/data", "-m", "fast", "-w", "stop"}));
+      as_server_user({m_bin + "/pg_ctl", "-D", m_folder + "/data", "-m", "fast", "-w", "stop"}));
   if (stopped.exit_code != 0) {
-    std::ifstream pid_file(m_dir + "/data/postmaster.pid");
+    std::ifstream pid_file(m_folder + "/data/postmaster.pid");
     long pid = 0;
     if (pid_file >> pid && pid > 0) {
       ::kill(static_cast<pid_t>(pid), SIGKILL);

@@ -33,7 +33,7 @@ private:
   /// argv run as the postgres user when the test runs as root (runuser), else as it is.
   std::vector<std::string> as_server_user(std::vector<std::string> argv) const;
 
-  std::string m_dir;
+  std::string m_folder;
   std::string m_bin;
   int m_port = 0;
   bool m_started = false;

@@ -20,15 +20,15 @@ namespace tests::support {
 namespace {
 
 int count_entries(const std::string& folder) {
-  DIR* dir = ::opendir(folder.c_str());
-  if (dir == nullptr) {
+  DIR* stream = ::opendir(folder.c_str());
+  if (stream == nullptr) {
     return -1;
   }
   int n = 0;
-  while (const dirent* entry = ::readdir(dir)) {
+  while (const dirent* entry = ::readdir(stream)) {
     n += entry->d_name[0] == '.' ? 0 : 1;
   }
-  ::closedir(dir);
+  ::closedir(stream);
   return n;
 }
 
@@ -57,9 +57,9 @@ ServeProcess::ServeProcess(const std::string& exe, const std::vector<std::string
   std::vector<std::string> argv = {exe, "serve", "-P", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions own = options; // the job queue and store in the temp folder unless given
-  own.set_env.emplace("INPUT_DB", m_dir / "jobs.sqlite");
-  own.set_env.emplace("INPUT_STORE", m_dir / "downloads");
-  m_process = std::make_unique<BackgroundProcess>(argv, m_dir / "output.log", own);
+  own.set_env.emplace("INPUT_DB", m_folder / "jobs.sqlite");
+  own.set_env.emplace("INPUT_STORE", m_folder / "downloads");
+  m_process = std::make_unique<BackgroundProcess>(argv, m_folder / "output.log", own);
   const std::regex listening("Listening on http://[^ ]*:([0-9]+)/");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {

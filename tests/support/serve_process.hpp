@@ -47,7 +47,7 @@ public:
   int stop();
 
 private:
-  TempDir m_dir;
+  TempDir m_folder;
   std::unique_ptr<BackgroundProcess> m_process;
   int m_port = 0;
 };

@@ -41,19 +41,19 @@ std::vector<shared::metadata::Entry> numbered_files(const std::string& root, int
 } // namespace
 
 TEST_CASE("a cache is trusted after an update and finds files by content", "[cache]") {
-  TempDir dir;
-  write_file(dir / "root/a/one.txt", "one");
-  write_file(dir / "root/two.txt", "two");
-  write_file(dir / "root/copy-of-two.txt", "two");
-  ArtifactCache cache(dir / "cache", "https://store.example/app");
+  TempDir folder;
+  write_file(folder / "root/a/one.txt", "one");
+  write_file(folder / "root/two.txt", "two");
+  write_file(folder / "root/copy-of-two.txt", "two");
+  ArtifactCache cache(folder / "cache", "https://store.example/app");
   std::string reason;
   CHECK(cache.open(reason) == ArtifactCache::State::missing);
-  CHECK(cache.update(dir / "root",
+  CHECK(cache.update(folder / "root",
                      {entry("a/one.txt", "one"), entry("two.txt", "two"),
                       entry("copy-of-two.txt", "two"), entry("not-there.txt", "x")},
                      ArtifactCache::Link::copy) == 3);
 
-  ArtifactCache again(dir / "cache", "https://store.example/app");
+  ArtifactCache again(folder / "cache", "https://store.example/app");
   REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
   CHECK(reason.rfind("last updated ", 0) == 0);
   CHECK(again.has(shared::hash::sha256("two")));
@@ -85,13 +85,13 @@ TEST_CASE("a cache is trusted after an update and finds files by content", "[cac
   }
   SECTION("an edited fingerprints file makes the cache untrusted") {
     write_file(again.path() + "/current/fingerprints", "1 2 3\n4 5 6\n7 8 9\n");
-    ArtifactCache third(dir / "cache", "https://store.example/app");
+    ArtifactCache third(folder / "cache", "https://store.example/app");
     CHECK(third.open(reason) == ArtifactCache::State::untrusted);
     CHECK(reason == "its .verify marker does not match its files");
   }
   SECTION("a rejected object is replaced from the root at the next update") {
     again.reject(one->path);
-    again.update(dir / "root", {entry("a/one.txt", "one")}, ArtifactCache::Link::copy);
+    again.update(folder / "root", {entry("a/one.txt", "one")}, ArtifactCache::Link::copy);
     struct stat now {};
     REQUIRE(::stat(one->path.c_str(), &now) == 0);
     CHECK(now.st_ino != info.st_ino);
@@ -101,13 +101,13 @@ TEST_CASE("a cache is trusted after an update and finds files by content", "[cac
 
 TEST_CASE("an update keeps unchanged objects, deletes unnamed ones, leaves no leftovers",
           "[cache]") {
-  TempDir dir;
-  write_file(dir / "root/keep.txt", "keep");
-  write_file(dir / "root/drop.txt", "drop");
-  ArtifactCache cache(dir / "cache", "key");
+  TempDir folder;
+  write_file(folder / "root/keep.txt", "keep");
+  write_file(folder / "root/drop.txt", "drop");
+  ArtifactCache cache(folder / "cache", "key");
   std::string reason;
   cache.open(reason);
-  cache.update(dir / "root", {entry("keep.txt", "keep"), entry("drop.txt", "drop")},
+  cache.update(folder / "root", {entry("keep.txt", "keep"), entry("drop.txt", "drop")},
                ArtifactCache::Link::copy);
   const std::string keep =
       cache.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256("keep"), false);
@@ -119,10 +119,10 @@ TEST_CASE("an update keeps unchanged objects, deletes unnamed ones, leaves no le
   write_file(cache.path() + "/objects/" + std::string(64, 'a'), "orphan of a crash");
   REQUIRE(cache.leftovers().size() == 1);
 
-  ArtifactCache next(dir / "cache", "key");
+  ArtifactCache next(folder / "cache", "key");
   REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
-  write_file(dir / "root2/renamed.txt", "keep");
-  next.update(dir / "root2", {entry("renamed.txt", "keep")}, ArtifactCache::Link::copy);
+  write_file(folder / "root2/renamed.txt", "keep");
+  next.update(folder / "root2", {entry("renamed.txt", "keep")}, ArtifactCache::Link::copy);
   struct stat second {};
   REQUIRE(::stat(keep.c_str(), &second) == 0);
   CHECK(second.st_ino == first.st_ino); // kept, not copied again
@@ -135,17 +135,17 @@ TEST_CASE("an update keeps unchanged objects, deletes unnamed ones, leaves no le
 TEST_CASE("an update copies each content from the first of its paths the root holds, on "
           "several threads",
           "[cache]") {
-  TempDir dir;
-  std::vector<shared::metadata::Entry> entries = numbered_files(dir / "root", 300);
+  TempDir folder;
+  std::vector<shared::metadata::Entry> entries = numbered_files(folder / "root", 300);
   entries.push_back(entry("a-missing.txt", "twice")); // listed, but not in the root
   entries.push_back(entry("b-there.txt", "twice"));
-  write_file(dir / "root/b-there.txt", "twice");
-  ArtifactCache cache(dir / "cache", "key");
+  write_file(folder / "root/b-there.txt", "twice");
+  ArtifactCache cache(folder / "cache", "key");
   std::string reason;
   cache.open(reason);
-  CHECK(cache.update(dir / "root", entries, ArtifactCache::Link::copy) == 301);
+  CHECK(cache.update(folder / "root", entries, ArtifactCache::Link::copy) == 301);
 
-  ArtifactCache again(dir / "cache", "key");
+  ArtifactCache again(folder / "cache", "key");
   REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
   const std::string csv = read_file(again.path() + "/current/artifact-metadata.csv");
   CHECK(csv.rfind("b-there.txt,", 0) == 0); // path order; a-missing.txt left out
@@ -164,21 +164,21 @@ TEST_CASE("an update copies each content from the first of its paths the root ho
 
 TEST_CASE("a failing update removes the objects it added and leaves the old generation",
           "[cache]") {
-  TempDir dir;
-  write_file(dir / "root/old.txt", "old");
-  ArtifactCache cache(dir / "cache", "key");
+  TempDir folder;
+  write_file(folder / "root/old.txt", "old");
+  ArtifactCache cache(folder / "cache", "key");
   std::string reason;
   cache.open(reason);
-  REQUIRE(cache.update(dir / "root", {entry("old.txt", "old")}, ArtifactCache::Link::copy) == 1);
-  std::vector<shared::metadata::Entry> entries = numbered_files(dir / "root", 300);
+  REQUIRE(cache.update(folder / "root", {entry("old.txt", "old")}, ArtifactCache::Link::copy) == 1);
+  std::vector<shared::metadata::Entry> entries = numbered_files(folder / "root", 300);
   // Something that is not a file where one new object must go: copying it there fails.
   const std::string objects = cache.path() + "/objects/";
   const std::string blocked = shared::hash::to_hex(shared::hash::sha256("content 150"), false);
   std::filesystem::create_directories(objects + blocked + "/inside");
 
-  ArtifactCache next(dir / "cache", "key");
+  ArtifactCache next(folder / "cache", "key");
   REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
-  CHECK_THROWS_AS(next.update(dir / "root", entries, ArtifactCache::Link::copy),
+  CHECK_THROWS_AS(next.update(folder / "root", entries, ArtifactCache::Link::copy),
                   shared::error::IoError);
   std::set<std::string> left;
   for (const auto& item : std::filesystem::directory_iterator(objects)) {
@@ -186,7 +186,7 @@ TEST_CASE("a failing update removes the objects it added and leaves the old gene
   }
   CHECK(left ==
         std::set<std::string>{shared::hash::to_hex(shared::hash::sha256("old"), false), blocked});
-  ArtifactCache after(dir / "cache", "key");
+  ArtifactCache after(folder / "cache", "key");
   REQUIRE(after.open(reason) == ArtifactCache::State::trusted);
   CHECK(after.has(shared::hash::sha256("old")));
   CHECK_FALSE(after.has(shared::hash::sha256("content 0")));
@@ -196,41 +196,41 @@ TEST_CASE("a failing update removes the objects it added and leaves the old gene
 TEST_CASE("an update after a clean one removes just the objects its predecessor named and "
           "the new one does not; the cache tells earlier sizes by path",
           "[cache]") {
-  TempDir dir;
-  write_file(dir / "root/keep.txt", "keep");
-  write_file(dir / "root/drop.txt", "dropped");
-  ArtifactCache cache(dir / "cache", "key");
+  TempDir folder;
+  write_file(folder / "root/keep.txt", "keep");
+  write_file(folder / "root/drop.txt", "dropped");
+  ArtifactCache cache(folder / "cache", "key");
   std::string reason;
   cache.open(reason);
-  cache.update(dir / "root", {entry("keep.txt", "keep"), entry("drop.txt", "dropped")},
+  cache.update(folder / "root", {entry("keep.txt", "keep"), entry("drop.txt", "dropped")},
                ArtifactCache::Link::copy);
   const auto object = [&](const std::string& content) {
     return cache.path() + "/objects/" + shared::hash::to_hex(shared::hash::sha256(content), false);
   };
 
-  ArtifactCache next(dir / "cache", "key");
+  ArtifactCache next(folder / "cache", "key");
   REQUIRE(next.open(reason) == ArtifactCache::State::trusted);
   CHECK(next.size_at("drop.txt") == 7u);
   CHECK(next.size_at("keep.txt") == 4u);
   CHECK_FALSE(next.size_at("new.txt"));
-  write_file(dir / "root2/keep.txt", "keep");
-  write_file(dir / "root2/new.txt", "new");
-  next.update(dir / "root2", {entry("keep.txt", "keep"), entry("new.txt", "new")},
+  write_file(folder / "root2/keep.txt", "keep");
+  write_file(folder / "root2/new.txt", "new");
+  next.update(folder / "root2", {entry("keep.txt", "keep"), entry("new.txt", "new")},
               ArtifactCache::Link::copy);
   CHECK(tests::support::exists(object("keep")));
   CHECK(tests::support::exists(object("new")));
   CHECK_FALSE(tests::support::exists(object("dropped")));
   CHECK(next.leftovers().empty());
 
-  ArtifactCache third(dir / "cache", "key");
+  ArtifactCache third(folder / "cache", "key");
   REQUIRE(third.open(reason) == ArtifactCache::State::trusted);
   CHECK(third.size_at("new.txt") == 3u);
   CHECK_FALSE(third.size_at("drop.txt"));
 }
 
 TEST_CASE("cache locks: shared with shared, exclusive alone, a timeout when busy", "[cache]") {
-  TempDir dir;
-  const std::string path = dir / "cache/ArtifactEngineCache/k.lock";
+  TempDir folder;
+  const std::string path = folder / "cache/ArtifactEngineCache/k.lock";
   CacheLock reader(path);
   CacheLock other(path);
   REQUIRE(reader.acquire(CacheLock::Kind::shared, 0));
@@ -245,15 +245,15 @@ TEST_CASE("cache locks: shared with shared, exclusive alone, a timeout when busy
 }
 
 TEST_CASE("eviction removes least recently used keys until the total fits", "[cache]") {
-  TempDir dir;
-  const std::string base = dir / "cache/ArtifactEngineCache/";
+  TempDir folder;
+  const std::string base = folder / "cache/ArtifactEngineCache/";
   const auto make_key = [&](char digit, std::size_t bytes, long used) {
-    const std::string folder = base + std::string(64, digit);
-    write_file(folder + "/files/f", std::string(bytes, 'x'));
-    write_file(folder + ".lock", "");
+    const std::string key_folder = base + std::string(64, digit);
+    write_file(key_folder + "/files/f", std::string(bytes, 'x'));
+    write_file(key_folder + ".lock", "");
     const struct timespec times[2] = {{used, 0}, {used, 0}};
-    ::utimensat(AT_FDCWD, (folder + ".lock").c_str(), times, 0);
-    return folder;
+    ::utimensat(AT_FDCWD, (key_folder + ".lock").c_str(), times, 0);
+    return key_folder;
   };
   const std::string oldest = make_key('1', 1000, 100);
   const std::string middle = make_key('2', 1000, 200);
@@ -266,7 +266,7 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
 
   SECTION("the caller's own key stays when it alone fits") {
     // `oldest` is the caller's own key (last to go), `middle` is busy: `newest` goes.
-    const Eviction result = evict_least_recently_used(dir / "cache", 1500, oldest);
+    const Eviction result = evict_least_recently_used(folder / "cache", 1500, oldest);
     CHECK(result.bytes_before == 3000u);
     CHECK(result.busy == std::vector<std::string>{middle});
     CHECK(result.evicted == std::vector<std::string>{newest});
@@ -276,7 +276,7 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
     CHECK_FALSE(tests::support::exists(base + std::string(64, '4') + ".evicted-1"));
   }
   SECTION("the caller's own key goes when it alone is over the limit") {
-    const Eviction result = evict_least_recently_used(dir / "cache", 500, oldest);
+    const Eviction result = evict_least_recently_used(folder / "cache", 500, oldest);
     CHECK(result.evicted == std::vector<std::string>{newest, oldest});
     CHECK(result.bytes_after == 1000u);
   }
@@ -285,13 +285,13 @@ TEST_CASE("eviction removes least recently used keys until the total fits", "[ca
 TEST_CASE("with the checks' fingerprints, an update caches only the files that were checked, "
           "unchanged since",
           "[cache]") {
-  TempDir dir;
-  write_file(dir / "root/kept.txt", "kept");
-  write_file(dir / "root/written.txt", "written");
-  write_file(dir / "root/replaced.txt", "replaced");
-  write_file(dir / "root/unchecked.txt", "unchecked");
+  TempDir folder;
+  write_file(folder / "root/kept.txt", "kept");
+  write_file(folder / "root/written.txt", "written");
+  write_file(folder / "root/replaced.txt", "replaced");
+  write_file(folder / "root/unchecked.txt", "unchecked");
   const auto fingerprint = [&](const std::string& name) {
-    return Fingerprint::of(dir / ("root/" + name));
+    return Fingerprint::of(folder / ("root/" + name));
   };
   std::vector<std::optional<Fingerprint>> checked = {fingerprint("kept.txt"),
                                                      fingerprint("written.txt"),
@@ -299,22 +299,23 @@ TEST_CASE("with the checks' fingerprints, an update caches only the files that w
   // After the checks: one file written in place (a new modification time), one replaced by
   // another file (a new inode), both with the bytes their hashes say.
   ::usleep(20'000);
-  write_file(dir / "root/written.txt", "written");
-  write_file(dir / "root/other.txt", "replaced");
-  REQUIRE(::rename((dir / "root/other.txt").c_str(), (dir / "root/replaced.txt").c_str()) == 0);
+  write_file(folder / "root/written.txt", "written");
+  write_file(folder / "root/other.txt", "replaced");
+  REQUIRE(::rename((folder / "root/other.txt").c_str(), (folder / "root/replaced.txt").c_str()) ==
+          0);
   REQUIRE(fingerprint("written.txt") != checked[1]);
   REQUIRE(fingerprint("replaced.txt") != checked[2]);
 
   const bool hard_link = GENERATE(false, true);
   INFO("hard link " << hard_link);
   const auto link = hard_link ? ArtifactCache::Link::hardlink : ArtifactCache::Link::copy;
-  ArtifactCache cache(dir / "cache", "key");
+  ArtifactCache cache(folder / "cache", "key");
   const std::vector<shared::metadata::Entry> entries = {
       entry("kept.txt", "kept"), entry("written.txt", "written"), entry("replaced.txt", "replaced"),
       entry("unchecked.txt", "unchecked")};
-  CHECK(cache.update(dir / "root", entries, link, &checked) == 1);
+  CHECK(cache.update(folder / "root", entries, link, &checked) == 1);
 
-  ArtifactCache again(dir / "cache", "key");
+  ArtifactCache again(folder / "cache", "key");
   std::string reason;
   REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
   CHECK(again.has(shared::hash::sha256("kept")));
@@ -326,18 +327,18 @@ TEST_CASE("with the checks' fingerprints, an update caches only the files that w
   CHECK(kept->unchanged); // the fingerprint recorded is the object's (a hard link's)
   CHECK(read_file(kept->path) == "kept");
   // Without fingerprints every file there is cached.
-  ArtifactCache plain(dir / "cache2", "key");
-  CHECK(plain.update(dir / "root", entries, link) == 4);
+  ArtifactCache plain(folder / "cache2", "key");
+  CHECK(plain.update(folder / "root", entries, link) == 4);
 }
 
 TEST_CASE("a file written while it is being copied into the cache is left out", "[cache]") {
-  TempDir dir;
+  TempDir folder;
   const std::string content((32u << 20) + 1, 'a'); // a copy long enough to be caught midway
-  const std::string file = dir / "root/big.bin";
+  const std::string file = folder / "root/big.bin";
   write_file(file, content);
   const std::vector<std::optional<Fingerprint>> checked = {Fingerprint::of(file)};
   const std::vector<shared::metadata::Entry> entries = {entry("big.bin", content)};
-  ArtifactCache cache(dir / "cache", "key");
+  ArtifactCache cache(folder / "cache", "key");
   const std::string object =
       cache.path() + "/objects/" + shared::hash::to_hex(entries[0].sha256, false);
   const std::string part = object + ".part";
@@ -362,7 +363,7 @@ TEST_CASE("a file written while it is being copied into the cache is left out", 
   });
   std::size_t cached = 0;
   try {
-    cached = cache.update(dir / "root", entries, ArtifactCache::Link::copy, &checked);
+    cached = cache.update(folder / "root", entries, ArtifactCache::Link::copy, &checked);
   } catch (...) {
     stop = true;
     writer.join();
@@ -373,7 +374,7 @@ TEST_CASE("a file written while it is being copied into the cache is left out", 
   if (!wrote) { // a loaded machine: the writer thread did not run while the part file was there
     SKIP_TEST("the copy into the cache ended before the writer saw its part file");
   }
-  ArtifactCache again(dir / "cache", "key");
+  ArtifactCache again(folder / "cache", "key");
   std::string reason;
   REQUIRE(again.open(reason) == ArtifactCache::State::trusted);
   const auto found = again.find(entries[0].sha256);

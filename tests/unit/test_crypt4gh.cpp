@@ -85,18 +85,19 @@ TEST_CASE("what is not a Crypt4GH public key says why", "[crypt4gh]") {
 }
 
 TEST_CASE("a key file is read from disk, errors name the path", "[crypt4gh]") {
-  tests::support::TempDir dir;
-  const std::string path = dir / "me.pub";
+  tests::support::TempDir folder;
+  const std::string path = folder / "me.pub";
   tests::support::write_file(path, "-----BEGIN CRYPT4GH PUBLIC KEY-----\n" + k_key64 +
                                        "\n-----END CRYPT4GH PUBLIC KEY-----\n");
   CHECK(read_public_key_file(path) == counting_key());
-  CHECK_THROWS_WITH(read_public_key_file(dir / "missing.pub"),
+  CHECK_THROWS_WITH(read_public_key_file(folder / "missing.pub"),
                     Catch::Contains("missing.pub: cannot be read"));
-  tests::support::write_file(dir / "bad.pub", "hello\n");
-  CHECK_THROWS_WITH(read_public_key_file(dir / "bad.pub"), Catch::StartsWith(dir / "bad.pub"));
-  tests::support::write_file(dir / "big.pub", std::string(70000, 'A'));
-  CHECK_THROWS_WITH(read_public_key_file(dir / "big.pub"), Catch::Contains("64 KiB"));
-  CHECK_THROWS_AS(read_public_key_file(dir.path()), std::invalid_argument); // a folder
+  tests::support::write_file(folder / "bad.pub", "hello\n");
+  CHECK_THROWS_WITH(read_public_key_file(folder / "bad.pub"),
+                    Catch::StartsWith(folder / "bad.pub"));
+  tests::support::write_file(folder / "big.pub", std::string(70000, 'A'));
+  CHECK_THROWS_WITH(read_public_key_file(folder / "big.pub"), Catch::Contains("64 KiB"));
+  CHECK_THROWS_AS(read_public_key_file(folder.path()), std::invalid_argument); // a folder
 }
 
 TEST_CASE("the header length counts magic, version, count and each packet", "[crypt4gh]") {

@@ -22,68 +22,69 @@ ino_t inode_of(const std::string& path) {
 } // namespace
 
 TEST_CASE("FilePlacer copies, or links when allowed, through a part file", "[fs]") {
-  TempDir dir;
-  tests::support::write_file(dir / "from", std::string(300000, 'x'));
-  tests::support::write_file(dir / "to", "old content");
+  TempDir folder;
+  tests::support::write_file(folder / "from", std::string(300000, 'x'));
+  tests::support::write_file(folder / "to", "old content");
 
-  const Placed copy = FilePlacer(false).place(dir / "from", AT_FDCWD, dir / "to");
+  const Placed copy = FilePlacer(false).place(folder / "from", AT_FDCWD, folder / "to");
   CHECK(copy.bytes == 300000u);
   CHECK(copy.method != CopyMethod::hard_link);
-  CHECK(tests::support::read_file(dir / "to") == std::string(300000, 'x'));
-  CHECK(inode_of(dir / "to") != inode_of(dir / "from"));
-  CHECK_FALSE(tests::support::exists(dir / "to.part"));
+  CHECK(tests::support::read_file(folder / "to") == std::string(300000, 'x'));
+  CHECK(inode_of(folder / "to") != inode_of(folder / "from"));
+  CHECK_FALSE(tests::support::exists(folder / "to.part"));
 
   FilePlacer linker(true);
-  const Placed link = linker.place(dir / "from", AT_FDCWD, dir / "linked");
+  const Placed link = linker.place(folder / "from", AT_FDCWD, folder / "linked");
   if (link.method == CopyMethod::hard_link) {
-    CHECK(inode_of(dir / "linked") == inode_of(dir / "from"));
+    CHECK(inode_of(folder / "linked") == inode_of(folder / "from"));
     // Again onto the same file: rename(2) leaves both names; the part file must still go.
-    CHECK(linker.place(dir / "from", AT_FDCWD, dir / "linked").method == CopyMethod::hard_link);
+    CHECK(linker.place(folder / "from", AT_FDCWD, folder / "linked").method ==
+          CopyMethod::hard_link);
   }
-  CHECK_FALSE(tests::support::exists(dir / "linked.part"));
-  CHECK(tests::support::read_file(dir / "linked") == std::string(300000, 'x'));
+  CHECK_FALSE(tests::support::exists(folder / "linked.part"));
+  CHECK(tests::support::read_file(folder / "linked") == std::string(300000, 'x'));
 }
 
 TEST_CASE("FilePlacer refuses what is not a regular file and leaves no part file", "[fs]") {
-  TempDir dir;
-  tests::support::write_file(dir / "real", "r");
-  REQUIRE(::symlink((dir / "real").c_str(), (dir / "link").c_str()) == 0);
-  CHECK_THROWS_AS(FilePlacer(true).place(dir / "link", AT_FDCWD, dir / "to"),
+  TempDir folder;
+  tests::support::write_file(folder / "real", "r");
+  REQUIRE(::symlink((folder / "real").c_str(), (folder / "link").c_str()) == 0);
+  CHECK_THROWS_AS(FilePlacer(true).place(folder / "link", AT_FDCWD, folder / "to"),
                   shared::error::IoError);
-  CHECK_THROWS_AS(FilePlacer(false).place(dir / "missing", AT_FDCWD, dir / "to"),
+  CHECK_THROWS_AS(FilePlacer(false).place(folder / "missing", AT_FDCWD, folder / "to"),
                   shared::error::IoError);
-  CHECK_THROWS_AS(FilePlacer(false).place(dir.path(), AT_FDCWD, dir / "to"),
+  CHECK_THROWS_AS(FilePlacer(false).place(folder.path(), AT_FDCWD, folder / "to"),
                   shared::error::IoError);
-  CHECK_FALSE(tests::support::exists(dir / "to"));
-  CHECK_FALSE(tests::support::exists(dir / "to.part"));
+  CHECK_FALSE(tests::support::exists(folder / "to"));
+  CHECK_FALSE(tests::support::exists(folder / "to.part"));
 }
 
-TEST_CASE("FilePlacer reaches the source through from_dir and from_name when given, and names "
+TEST_CASE("FilePlacer reaches the source through from_folder and from_name when given, and names "
           "`from` in errors",
           "[fs]") {
-  TempDir dir;
-  tests::support::write_file(dir / "objects/abc", "content");
-  const int objects = ::open((dir / "objects").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  TempDir folder;
+  tests::support::write_file(folder / "objects/abc", "content");
+  const int objects = ::open((folder / "objects").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(objects >= 0);
   // `from` is only what errors say: the calls go through the folder.
-  const std::string shown = dir / "elsewhere/abc";
+  const std::string shown = folder / "elsewhere/abc";
   PlaceHints hints;
-  hints.from_dir = objects;
+  hints.from_folder = objects;
   hints.from_name = "abc";
   const bool link = GENERATE(false, true);
-  const Placed placed = FilePlacer(link).place(shown, AT_FDCWD, dir / "to", hints);
+  const Placed placed = FilePlacer(link).place(shown, AT_FDCWD, folder / "to", hints);
   CHECK(placed.bytes == 7u);
-  CHECK(tests::support::read_file(dir / "to") == "content");
+  CHECK(tests::support::read_file(folder / "to") == "content");
   if (placed.method == CopyMethod::hard_link) {
-    CHECK(inode_of(dir / "to") == inode_of(dir / "objects/abc"));
+    CHECK(inode_of(folder / "to") == inode_of(folder / "objects/abc"));
   }
   hints.from_name = "missing";
   try {
-    FilePlacer(link).place(shown, AT_FDCWD, dir / "to2", hints);
+    FilePlacer(link).place(shown, AT_FDCWD, folder / "to2", hints);
     FAIL("no exception");
   } catch (const shared::error::IoError& e) {
     CHECK(std::string(e.what()).find(shown) != std::string::npos);
   }
-  CHECK_FALSE(tests::support::exists(dir / "to2"));
+  CHECK_FALSE(tests::support::exists(folder / "to2"));
   ::close(objects);
 }

@@ -15,12 +15,12 @@ using tests::support::TempDir;
 using tests::support::write_file;
 
 TEST_CASE("read_folder gives each entry's name, type and inode", "[fs]") {
-  TempDir dir;
-  write_file(dir / "f/a", "1");
-  write_file(dir / "f/b", "2");
-  REQUIRE(::mkdir((dir / "f/sub").c_str(), 0755) == 0);
-  REQUIRE(::link((dir / "f/a").c_str(), (dir / "f/a-link").c_str()) == 0);
-  const Descriptor fd(::open((dir / "f").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  TempDir folder;
+  write_file(folder / "f/a", "1");
+  write_file(folder / "f/b", "2");
+  REQUIRE(::mkdir((folder / "f/sub").c_str(), 0755) == 0);
+  REQUIRE(::link((folder / "f/a").c_str(), (folder / "f/a-link").c_str()) == 0);
+  const Descriptor fd(::open((folder / "f").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   REQUIRE(fd.get() >= 0);
   std::vector<FolderEntry> entries;
   REQUIRE(read_folder(fd.get(), entries));

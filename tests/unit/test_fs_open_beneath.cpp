@@ -19,17 +19,17 @@ using Opener = Descriptor (*)(int, std::string_view, int, mode_t);
 
 // A root folder with a file, a subfolder, and symlinks to both, one pointing out of the root.
 struct Tree {
-  TempDir dir;
+  TempDir folder;
   Descriptor root;
   Tree() {
-    write_file(dir / "outside/secret", "secret");
-    write_file(dir / "root/sub/file", "file");
-    write_file(dir / "root/top", "top");
-    REQUIRE(::symlink("sub", (dir / "root/sub-link").c_str()) == 0);
-    REQUIRE(::symlink("top", (dir / "root/top-link").c_str()) == 0);
-    REQUIRE(::symlink("../outside", (dir / "root/out").c_str()) == 0);
-    REQUIRE(::symlink("missing", (dir / "root/dangling").c_str()) == 0);
-    root.reset(::open((dir / "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    write_file(folder / "outside/secret", "secret");
+    write_file(folder / "root/sub/file", "file");
+    write_file(folder / "root/top", "top");
+    REQUIRE(::symlink("sub", (folder / "root/sub-link").c_str()) == 0);
+    REQUIRE(::symlink("top", (folder / "root/top-link").c_str()) == 0);
+    REQUIRE(::symlink("../outside", (folder / "root/out").c_str()) == 0);
+    REQUIRE(::symlink("missing", (folder / "root/dangling").c_str()) == 0);
+    root.reset(::open((folder / "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(root.valid());
   }
 };
@@ -120,11 +120,11 @@ TEST_CASE("open_beneath refuses symlinks and escapes, and tells them from missin
   CHECK(error_of(open, root, "out/secret") == ELOOP);    // out of the root
   CHECK(error_of(open, root, "dangling") == ELOOP);
   CHECK(error_of(open, root, "dangling", O_WRONLY | O_CREAT) == ELOOP); // not created through
-  CHECK_FALSE(exists(tree.dir / "root/missing"));
+  CHECK_FALSE(exists(tree.folder / "root/missing"));
   CHECK(error_of(open, root, "../outside/secret") == EXDEV);
   CHECK(error_of(open, root, "sub/../top") == EXDEV);
   CHECK(error_of(open, root, "sub/..") == EXDEV);
-  CHECK(error_of(open, root, (tree.dir / "root/top").c_str()) == EXDEV); // absolute
+  CHECK(error_of(open, root, (tree.folder / "root/top").c_str()) == EXDEV); // absolute
   CHECK(error_of(open, root, "missing") == ENOENT);
   CHECK(error_of(open, root, "missing/file") == ENOENT);
   CHECK(error_of(open, root, "top/file") == ENOTDIR); // a file in the middle

@@ -14,8 +14,8 @@ using shared::fs::PartFile;
 using namespace tests::support;
 
 TEST_CASE("a part file appears under its final name only when committed", "[fs]") {
-  TempDir dir;
-  const std::string target = dir / "out.csv";
+  TempDir folder;
+  const std::string target = folder / "out.csv";
   {
     PartFile part(target);
     part.write("hello ");
@@ -29,8 +29,8 @@ TEST_CASE("a part file appears under its final name only when committed", "[fs]"
 }
 
 TEST_CASE("an uncommitted part file is removed and the old file is untouched", "[fs]") {
-  TempDir dir;
-  const std::string target = dir / "out.csv";
+  TempDir folder;
+  const std::string target = folder / "out.csv";
   write_file(target, "old");
   write_file(target + ".part", "leftover from a crash");
   {
@@ -42,9 +42,9 @@ TEST_CASE("an uncommitted part file is removed and the old file is untouched", "
 }
 
 TEST_CASE("a part file in a missing folder fails with the path", "[fs]") {
-  TempDir dir;
+  TempDir folder;
   try {
-    PartFile part(dir / "missing/out.csv");
+    PartFile part(folder / "missing/out.csv");
     FAIL("no exception");
   } catch (const shared::error::IoError& e) {
     CHECK(std::string(e.what()).find("missing/out.csv.part") != std::string::npos);
@@ -53,10 +53,10 @@ TEST_CASE("a part file in a missing folder fails with the path", "[fs]") {
 
 TEST_CASE("create_part replaces a leftover hard link or symlink instead of writing through it",
           "[fs]") {
-  TempDir dir;
-  const std::string keep = dir / "cached-object"; // what a leftover may be a name of
+  TempDir folder;
+  const std::string keep = folder / "cached-object"; // what a leftover may be a name of
   write_file(keep, "keep me");
-  const std::string part = dir / "item.part";
+  const std::string part = folder / "item.part";
   SECTION("hard link") {
     REQUIRE(::link(keep.c_str(), part.c_str()) == 0);
   }
@@ -65,10 +65,10 @@ TEST_CASE("create_part replaces a leftover hard link or symlink instead of writi
   }
   SECTION("through PartFile") {
     REQUIRE(::link(keep.c_str(), part.c_str()) == 0);
-    PartFile file(dir / "item");
+    PartFile file(folder / "item");
     file.write("new");
     file.commit();
-    CHECK(read_file(dir / "item") == "new");
+    CHECK(read_file(folder / "item") == "new");
     CHECK(read_file(keep) == "keep me");
     return;
   }
@@ -81,9 +81,9 @@ TEST_CASE("create_part replaces a leftover hard link or symlink instead of writi
 }
 
 TEST_CASE("create_part names what it could not create", "[fs]") {
-  TempDir dir;
+  TempDir folder;
   try {
-    shared::fs::create_part(AT_FDCWD, dir / "missing/x.part", "shown/x.part");
+    shared::fs::create_part(AT_FDCWD, folder / "missing/x.part", "shown/x.part");
     FAIL("no exception");
   } catch (const shared::error::IoError& e) {
     CHECK(std::string(e.what()).find("cannot create shown/x.part") != std::string::npos);
@@ -92,45 +92,45 @@ TEST_CASE("create_part names what it could not create", "[fs]") {
 
 TEST_CASE("a part file in a folder: its name, pwrite through its descriptor, the rename", "[fs]") {
   const auto durability = GENERATE(shared::fs::Durability::none, shared::fs::Durability::flush);
-  TempDir dir;
-  write_file(dir / "sub/out.bin", "old");
-  const shared::fs::Descriptor folder(::open((dir / "sub").c_str(), O_RDONLY | O_DIRECTORY));
-  REQUIRE(folder.valid());
+  TempDir folder;
+  write_file(folder / "sub/out.bin", "old");
+  const shared::fs::Descriptor folder_fd(::open((folder / "sub").c_str(), O_RDONLY | O_DIRECTORY));
+  REQUIRE(folder_fd.valid());
   {
-    PartFile part(folder.get(), "out.bin", "shown/out.bin", durability);
+    PartFile part(folder_fd.get(), "out.bin", "shown/out.bin", durability);
     CHECK(part.part_path() == "shown/out.bin.part");
     CHECK(part.final_path() == "shown/out.bin");
-    CHECK(exists(dir / "sub/out.bin.part"));
+    CHECK(exists(folder / "sub/out.bin.part"));
     REQUIRE(::pwrite(part.descriptor(), "world", 5, 6) == 5);
     REQUIRE(::pwrite(part.descriptor(), "hello ", 6, 0) == 6);
-    CHECK(read_file(dir / "sub/out.bin") == "old"); // the final name untouched until commit
+    CHECK(read_file(folder / "sub/out.bin") == "old"); // the final name untouched until commit
     part.commit();
     CHECK(part.descriptor() == -1);
     CHECK_THROWS_AS(part.commit(), shared::error::IoError);
   }
-  CHECK(read_file(dir / "sub/out.bin") == "hello world");
-  CHECK_FALSE(exists(dir / "sub/out.bin.part"));
+  CHECK(read_file(folder / "sub/out.bin") == "hello world");
+  CHECK_FALSE(exists(folder / "sub/out.bin.part"));
 }
 
 TEST_CASE("a part file in a folder is deleted when not committed, named as shown on errors",
           "[fs]") {
-  TempDir dir;
-  const shared::fs::Descriptor folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  TempDir folder;
+  const shared::fs::Descriptor folder_fd(::open(folder.path().c_str(), O_RDONLY | O_DIRECTORY));
   {
-    PartFile part(folder.get(), "out.bin", "out.bin", shared::fs::Durability::none);
+    PartFile part(folder_fd.get(), "out.bin", "out.bin", shared::fs::Durability::none);
     part.write("unfinished");
-    CHECK(exists(dir / "out.bin.part"));
+    CHECK(exists(folder / "out.bin.part"));
   }
-  CHECK_FALSE(exists(dir / "out.bin.part"));
-  CHECK_FALSE(exists(dir / "out.bin"));
+  CHECK_FALSE(exists(folder / "out.bin.part"));
+  CHECK_FALSE(exists(folder / "out.bin"));
   {
-    PartFile part(folder.get(), "discarded", "discarded");
+    PartFile part(folder_fd.get(), "discarded", "discarded");
     part.discard();
-    CHECK_FALSE(exists(dir / "discarded.part"));
+    CHECK_FALSE(exists(folder / "discarded.part"));
     CHECK_THROWS_AS(part.commit(), shared::error::IoError);
   }
   try {
-    PartFile part(folder.get(), "missing/x", "shown/x");
+    PartFile part(folder_fd.get(), "missing/x", "shown/x");
     FAIL("no exception");
   } catch (const shared::error::IoError& e) {
     CHECK(std::string(e.what()).find("cannot create shown/x.part") != std::string::npos);
@@ -138,8 +138,8 @@ TEST_CASE("a part file in a folder is deleted when not committed, named as shown
 }
 
 TEST_CASE("a reader never sees a partial file under the final name", "[fs]") {
-  TempDir dir;
-  const std::string target = dir / "out.txt";
+  TempDir folder;
+  const std::string target = folder / "out.txt";
   const std::string chunk(4096, 'x');
   constexpr int k_chunks = 64;
   write_file(target, "old");
@@ -168,13 +168,13 @@ TEST_CASE("a reader never sees a partial file under the final name", "[fs]") {
 
 TEST_CASE("a part file named by a path beneath its folder is written next to the final name",
           "[fs]") {
-  TempDir dir;
-  write_file(dir / "sub/keep", "");
-  const shared::fs::Descriptor folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
-  PartFile part(folder.get(), "sub/out", "sub/out");
-  CHECK(exists(dir / "sub/out.part"));
+  TempDir folder;
+  write_file(folder / "sub/keep", "");
+  const shared::fs::Descriptor folder_fd(::open(folder.path().c_str(), O_RDONLY | O_DIRECTORY));
+  PartFile part(folder_fd.get(), "sub/out", "sub/out");
+  CHECK(exists(folder / "sub/out.part"));
   part.write("done");
   part.commit();
-  CHECK(read_file(dir / "sub/out") == "done");
-  CHECK_FALSE(exists(dir / "sub/out.part"));
+  CHECK(read_file(folder / "sub/out") == "done");
+  CHECK_FALSE(exists(folder / "sub/out.part"));
 }

@@ -44,18 +44,18 @@ TEST_CASE("hex parsing takes exactly 64 hex digits of either case", "[hash]") {
 }
 
 TEST_CASE("FileHasher hashes files larger than its buffer and reports sizes", "[hash]") {
-  tests::support::TempDir dir;
+  tests::support::TempDir folder;
   std::string data(FileHasher::k_buffer_size * 2 + 12345, '\0');
   for (std::size_t i = 0; i < data.size(); ++i) {
     data[i] = static_cast<char>(i % 251);
   }
-  tests::support::write_file(dir / "big", data);
-  tests::support::write_file(dir / "empty", "");
+  tests::support::write_file(folder / "big", data);
+  tests::support::write_file(folder / "empty", "");
   FileHasher hasher;
-  const FileHash big = hasher.hash_file(dir / "big");
+  const FileHash big = hasher.hash_file(folder / "big");
   CHECK(big.sha256 == sha256(data));
   CHECK(big.size == data.size());
-  const FileHash empty = hasher.hash_file(dir / "empty");
+  const FileHash empty = hasher.hash_file(folder / "empty");
   CHECK(empty.sha256 == sha256(""));
   CHECK(empty.size == 0);
 }

@@ -52,9 +52,9 @@ Archive archive_for(const Claim& claim, const JobStore& jobs) {
 } // namespace
 
 TEST_CASE("a job goes queued, running, done with its fields", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock));
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock));
   CHECK(jobs->backend() == "sqlite");
   const Job job = jobs->submit("42/dist", "dist_dir.zip", "fp1");
   CHECK(job.id.size() == 36);
@@ -89,9 +89,9 @@ TEST_CASE("a job goes queued, running, done with its fields", "[jobs]") {
 }
 
 TEST_CASE("an expired lease makes the job claimable again and fences the old worker", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock));
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock));
   const Job job = jobs->submit("a", "a_dir.zip", "");
   auto first = jobs->claim("dead", 10);
   REQUIRE(first);
@@ -113,11 +113,11 @@ TEST_CASE("an expired lease makes the job claimable again and fences the old wor
 }
 
 TEST_CASE("a job whose workers keep dying fails after max_attempts", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
   auto options = options_with(clock);
   options.max_attempts = 2;
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options);
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options);
   const Job job = jobs->submit("a", "a.zip", "");
   REQUIRE(jobs->claim("w", 5));
   clock.advance(6);
@@ -130,9 +130,9 @@ TEST_CASE("a job whose workers keep dying fails after max_attempts", "[jobs]") {
 }
 
 TEST_CASE("fail records the error; release puts a job back at once", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock));
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock));
   const Job a = jobs->submit("a", "a.zip", "");
   clock.advance(1);
   const Job b = jobs->submit("b", "b.zip", "");
@@ -152,9 +152,9 @@ TEST_CASE("fail records the error; release puts a job back at once", "[jobs]") {
 }
 
 TEST_CASE("reuse: a done job with the same folder and fingerprint, while it lives", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock, 600));
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock, 600));
   const Job job = jobs->submit("42/dist", "dist_dir.zip", "fp");
   CHECK_FALSE(jobs->find_reusable("42/dist", "fp")); // not done yet
   auto claim = jobs->claim("w", 60);
@@ -175,10 +175,10 @@ TEST_CASE("reuse: a done job with the same folder and fingerprint, while it live
 }
 
 TEST_CASE("cleanup deletes expired jobs and the archives no job refers to", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  shared::store::LocalStore store(dir / "store");
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock, 100));
+  shared::store::LocalStore store(folder / "store");
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock, 100));
   const Job job = jobs->submit("f", "f.zip", "fp");
   auto claim = jobs->claim("w", 60);
   const Archive archive = archive_for(*claim, *jobs);
@@ -201,10 +201,10 @@ TEST_CASE("cleanup deletes expired jobs and the archives no job refers to", "[jo
 }
 
 TEST_CASE("cleanup keeps an archive that a living job still refers to", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
-  shared::store::LocalStore store(dir / "store");
-  auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock, 100));
+  shared::store::LocalStore store(folder / "store");
+  auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock, 100));
   const Job first = jobs->submit("f", "f.zip", "fp");
   auto claim = jobs->claim("w", 60);
   const Archive archive = archive_for(*claim, *jobs);
@@ -227,24 +227,24 @@ TEST_CASE("cleanup keeps an archive that a living job still refers to", "[jobs]"
 }
 
 TEST_CASE("the schema is created once and opening again keeps the jobs", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   FakeClock clock;
   std::string id;
   {
-    auto jobs = JobStore::open(dir / "jobs.sqlite", options_with(clock));
+    auto jobs = JobStore::open(folder / "jobs.sqlite", options_with(clock));
     id = jobs->submit("a", "a.zip", "").id;
   }
-  auto again = JobStore::open("sqlite:" + (dir / "jobs.sqlite"), options_with(clock));
+  auto again = JobStore::open("sqlite:" + (folder / "jobs.sqlite"), options_with(clock));
   CHECK(again->get(id));
   CHECK_THROWS_AS(JobStore::open("mysql://x/y"), shared::error::UsageError);
-  CHECK_THROWS_AS(JobStore::open(dir / "missing/folder/jobs.sqlite"), shared::error::UsageError);
+  CHECK_THROWS_AS(JobStore::open(folder / "missing/folder/jobs.sqlite"), shared::error::UsageError);
 }
 
 TEST_CASE("two stores on one SQLite file never claim the same job", "[jobs]") {
-  TempDir dir;
+  TempDir folder;
   constexpr int k_jobs = 200;
   {
-    auto jobs = JobStore::open(dir / "jobs.sqlite");
+    auto jobs = JobStore::open(folder / "jobs.sqlite");
     for (int i = 0; i < k_jobs; ++i) {
       jobs->submit("f" + std::to_string(i), "f.zip", "");
     }
@@ -252,7 +252,7 @@ TEST_CASE("two stores on one SQLite file never claim the same job", "[jobs]") {
   std::mutex mutex;
   std::multiset<std::string> claimed;
   const auto work = [&](const std::string& worker) {
-    auto jobs = JobStore::open(dir / "jobs.sqlite");
+    auto jobs = JobStore::open(folder / "jobs.sqlite");
     while (auto claim = jobs->claim(worker, 600)) {
       CHECK(jobs->finish(*claim, archive_for(*claim, *jobs)));
       std::lock_guard<std::mutex> lock(mutex);
@@ -265,7 +265,7 @@ TEST_CASE("two stores on one SQLite file never claim the same job", "[jobs]") {
   b.join();
   CHECK(claimed.size() == k_jobs);
   CHECK(std::set<std::string>(claimed.begin(), claimed.end()).size() == k_jobs);
-  auto jobs = JobStore::open(dir / "jobs.sqlite");
+  auto jobs = JobStore::open(folder / "jobs.sqlite");
   const auto counts = jobs->counts();
   CHECK(counts.queued == 0);
   CHECK(counts.running == 0);

@@ -23,23 +23,23 @@ using namespace tests::support;
 namespace {
 
 struct Fixture {
-  TempDir dir;
+  TempDir folder;
   std::ostringstream out;
   std::ostringstream err;
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
-  std::unique_ptr<JobStore> jobs = JobStore::open(dir / "jobs.sqlite");
-  shared::store::LocalStore store{dir / "store"};
+  std::unique_ptr<JobStore> jobs = JobStore::open(folder / "jobs.sqlite");
+  shared::store::LocalStore store{folder / "store"};
   SubmitOptions submit;
   WorkerOptions worker;
   WorkerSummary summary;
 
   Fixture() {
-    submit.root = dir / "root";
+    submit.root = folder / "root";
     worker.root = submit.root;
     worker.worker_id = "test";
-    write_file(dir / "root/42/dist/a.txt", "hello\n");
-    write_file(dir / "root/42/dist/sub/b.txt", std::string(100000, 'b'));
-    ::chmod((dir / "root/42/dist/a.txt").c_str(), 0640);
+    write_file(folder / "root/42/dist/a.txt", "hello\n");
+    write_file(folder / "root/42/dist/sub/b.txt", std::string(100000, 'b'));
+    ::chmod((folder / "root/42/dist/a.txt").c_str(), 0640);
   }
 
   Listing expected() const {
@@ -60,11 +60,12 @@ std::uint32_t folder_mode(const std::string& path) {
 TEST_CASE("a submitted folder is zipped into the local store and recorded", "[jobs]") {
   Fixture f;
   auto expected = f.expected();
-  expected["sub/"].mode = folder_mode(f.dir / "root/42/dist/sub");
+  expected["sub/"].mode = folder_mode(f.folder / "root/42/dist/sub");
   // Symlinks are not followed, out of the folder or in it: neither is in the archive.
-  write_file(f.dir / "secret.txt", "outside the root");
-  REQUIRE(::symlink((f.dir / "secret.txt").c_str(), (f.dir / "root/42/dist/out").c_str()) == 0);
-  REQUIRE(::symlink("a.txt", (f.dir / "root/42/dist/in").c_str()) == 0);
+  write_file(f.folder / "secret.txt", "outside the root");
+  REQUIRE(::symlink((f.folder / "secret.txt").c_str(), (f.folder / "root/42/dist/out").c_str()) ==
+          0);
+  REQUIRE(::symlink("a.txt", (f.folder / "root/42/dist/in").c_str()) == 0);
   const Submitted submitted =
       submit_folder(*f.jobs, f.store, "42/dist", "dist_dir.zip", f.submit, f.logger);
   CHECK_FALSE(submitted.reused);
@@ -101,9 +102,9 @@ TEST_CASE("an unchanged folder reuses the archive; a change gives a new one", "[
   CHECK_FALSE(work_one(*f.jobs, f.store, f.worker, f.logger, f.summary)); // nothing to zip
 
   // Same size, other content and time: the fingerprint sees the modification time.
-  write_file(f.dir / "root/42/dist/a.txt", "HELLO\n");
+  write_file(f.folder / "root/42/dist/a.txt", "HELLO\n");
   struct timespec times[2] = {{0, UTIME_OMIT}, {1'700'000'000, 5}};
-  ::utimensat(AT_FDCWD, (f.dir / "root/42/dist/a.txt").c_str(), times, 0);
+  ::utimensat(AT_FDCWD, (f.folder / "root/42/dist/a.txt").c_str(), times, 0);
   const auto changed = submit_folder(*f.jobs, f.store, "42/dist", "d.zip", f.submit, f.logger);
   CHECK_FALSE(changed.reused);
   CHECK(changed.job.fingerprint != first.job.fingerprint);
@@ -112,7 +113,7 @@ TEST_CASE("an unchanged folder reuses the archive; a change gives a new one", "[
   CHECK(rebuilt.status == Status::done);
   CHECK(rebuilt.sha256 != done.sha256);
   // A file added also counts.
-  write_file(f.dir / "root/42/dist/new.txt", "");
+  write_file(f.folder / "root/42/dist/new.txt", "");
   CHECK_FALSE(submit_folder(*f.jobs, f.store, "42/dist", "d.zip", f.submit, f.logger).reused);
 }
 
@@ -136,7 +137,7 @@ TEST_CASE("submit refuses missing folders, bad paths and folders over the limit"
     }
   }
   // A symlink on the way is not followed, not even inside the root.
-  REQUIRE(::symlink((f.dir / "root/42/dist").c_str(), (f.dir / "root/link").c_str()) == 0);
+  REQUIRE(::symlink((f.folder / "root/42/dist").c_str(), (f.folder / "root/link").c_str()) == 0);
   CHECK_THROWS_AS(submit_folder(*f.jobs, f.store, "link", "x.zip", f.submit, f.logger),
                   FolderNotFound);
   f.submit.max_size = 1000;
@@ -153,7 +154,7 @@ TEST_CASE("submit refuses missing folders, bad paths and folders over the limit"
 TEST_CASE("a job whose folder went away fails with the reason", "[jobs]") {
   Fixture f;
   const auto submitted = submit_folder(*f.jobs, f.store, "42/dist", "d.zip", f.submit, f.logger);
-  std::filesystem::remove_all(f.dir / "root/42");
+  std::filesystem::remove_all(f.folder / "root/42");
   REQUIRE(work_one(*f.jobs, f.store, f.worker, f.logger, f.summary));
   const auto job = f.jobs->get(submitted.job.id).value();
   CHECK(job.status == Status::failed);
@@ -169,24 +170,24 @@ TEST_CASE("a stop request mid-job puts the job back and leaves no object", "[job
   CHECK(f.summary.released == 1);
   CHECK(f.jobs->get(submitted.job.id)->status == Status::queued);
   CHECK_FALSE(f.store.exists(submitted.job.id + ".zip"));
-  CHECK_FALSE(exists(f.dir / ("store/" + submitted.job.id + ".zip.part")));
+  CHECK_FALSE(exists(f.folder / ("store/" + submitted.job.id + ".zip.part")));
 }
 
 TEST_CASE("the local store writes through a part file and deletes", "[store]") {
-  TempDir dir;
-  shared::store::LocalStore store(dir / "s");
+  TempDir folder;
+  shared::store::LocalStore store(folder / "s");
   {
     auto writer = store.create("a/b.zip");
     writer->write("abc", 3);
-    CHECK(exists(dir / "s/a/b.zip.part"));
+    CHECK(exists(folder / "s/a/b.zip.part"));
     CHECK_FALSE(store.exists("a/b.zip"));
   } // abandoned
-  CHECK_FALSE(exists(dir / "s/a/b.zip.part"));
+  CHECK_FALSE(exists(folder / "s/a/b.zip.part"));
   auto writer = store.create("a/b.zip");
   writer->write("abc", 3);
   CHECK(writer->size() == 3);
   writer->commit();
-  CHECK(read_file(dir / "s/a/b.zip") == "abc");
+  CHECK(read_file(folder / "s/a/b.zip") == "abc");
   CHECK(store.read_url("a/b.zip", std::chrono::seconds(1)) == "/downloads/a/b.zip");
   CHECK(store.remove("a/b.zip"));
   CHECK_FALSE(store.remove("a/b.zip"));
@@ -196,9 +197,9 @@ TEST_CASE("the local store writes through a part file and deletes", "[store]") {
   }
   auto object = store.create("written");
   object->write("file body", 9);
-  CHECK_FALSE(exists(dir / "s/written"));
+  CHECK_FALSE(exists(folder / "s/written"));
   object->commit();
-  CHECK(read_file(dir / "s/written") == "file body");
+  CHECK(read_file(folder / "s/written") == "file body");
 }
 
 TEST_CASE("a worker whose lease was taken over stops zipping and records nothing", "[jobs]") {
@@ -206,9 +207,9 @@ TEST_CASE("a worker whose lease was taken over stops zipping and records nothing
   auto now = std::make_shared<std::atomic<std::int64_t>>(1'800'000'000);
   JobStoreOptions clocked;
   clocked.clock = [now] { return now->load(); };
-  auto jobs = JobStore::open(f.dir / "clocked.sqlite", clocked);
-  auto other = JobStore::open(f.dir / "clocked.sqlite", clocked);
-  write_file(f.dir / "root/42/dist/big.bin", std::string(2u << 20, 'x'));
+  auto jobs = JobStore::open(f.folder / "clocked.sqlite", clocked);
+  auto other = JobStore::open(f.folder / "clocked.sqlite", clocked);
+  write_file(f.folder / "root/42/dist/big.bin", std::string(2u << 20, 'x'));
   const auto submitted = submit_folder(*jobs, f.store, "42/dist", "d.zip", f.submit, f.logger);
   f.worker.lease = 1;             // renewed every 333 ms
   f.worker.max_rate = 512u << 10; // about 4 s for the archive

@@ -27,12 +27,12 @@ const shared::source::Item& item_at(const shared::source::Listing& listing,
 } // namespace
 
 TEST_CASE("a folder source reads its files beneath its root and follows no symlink", "[source]") {
-  TempDir dir;
-  write_file(dir / "root/sub/file", "file");
-  write_file(dir / "outside/file", "secret");
+  TempDir folder;
+  write_file(folder / "root/sub/file", "file");
+  write_file(folder / "outside/file", "secret");
   std::ostringstream out;
   shared::log::Logger logger(shared::log::Dialect::plain, out, out);
-  shared::source::FileSource source(dir / "root", logger);
+  shared::source::FileSource source(folder / "root", logger);
   const shared::source::Listing listing = source.list();
   const shared::source::Item listed = item_at(listing, "sub/file");
   const auto reader = source.open_reader();
@@ -45,8 +45,8 @@ TEST_CASE("a folder source reads its files beneath its root and follows no symli
   CHECK(part.body() == "il");
 
   // After the listing, the folder becomes a symlink out of the root: refused, not followed.
-  REQUIRE(::rename((dir / "root/sub").c_str(), (dir / "root/moved").c_str()) == 0);
-  REQUIRE(::symlink((dir / "outside").c_str(), (dir / "root/sub").c_str()) == 0);
+  REQUIRE(::rename((folder / "root/sub").c_str(), (folder / "root/moved").c_str()) == 0);
+  REQUIRE(::symlink((folder / "outside").c_str(), (folder / "root/sub").c_str()) == 0);
   shared::http::StringSink refused;
   CHECK_THROWS_AS(reader->fetch(listed, refused), shared::error::IoError);
   CHECK(refused.body().empty());

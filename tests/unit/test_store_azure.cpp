@@ -21,11 +21,11 @@ const std::string k_dev_key =
 
 // HMAC-SHA256 of `text` with the base64 `key`, by OpenSSL's command line, base64.
 std::string openssl_signature(const std::string& key, const std::string& text) {
-  TempDir dir;
-  write_file(dir / "text", text);
-  write_file(dir / "key.b64", key + "\n");
+  TempDir folder;
+  write_file(folder / "text", text);
+  write_file(folder / "key.b64", key + "\n");
   const auto run = run_process({"/bin/sh", "-c",
-                                "cd '" + dir.path() +
+                                "cd '" + folder.path() +
                                     "' && hex=$(base64 -d key.b64 | od -An -v -tx1 | tr -d ' \\n')"
                                     " && openssl dgst -sha256 -mac HMAC -macopt hexkey:$hex "
                                     "-binary text | base64 -w0"});

@@ -96,15 +96,15 @@ std::string read_manifest(const std::string& path) {
 } // namespace
 
 TEST_CASE("the manifest compiled into an executable is the manifest its YAML says", "[task]") {
-  const std::string dir = MANIFEST_DIR;
+  const std::string folder = MANIFEST_DIR;
   check_same(compiled_download_artifact_manifest(),
-             parse_manifest(read_manifest(dir + "/download-artifact.yml"),
-                            read_manifest(dir + "/common.yml") + "\n---\n" +
-                                read_manifest(dir + "/http.yml")));
+             parse_manifest(read_manifest(folder + "/download-artifact.yml"),
+                            read_manifest(folder + "/common.yml") + "\n---\n" +
+                                read_manifest(folder + "/http.yml")));
   // Quotes, backslashes, trigraph-like ??, tabs, UTF-8, and every field set.
   const Manifest parsed =
       parse_manifest(read_manifest(std::string(UNIT_DATA_DIR) + "/manifest-escapes.yml"),
-                     read_manifest(dir + "/common.yml"));
+                     read_manifest(folder + "/common.yml"));
   check_same(compiled_escapes_manifest(), parsed);
   const InputSpec* count = parsed.find("count");
   REQUIRE(count != nullptr);

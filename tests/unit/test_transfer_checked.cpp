@@ -45,11 +45,11 @@ public:
   }
 };
 
-// A download from the folder source `dir`/source into `dir`/out, with `copies`.
+// A download from the folder source `folder`/source into `folder`/out, with `copies`.
 struct Run {
-  Run(const TempDir& dir, Copies& copies, unsigned parallel)
-      : logger(shared::log::Dialect::plain, out, err), source(dir / "source", logger) {
-    options.destination = dir / "out";
+  Run(const TempDir& folder, Copies& copies, unsigned parallel)
+      : logger(shared::log::Dialect::plain, out, err), source(folder / "source", logger) {
+    options.destination = folder / "out";
     options.patterns = shared::glob::PatternSet({"**"}, {});
     options.parallel = parallel;
     options.local_copies = &copies;
@@ -68,7 +68,7 @@ struct Run {
 
 TEST_CASE("the download records the fingerprint of each file it checked, once complete",
           "[transfer]") {
-  TempDir dir;
+  TempDir folder;
   const std::string big(3u << 20, 'b'); // in segments of 1 MiB
   const std::map<std::string, std::string> files = {{"small.txt", "small"},
                                                     {"sub/big.bin", big},
@@ -76,14 +76,14 @@ TEST_CASE("the download records the fingerprint of each file it checked, once co
                                                     {"trusted.txt", "trusted"}};
   shared::source::Listing listing;
   for (const auto& [path, content] : files) {
-    write_file(dir / ("source/" + path), content);
+    write_file(folder / ("source/" + path), content);
     listing.items.push_back({path, content.size(), shared::hash::sha256(content),
-                             dir / ("source/" + path), false, nullptr});
+                             folder / ("source/" + path), false, nullptr});
   }
   Copies copies;
-  copies.add(dir / "cache/hashed", "hashed", false);  // changed since cached: hashed
-  copies.add(dir / "cache/trusted", "trusted", true); // unchanged: placed unread
-  Run run(dir, copies, 4);
+  copies.add(folder / "cache/hashed", "hashed", false);  // changed since cached: hashed
+  copies.add(folder / "cache/trusted", "trusted", true); // unchanged: placed unread
+  Run run(folder, copies, 4);
   shared::transfer::DownloadOptions& options = run.options;
   options.min_segment_size = 1u << 20;
   options.link_local_copies = GENERATE(false, true);
@@ -100,7 +100,7 @@ TEST_CASE("the download records the fingerprint of each file it checked, once co
     const bool checked = !options.skip_validation && path != "trusted.txt";
     REQUIRE(summary.checked[i].has_value() == checked);
     if (checked) {
-      CHECK(summary.checked[i] == Fingerprint::of(dir / ("out/" + path)));
+      CHECK(summary.checked[i] == Fingerprint::of(folder / ("out/" + path)));
     }
   }
 }
@@ -108,14 +108,14 @@ TEST_CASE("the download records the fingerprint of each file it checked, once co
 TEST_CASE("a local copy written between its hash and its placing is placed but not recorded "
           "as checked",
           "[transfer]") {
-  TempDir dir;
+  TempDir folder;
   const std::string content = "the same bytes, written again";
   Copies copies;
-  copies.add(dir / "cache/copy", content, false); // changed since cached: hashed when placed
+  copies.add(folder / "cache/copy", content, false); // changed since cached: hashed when placed
   shared::source::Listing listing;
   listing.items.push_back({"copied.txt", content.size(), shared::hash::sha256(content),
-                           dir / "source/copied.txt", false, nullptr});
-  Run run(dir, copies, 1);
+                           folder / "source/copied.txt", false, nullptr});
+  Run run(folder, copies, 1);
   shared::transfer::DownloadOptions& options = run.options;
   options.link_local_copies = GENERATE(false, true);
   INFO("hard links " << options.link_local_copies);
@@ -126,7 +126,7 @@ TEST_CASE("a local copy written between its hash and its placing is placed but n
     if (!wrote) {
       wrote = true;
       ::usleep(20'000); // a modification time the copy's first look cannot have
-      write_file(dir / "cache/copy", content);
+      write_file(folder / "cache/copy", content);
     }
     return false;
   };
@@ -135,7 +135,7 @@ TEST_CASE("a local copy written between its hash and its placing is placed but n
   REQUIRE(wrote);
   REQUIRE(summary.failures.empty());
   CHECK(summary.from_cache == 1);
-  CHECK(tests::support::read_file(dir / "out/copied.txt") == content);
+  CHECK(tests::support::read_file(folder / "out/copied.txt") == content);
   REQUIRE(summary.checked.size() == 1);
   CHECK_FALSE(summary.checked[0].has_value()); // what was placed may not be what was hashed
 }

@@ -26,14 +26,14 @@ constexpr std::uint64_t k_segment = 64u << 10; // bytes: small segments, to have
 
 // A download from a MemorySource into a temporary folder.
 struct Fixture {
-  TempDir dir;
+  TempDir folder;
   std::ostringstream out;
   std::ostringstream err;
   shared::log::Logger logger{shared::log::Dialect::plain, out, err};
   DownloadOptions options;
 
   Fixture() {
-    options.destination = dir / "out";
+    options.destination = folder / "out";
     options.patterns = shared::glob::PatternSet({"**"}, {});
     options.parallel = 4;
     options.retry.retries = 1;
@@ -46,12 +46,12 @@ struct Fixture {
   }
   DownloadSummary download(MemorySource& source) { return download(source, source.listing()); }
 
-  std::string placed(const std::string& path) const { return read_file(dir / ("out/" + path)); }
+  std::string placed(const std::string& path) const { return read_file(folder / ("out/" + path)); }
 
   // Paths of the part files left in the destination.
   std::vector<std::string> part_files() const {
     std::vector<std::string> found;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir / "out")) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(folder / "out")) {
       if (entry.path().extension() == ".part") {
         found.push_back(entry.path());
       }
@@ -151,7 +151,7 @@ TEST_CASE("download: a SHA-256 mismatch on every try fails the item as an integr
   CHECK(summary.failures[0].path == "bad.txt");
   CHECK(summary.exit_code() == shared::error::ExitCode::integrity);
   CHECK(source.whole_requests("bad.txt") == 3); // the first try and two retries
-  CHECK_FALSE(exists(f.dir / "out/bad.txt"));
+  CHECK_FALSE(exists(f.folder / "out/bad.txt"));
   CHECK(f.part_files().empty());
   CHECK(f.placed("a.txt") == "good");
 }
@@ -175,7 +175,7 @@ TEST_CASE("download: fail_fast stops at the first failed item", "[transfer]") {
   if (f.options.fail_fast) {
     CHECK(summary.not_attempted == 8);
     CHECK(source.whole_requests("c.txt") == 0);
-    CHECK_FALSE(exists(f.dir / "out/j.txt"));
+    CHECK_FALSE(exists(f.folder / "out/j.txt"));
   } else {
     CHECK(summary.not_attempted == 0);
     CHECK(summary.downloaded == 9);
@@ -200,7 +200,7 @@ TEST_CASE("download: cancelled, it throws Interrupted and leaves no part file", 
 
   REQUIRE_THROWS_AS(f.download(source), shared::error::Interrupted);
   CHECK(f.part_files().empty());
-  CHECK_FALSE(exists(f.dir / "out/large.bin"));
+  CHECK_FALSE(exists(f.folder / "out/large.bin"));
 }
 
 TEST_CASE("download: a large item is fetched in ranged segments, checked and byte-exact",
@@ -240,7 +240,7 @@ TEST_CASE("download: segments that fail the SHA-256 get the item fetched whole",
     REQUIRE(summary.failures.size() == 1);
     CHECK(summary.exit_code() == shared::error::ExitCode::integrity);
     CHECK(source.whole_requests("large.bin") == 2);
-    CHECK_FALSE(exists(f.dir / "out/large.bin"));
+    CHECK_FALSE(exists(f.folder / "out/large.bin"));
   } else {
     REQUIRE(summary.failures.empty());
     CHECK(summary.retries == 1);
@@ -280,8 +280,8 @@ TEST_CASE("download: local copies are placed, and a copy that fails its check is
   source.add("bad.txt", "bad content");
   source.add("new.txt", "new content");
   Copies copies;
-  copies.add(f.dir / "cache/good", "good content", "good content");
-  copies.add(f.dir / "cache/bad", "bad CONTENT", "bad content"); // changed since cached
+  copies.add(f.folder / "cache/good", "good content", "good content");
+  copies.add(f.folder / "cache/bad", "bad CONTENT", "bad content"); // changed since cached
   f.options.local_copies = &copies;
   f.options.link_local_copies = GENERATE(false, true);
   INFO("hard links " << f.options.link_local_copies);
@@ -293,7 +293,7 @@ TEST_CASE("download: local copies are placed, and a copy that fails its check is
   CHECK(summary.downloaded == 2);
   CHECK(source.whole_requests("good.txt") == 0);
   CHECK(source.whole_requests("bad.txt") == 1);
-  CHECK(copies.failures == std::vector<std::string>{f.dir / "cache/bad"});
+  CHECK(copies.failures == std::vector<std::string>{f.folder / "cache/bad"});
   CHECK(f.placed("good.txt") == "good content");
   CHECK(f.placed("bad.txt") == "bad content");
   CHECK(f.placed("new.txt") == "new content");
@@ -314,7 +314,7 @@ TEST_CASE("download: a path outside the destination, or another item's part-file
   CHECK(summary.failures[0].path == "../outside.txt");
   CHECK(summary.failures[1].path == "a.txt.part");
   CHECK(source.whole_requests("../outside.txt") == 0);
-  CHECK_FALSE(exists(f.dir / "outside.txt"));
+  CHECK_FALSE(exists(f.folder / "outside.txt"));
   CHECK(f.placed("a.txt") == "a");
   CHECK(f.part_files().empty());
 }

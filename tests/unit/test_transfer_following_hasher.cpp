@@ -36,11 +36,11 @@ std::vector<Part> parts_of(std::uint64_t size, std::uint64_t length) {
 
 // A file of `size` bytes after a head of `base` bytes, opened for writing and for reading.
 struct PartFile {
-  TempDir dir;
+  TempDir folder;
   int fd = -1;
   int reader = -1;
   explicit PartFile(std::uint64_t bytes) {
-    const std::string path = dir / "body.part";
+    const std::string path = folder / "body.part";
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     reader = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     REQUIRE(fd >= 0);

@@ -53,23 +53,23 @@ shared::source::Item item(const std::string& path, std::optional<std::uint64_t> 
 TEST_CASE("placed_local_copies keeps hard links of local copies and records those it would "
           "not hash as in place",
           "[transfer]") {
-  TempDir dir;
-  write_file(dir / "cache/linked", "abc");
-  write_file(dir / "cache/changed", "xyz");
-  write_file(dir / "cache/other", "abc");
-  REQUIRE(::mkdir((dir / "out").c_str(), 0755) == 0);
+  TempDir folder;
+  write_file(folder / "cache/linked", "abc");
+  write_file(folder / "cache/changed", "xyz");
+  write_file(folder / "cache/other", "abc");
+  REQUIRE(::mkdir((folder / "out").c_str(), 0755) == 0);
   for (const char* name : {"a.txt", "d.txt"}) {
-    REQUIRE(::link((dir / "cache/linked").c_str(), (dir / ("out/" + std::string(name))).c_str()) ==
-            0);
+    REQUIRE(::link((folder / "cache/linked").c_str(),
+                   (folder / ("out/" + std::string(name))).c_str()) == 0);
   }
-  REQUIRE(::link((dir / "cache/changed").c_str(), (dir / "out/b.txt").c_str()) == 0);
-  write_file(dir / "out/c.txt", "abc"); // same bytes, a file of its own
+  REQUIRE(::link((folder / "cache/changed").c_str(), (folder / "out/b.txt").c_str()) == 0);
+  write_file(folder / "out/c.txt", "abc"); // same bytes, a file of its own
 
   FakeCopies copies;
-  copies.copies["a.txt"] = copy_at(dir / "cache/linked", true);
-  copies.copies["b.txt"] = copy_at(dir / "cache/changed", false); // changed since cached
-  copies.copies["c.txt"] = copy_at(dir / "cache/other", true);
-  copies.copies["d.txt"] = copy_at(dir / "cache/linked", true);
+  copies.copies["a.txt"] = copy_at(folder / "cache/linked", true);
+  copies.copies["b.txt"] = copy_at(folder / "cache/changed", false); // changed since cached
+  copies.copies["c.txt"] = copy_at(folder / "cache/other", true);
+  copies.copies["d.txt"] = copy_at(folder / "cache/linked", true);
   shared::source::Listing listing;
   listing.items = {item("a.txt", 3), item("b.txt", std::nullopt), item("c.txt", 3),
                    item("d.txt", 5)}; // d.txt: the listing says another size
@@ -86,7 +86,7 @@ TEST_CASE("placed_local_copies keeps hard links of local copies and records thos
   InPlace in_place;
   const auto keep = shared::transfer::placed_local_copies(listing, options, &in_place);
   REQUIRE(keep);
-  const int out = ::open((dir / "out").c_str(), O_RDONLY | O_DIRECTORY);
+  const int out = ::open((folder / "out").c_str(), O_RDONLY | O_DIRECTORY);
   REQUIRE(out >= 0);
   // The file's identity from the clean's readdir, or none (the keeper then stats the file).
   const bool from_readdir = GENERATE(false, true);

@@ -214,7 +214,7 @@ void make_file(const std::string& path, std::string_view content, mode_t mode = 
   REQUIRE(::chmod(path.c_str(), mode) == 0);
 }
 
-void make_dir(const std::string& path) {
+void make_folder(const std::string& path) {
   std::string prefix;
   std::istringstream parts(path.substr(1));
   std::string part;
@@ -253,7 +253,7 @@ void make_hostile_tree(const std::string& root) {
     }
     return text;
   }());
-  make_dir(root + "/empty folder/nested empty");
+  make_folder(root + "/empty folder/nested empty");
   REQUIRE(::symlink("with space.txt", (root + "/link to file").c_str()) == 0);
   REQUIRE(::symlink("../bin", (root + "/big/link to folder").c_str()) == 0);
 }
@@ -282,8 +282,8 @@ Tree tree_entries(const std::string& root, bool with_crc) {
       tree.expected[t.path] = Seen{sha_hex(content), content.size(), S_IFREG | t.mode};
       break;
     }
-    case shared::fs::EntryKind::directory:
-      entry.kind = zip::EntryKind::directory;
+    case shared::fs::EntryKind::folder:
+      entry.kind = zip::EntryKind::folder;
       tree.expected[t.path + "/"] = Seen{sha_hex(""), 0, S_IFDIR | t.mode};
       break;
     case shared::fs::EntryKind::symlink:
@@ -333,15 +333,15 @@ std::uint64_t le(const std::string& bytes, std::size_t pos, int width) {
 TEST_CASE("entry names: what check_entry_name refuses", "[zip]") {
   using zip::EntryKind;
   CHECK_FALSE(zip::check_entry_name("a/b c,d/ü.txt", EntryKind::file));
-  CHECK_FALSE(zip::check_entry_name("folder/", EntryKind::directory));
-  CHECK_FALSE(zip::check_entry_name("folder", EntryKind::directory));
+  CHECK_FALSE(zip::check_entry_name("folder/", EntryKind::folder));
+  CHECK_FALSE(zip::check_entry_name("folder", EntryKind::folder));
   CHECK(zip::check_entry_name("", EntryKind::file));
   CHECK(zip::check_entry_name("/etc/passwd", EntryKind::file));
   CHECK(zip::check_entry_name("a/../b", EntryKind::file));
   CHECK(zip::check_entry_name("./a", EntryKind::file));
   CHECK(zip::check_entry_name("a//b", EntryKind::file));
   CHECK(zip::check_entry_name("a/", EntryKind::file));
-  CHECK(zip::check_entry_name("a//", EntryKind::directory));
+  CHECK(zip::check_entry_name("a//", EntryKind::folder));
   CHECK(zip::check_entry_name("back\\slash", EntryKind::file));
   CHECK(zip::check_entry_name(std::string("nul\0byte", 8), EntryKind::file));
   CHECK(zip::check_entry_name("latin1 \xe9t\xe9", EntryKind::file));
@@ -357,7 +357,7 @@ TEST_CASE("prepare_entries sorts by bytes and refuses duplicates and files used 
   entries[0].path = "b";
   entries[1].path = "a/z";
   entries[2].path = "a";
-  entries[2].kind = zip::EntryKind::directory;
+  entries[2].kind = zip::EntryKind::folder;
   entries[3].path = "\xc3\xa9"; // é sorts after ASCII
   const auto sorted = zip::prepare_entries(entries);
   REQUIRE(sorted.size() == 4);
@@ -392,20 +392,20 @@ TEST_CASE("crc32 matches the check value and combines", "[zip]") {
   CHECK(zip::crc32("6789", 4, zip::crc32("12345")) == 0xCBF43926u);
   CHECK(zip::crc32_combine(zip::crc32("12345"), zip::crc32("6789"), 4) == 0xCBF43926u);
 
-  TempDir dir;
+  TempDir folder;
   const std::string body = PatternProvider::body(true, zip::k_buffer_size * 2 + 3);
-  tests::support::write_file(dir / "f", body);
-  const zip::FileCrc crc = zip::file_crc32(AT_FDCWD, dir / "f");
+  tests::support::write_file(folder / "f", body);
+  const zip::FileCrc crc = zip::file_crc32(AT_FDCWD, folder / "f");
   CHECK(crc.crc32 == zip::crc32(body));
   CHECK(crc.size == body.size());
-  CHECK_THROWS_AS(zip::file_crc32(AT_FDCWD, dir / "missing"), shared::error::IoError);
+  CHECK_THROWS_AS(zip::file_crc32(AT_FDCWD, folder / "missing"), shared::error::IoError);
 }
 
 // --- whole archives, three readers --------------------------------------------------------
 
 TEST_CASE("hostile names, empty folders, permissions and symlinks survive three readers", "[zip]") {
-  TempDir dir;
-  const std::string root = dir / "tree";
+  TempDir folder;
+  const std::string root = folder / "tree";
   make_hostile_tree(root);
   zip::LocalBodyProvider provider(root);
 
@@ -425,7 +425,7 @@ TEST_CASE("hostile names, empty folders, permissions and symlinks survive three 
       const Tree tree = tree_entries(root, variant.with_crc);
       REQUIRE(tree.expected.count(deep_path()) == 1);
       REQUIRE(tree.expected.count("empty folder/nested empty/") == 1);
-      const std::string archive = dir / "out.zip";
+      const std::string archive = folder / "out.zip";
       const std::uint64_t written = write_to_file(archive, tree.entries, variant.options, provider);
       check_archive(archive, tree.expected);
       if (variant.options.method == zip::Method::store) {
@@ -436,7 +436,7 @@ TEST_CASE("hostile names, empty folders, permissions and symlinks survive three 
       }
 
       // Extracted by unzip: the executable bit, the symlinks, the empty folders.
-      const std::string out = dir / "extracted";
+      const std::string out = folder / "extracted";
       const auto unzip = tests::support::run_process({k_unzip, "-q", archive, "-d", out});
       INFO(unzip.out << unzip.err);
       REQUIRE(unzip.exit_code == 0);
@@ -458,10 +458,10 @@ TEST_CASE("hostile names, empty folders, permissions and symlinks survive three 
 }
 
 TEST_CASE("the same entries give the same bytes, in any order", "[zip]") {
-  TempDir dir;
-  make_hostile_tree(dir / "tree");
-  zip::LocalBodyProvider provider(dir / "tree");
-  Tree tree = tree_entries(dir / "tree", true);
+  TempDir folder;
+  make_hostile_tree(folder / "tree");
+  zip::LocalBodyProvider provider(folder / "tree");
+  Tree tree = tree_entries(folder / "tree", true);
   for (const zip::WriteOptions options :
        {zip::WriteOptions{zip::Method::store, 6}, zip::WriteOptions{zip::Method::deflate, 6}}) {
     const std::string first = write_to_string(tree.entries, options, provider);
@@ -475,7 +475,7 @@ TEST_CASE("the same entries give the same bytes, in any order", "[zip]") {
 }
 
 TEST_CASE("timestamps come from the entries: DOS time in UTC and the extended timestamp", "[zip]") {
-  TempDir dir;
+  TempDir folder;
   MemoryProvider provider;
   std::vector<zip::Entry> entries;
   const auto add = [&](const std::string& name, std::int64_t mtime) {
@@ -489,14 +489,14 @@ TEST_CASE("timestamps come from the entries: DOS time in UTC and the extended ti
   add("odd-second", 1700000001); // 2023-11-14T22:13:21Z
   add("before-1980", 86400);     // clamped to 1980-01-01 in the DOS fields
   add("after-2038", 4102444800); // 2100-01-01T00:00:00Z: no 32-bit extended timestamp
-  zip::Entry folder;
-  folder.path = "folder";
-  folder.kind = zip::EntryKind::directory;
-  folder.mtime = 1600000000; // 2020-09-13T12:26:40Z
-  folder.mode = 0755;
-  entries.push_back(folder);
+  zip::Entry folder_entry;
+  folder_entry.path = "folder";
+  folder_entry.kind = zip::EntryKind::folder;
+  folder_entry.mtime = 1600000000; // 2020-09-13T12:26:40Z
+  folder_entry.mode = 0755;
+  entries.push_back(folder_entry);
 
-  const std::string archive = dir / "times.zip";
+  const std::string archive = folder / "times.zip";
   write_to_file(archive, entries, {}, provider);
   const PythonView python = read_with_python(archive);
   CHECK(python.dates.at("odd-second") == "2023-11-14T22:13:20");
@@ -512,10 +512,10 @@ TEST_CASE("timestamps come from the entries: DOS time in UTC and the extended ti
 
   // unzip sets the exact second from the extended timestamp.
   const auto unzip =
-      tests::support::run_process({k_unzip, "-q", archive, "odd-second", "-d", dir / "x"});
+      tests::support::run_process({k_unzip, "-q", archive, "odd-second", "-d", folder / "x"});
   REQUIRE(unzip.exit_code == 0);
   struct stat st {};
-  REQUIRE(::stat((dir / "x/odd-second").c_str(), &st) == 0);
+  REQUIRE(::stat((folder / "x/odd-second").c_str(), &st) == 0);
   CHECK(st.st_mtime == 1700000001);
 }
 
@@ -523,8 +523,8 @@ TEST_CASE("timestamps come from the entries: DOS time in UTC and the extended ti
 
 TEST_CASE("Layout: exact length up front, same bytes as the writer, any range on its own",
           "[zip]") {
-  TempDir dir;
-  const std::string root = dir / "tree";
+  TempDir folder;
+  const std::string root = folder / "tree";
   make_hostile_tree(root);
   for (const std::uint64_t size : {std::uint64_t{1}, std::uint64_t{100}, zip::k_buffer_size - 1,
                                    zip::k_buffer_size, zip::k_buffer_size * 2 + 7}) {
@@ -542,12 +542,12 @@ TEST_CASE("Layout: exact length up front, same bytes as the writer, any range on
   CHECK(write_to_string(tree.entries, {}, local) == full.data);
   CHECK(layout.central_directory_offset() < layout.size());
   {
-    const std::string archive = dir / "layout.zip";
+    const std::string archive = folder / "layout.zip";
     FileSink file(archive);
     layout.write(local, file);
     CHECK(file.written == layout.size());
   }
-  check_archive(dir / "layout.zip", tree.expected);
+  check_archive(folder / "layout.zip", tree.expected);
 
   const auto check_range = [&](std::uint64_t first, std::uint64_t last) {
     INFO("range " << first << "-" << last << " of " << layout.size());
@@ -607,15 +607,15 @@ TEST_CASE("Layout needs every CRC-32, and an empty archive is its end record", "
   entry.size = 0; // an empty body's CRC is known
   CHECK_NOTHROW(zip::Layout({entry}));
 
-  TempDir dir;
+  TempDir folder;
   const zip::Layout empty({});
   CHECK(empty.size() == 22);
   MemoryProvider provider;
   {
-    FileSink file(dir / "empty.zip");
+    FileSink file(folder / "empty.zip");
     empty.write(provider, file);
   }
-  check_archive(dir / "empty.zip", {});
+  check_archive(folder / "empty.zip", {});
 }
 
 TEST_CASE("ZIP64 fields for sizes and offsets past 4 GiB, laid out without reading bodies",
@@ -628,7 +628,7 @@ TEST_CASE("ZIP64 fields for sizes and offsets past 4 GiB, laid out without readi
   entries[1].size = 3;
   entries[1].crc32 = zip::crc32("abc");
   entries[2].path = "z folder";
-  entries[2].kind = zip::EntryKind::directory;
+  entries[2].kind = zip::EntryKind::folder;
   const zip::Layout layout(entries);
   CHECK(zip::archive_size(entries, {}) == layout.size());
   MemoryProvider none; // any body read would throw: bodies is empty
@@ -803,9 +803,9 @@ TEST_CASE("bodies that changed are errors, not silently wrong archives", "[zip]"
                   std::invalid_argument);
 
   // A local file whose size is no longer the listed one.
-  TempDir dir;
-  tests::support::write_file(dir / "tree/grown", "now longer");
-  zip::LocalBodyProvider local(dir / "tree");
+  TempDir folder;
+  tests::support::write_file(folder / "tree/grown", "now longer");
+  zip::LocalBodyProvider local(folder / "tree");
   entry.path = "grown";
   entry.size = 3;
   entry.crc32.reset();
@@ -813,14 +813,14 @@ TEST_CASE("bodies that changed are errors, not silently wrong archives", "[zip]"
 }
 
 TEST_CASE("LocalBodyProvider follows no symlink and opens only regular files", "[zip]") {
-  TempDir dir;
-  tests::support::write_file(dir / "outside/secret", "secret");
-  tests::support::write_file(dir / "tree/real/file", "file");
-  REQUIRE(::symlink("real", (dir / "tree/folder-link").c_str()) == 0);
-  REQUIRE(::symlink("../outside/secret", (dir / "tree/file-link").c_str()) == 0);
-  REQUIRE(::symlink("../outside", (dir / "tree/out").c_str()) == 0);
-  REQUIRE(::mkfifo((dir / "tree/fifo").c_str(), 0644) == 0);
-  zip::LocalBodyProvider local(dir / "tree");
+  TempDir folder;
+  tests::support::write_file(folder / "outside/secret", "secret");
+  tests::support::write_file(folder / "tree/real/file", "file");
+  REQUIRE(::symlink("real", (folder / "tree/folder-link").c_str()) == 0);
+  REQUIRE(::symlink("../outside/secret", (folder / "tree/file-link").c_str()) == 0);
+  REQUIRE(::symlink("../outside", (folder / "tree/out").c_str()) == 0);
+  REQUIRE(::mkfifo((folder / "tree/fifo").c_str(), 0644) == 0);
+  zip::LocalBodyProvider local(folder / "tree");
   const auto open_entry = [&](const std::string& path, std::uint64_t size) {
     zip::Entry entry;
     entry.path = path;
@@ -847,30 +847,30 @@ TEST_CASE("LocalBodyProvider follows no symlink and opens only regular files", "
   renamed.source = "real/file";
   renamed.size = 4;
   renamed.crc32 = zip::crc32("file");
-  const std::string archive = dir / "renamed.zip";
+  const std::string archive = folder / "renamed.zip";
   write_to_file(archive, {renamed}, {}, local);
   check_archive(archive, {{"top/renamed", Seen{sha_hex("file"), 4, S_IFREG | 0644}}});
-  CHECK_THROWS_AS(zip::LocalBodyProvider(dir / "missing"), shared::error::IoError);
+  CHECK_THROWS_AS(zip::LocalBodyProvider(folder / "missing"), shared::error::IoError);
 }
 
 // --- many entries, big files --------------------------------------------------------------
 
 TEST_CASE("70,000 entries: ZIP64 end records", "[zip]") {
-  TempDir dir;
+  TempDir folder;
   MemoryProvider provider;
   std::vector<zip::Entry> entries;
   Listing expected;
-  for (int folder = 0; folder < 700; ++folder) {
-    zip::Entry dir_entry;
-    dir_entry.kind = zip::EntryKind::directory;
-    dir_entry.path = "folder " + std::to_string(folder);
-    dir_entry.mode = 0755;
-    dir_entry.mtime = 1700000000;
-    entries.push_back(dir_entry);
-    expected[dir_entry.path + "/"] = Seen{sha_hex(""), 0, S_IFDIR | 0755};
+  for (int n = 0; n < 700; ++n) {
+    zip::Entry folder_entry;
+    folder_entry.kind = zip::EntryKind::folder;
+    folder_entry.path = "folder " + std::to_string(n);
+    folder_entry.mode = 0755;
+    folder_entry.mtime = 1700000000;
+    entries.push_back(folder_entry);
+    expected[folder_entry.path + "/"] = Seen{sha_hex(""), 0, S_IFDIR | 0755};
     for (int file = 0; file < 100; ++file) {
       zip::Entry entry;
-      entry.path = dir_entry.path + "/file " + std::to_string(file) + ".txt";
+      entry.path = folder_entry.path + "/file " + std::to_string(file) + ".txt";
       const std::string body = "body of " + entry.path + "\n";
       entry.size = body.size();
       entry.mtime = 1700000000 + file;
@@ -883,7 +883,7 @@ TEST_CASE("70,000 entries: ZIP64 end records", "[zip]") {
     }
   }
   REQUIRE(entries.size() == 70700);
-  const std::string archive = dir / "many.zip";
+  const std::string archive = folder / "many.zip";
   const std::uint64_t written = write_to_file(archive, entries, {}, provider);
   CHECK(zip::archive_size(entries, {}) == written);
   check_archive(archive, expected);
@@ -903,9 +903,9 @@ namespace {
 
 // Temporary folders on tmpfs while it lives, where it exists: reading a hole of a sparse file
 // there costs no page allocation, so 4 GiB of zeros read several times faster than on ext4.
-class TmpfsTempDirs {
+class TmpfsTempFolders {
 public:
-  TmpfsTempDirs() {
+  TmpfsTempFolders() {
     if (const char* old = std::getenv("TMPDIR")) {
       m_old = old;
     }
@@ -914,15 +914,15 @@ public:
       ::setenv("TMPDIR", "/dev/shm", 1);
     }
   }
-  ~TmpfsTempDirs() {
+  ~TmpfsTempFolders() {
     if (m_old) {
       ::setenv("TMPDIR", m_old->c_str(), 1);
     } else {
       ::unsetenv("TMPDIR");
     }
   }
-  TmpfsTempDirs(const TmpfsTempDirs&) = delete;
-  TmpfsTempDirs& operator=(const TmpfsTempDirs&) = delete;
+  TmpfsTempFolders(const TmpfsTempFolders&) = delete;
+  TmpfsTempFolders& operator=(const TmpfsTempFolders&) = delete;
 
 private:
   std::optional<std::string> m_old;
@@ -962,20 +962,20 @@ std::string sha256_of_zeros_between(std::string_view head, std::uint64_t zeros,
 
 // About 40 s (unzip -t alone reads 4 GiB for 20 s): hidden, run with "[zip-long]".
 TEST_CASE("a sparse file over 4 GiB, stored: ZIP64 fields", "[.][zip-long]") {
-  const TmpfsTempDirs on_tmpfs;
-  TempDir dir;
+  const TmpfsTempFolders on_tmpfs;
+  TempDir folder;
   const std::string head = "head of the big file";
   const std::string tail = "tail of the big file";
   const std::uint64_t zeros = 4 * k_gib + 1000;
   const std::uint64_t size = head.size() + zeros + tail.size();
-  make_dir(dir / "tree");
-  const int fd = ::open((dir / "tree/big.bin").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  make_folder(folder / "tree");
+  const int fd = ::open((folder / "tree/big.bin").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   REQUIRE(fd >= 0);
   REQUIRE(::pwrite(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
   REQUIRE(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(head.size() + zeros)) ==
           static_cast<ssize_t>(tail.size()));
   ::close(fd);
-  tests::support::write_file(dir / "tree/z-after.txt", "after the big one\n");
+  tests::support::write_file(folder / "tree/z-after.txt", "after the big one\n");
 
   std::vector<zip::Entry> entries(2);
   entries[0].path = "big.bin";
@@ -990,9 +990,9 @@ TEST_CASE("a sparse file over 4 GiB, stored: ZIP64 fields", "[.][zip-long]") {
       {"big.bin", Seen{sha256_of_zeros_between(head, zeros, tail), size, S_IFREG | 0644}},
       {"z-after.txt", Seen{sha_hex("after the big one\n"), 18, S_IFREG | 0644}}};
 
-  zip::LocalBodyProvider local(dir / "tree");
+  zip::LocalBodyProvider local(folder / "tree");
   const zip::Layout layout(entries);
-  const std::string archive = dir / "big.zip";
+  const std::string archive = folder / "big.zip";
   {
     FileSink file(archive);
     layout.write(local, file);
@@ -1015,14 +1015,14 @@ TEST_CASE("a generated body over 4 GiB, deflated: ZIP64 sizes and data descripto
           "[.][zip-long]") {
   // Zeros generated in memory (no disk): ZIP64 sizes in the local header, since the deflate
   // bound passes 4 GiB, and an 8-byte data descriptor.
-  const TmpfsTempDirs on_tmpfs;
-  TempDir dir;
+  const TmpfsTempFolders on_tmpfs;
+  TempDir folder;
   const std::uint64_t zeros = 4 * k_gib + 1000;
   std::vector<zip::Entry> generated(1);
   generated[0].path = "zeros.bin";
   generated[0].size = zeros;
   PatternProvider zero_provider(false);
-  const std::string deflated = dir / "deflated.zip";
+  const std::string deflated = folder / "deflated.zip";
   write_to_file(deflated, generated, {zip::Method::deflate, 1}, zero_provider);
   check_archive(deflated, {{"zeros.bin",
                             Seen{sha256_of_zeros_between("", zeros, ""), zeros, S_IFREG | 0644}}});

@@ -27,7 +27,7 @@ const char* kind_letter(zip::EntryKind kind) {
   switch (kind) {
   case zip::EntryKind::file:
     return "f";
-  case zip::EntryKind::directory:
+  case zip::EntryKind::folder:
     return "d";
   case zip::EntryKind::symlink:
     return "l";
