@@ -192,6 +192,104 @@ std::string describe_bytes(std::uint64_t bytes) {
   return format::bytes(bytes) + " (" + format::count(bytes) + " bytes)";
 }
 
+// The archive goes to standard output: it must not be a terminal, the log goes to standard
+// error, and a reader that goes away is an EPIPE, not a kill.
+void prepare_stdout(shared::log::Logger& logger) {
+  if (::isatty(STDOUT_FILENO)) {
+    throw UsageError("--output -: standard output is a terminal; redirect it to a file or pipe");
+  }
+  logger.send_output_to_error();
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+// What the archive holds and where its bodies come from.
+struct Contents {
+  std::unique_ptr<shared::source::Source> source; // a remote source, kept for its bodies
+  shared::source::Listing listing;                // its listing, which the bodies point into
+  Plan plan;
+  std::unique_ptr<zip::BodyProvider> bodies;
+};
+
+// A local folder or file share: the subtree walked, bodies read beneath it.
+Contents list_local(const Options& options, shared::log::LimitedWarnings& warnings,
+                    shared::log::Logger& logger) {
+  const std::string root = shared::source::path_from_file_url(options.source);
+  struct stat info {};
+  if (::stat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    throw UsageError("--source: \"" + root + "\" is not a folder");
+  }
+  const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
+  std::string prefix;
+  if (options.top_folder) {
+    std::error_code ec;
+    prefix = last_segment(std::filesystem::canonical(subtree, ec).string());
+    if (ec || prefix.empty() || prefix == "/") {
+      throw UsageError("--top-folder: " + subtree + " has no name to use as the top folder");
+    }
+    prefix += "/";
+  }
+  logger.info("Listing " + subtree);
+  Contents contents;
+  contents.plan = plan_local(root, prefix, options, warnings);
+  contents.bodies = std::make_unique<zip::LocalBodyProvider>(subtree);
+  return contents;
+}
+
+// A remote source (web store, DRS): listed once, bodies fetched through its readers.
+Contents list_remote(const Options& options, shared::log::LimitedWarnings& warnings,
+                     shared::log::Logger& logger) {
+  Contents contents;
+  contents.source =
+      shared::source::make_source(options.source, options.provider, options.source_context);
+  logger.info("Listing " + contents.source->describe());
+  contents.listing = contents.source->list();
+  const std::string top = options.path.empty() ? last_segment(contents.source->cache_key())
+                                               : last_segment(options.path);
+  const std::string prefix = options.top_folder ? top + "/" : "";
+  contents.plan = plan_remote(contents.listing, options.path, prefix, options, warnings, logger);
+  std::unordered_map<std::string, const shared::source::Item*> items;
+  for (const auto& item : contents.listing.items) {
+    items.emplace(item.path, &item);
+  }
+  contents.bodies = std::make_unique<zip::SourceBodyProvider>(*contents.source, std::move(items));
+  return contents;
+}
+
+// Logs what will be zipped; throws UsageError over --max-size, before anything is written.
+void check_size(const Plan& plan, const Options& options, shared::log::Logger& logger) {
+  logger.info("Zipping " + format::count(plan.files) + " files (" + format::bytes(plan.file_bytes) +
+              "), " + format::count(plan.folders) + " folders, " + format::count(plan.links) +
+              " symlinks");
+  if (options.max_size != 0 && plan.file_bytes > options.max_size) {
+    throw UsageError("--max-size: the folder holds " + describe_bytes(plan.file_bytes) +
+                     " of files, over the limit of " + describe_bytes(options.max_size) +
+                     "; nothing was written (raise --max-size, or 0 for no limit)");
+  }
+}
+
+// Streams the archive to standard output, or to the output's part file, renamed when complete.
+zip::WriteResult write_output(Contents& contents, const Options& options,
+                              shared::progress::Mode mode, shared::log::Logger& logger) {
+  const auto expected = zip::archive_size(contents.plan.entries, options.write);
+  shared::progress::Reporter progress(logger, mode, "Zipping", "files", 0, expected.value_or(0));
+  zip::WriteResult result;
+  if (options.output == "-") {
+    zip::FdSink out(STDOUT_FILENO, "standard output");
+    CountingSink sink(out, progress);
+    result =
+        zip::write_archive(std::move(contents.plan.entries), options.write, *contents.bodies, sink);
+  } else {
+    shared::fs::PartFile file(options.output, options.durability);
+    PartFileSink out(file);
+    CountingSink sink(out, progress);
+    result =
+        zip::write_archive(std::move(contents.plan.entries), options.write, *contents.bodies, sink);
+    file.commit();
+  }
+  progress.stop();
+  return result;
+}
+
 } // namespace
 
 std::string normalize_subtree(const std::string& path) {
@@ -270,11 +368,7 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   const Options options = options_from_inputs(context.inputs, logger);
   const bool to_stdout = options.output == "-";
   if (to_stdout) {
-    if (::isatty(STDOUT_FILENO)) {
-      throw UsageError("--output -: standard output is a terminal; redirect it to a file or pipe");
-    }
-    logger.send_output_to_error(); // stdout carries the archive
-    std::signal(SIGPIPE, SIG_IGN); // a reader that goes away is an EPIPE, not a kill
+    prepare_stdout(logger);
   }
   const auto start = std::chrono::steady_clock::now();
 
@@ -283,79 +377,24 @@ shared::error::ExitCode run(const shared::task::TaskContext& context) {
   const std::string scheme = scheme_of(options.source);
   const bool local = options.provider == "file" ||
                      (options.provider == "auto" && (scheme.empty() || scheme == "file"));
-  std::unique_ptr<shared::source::Source> source;
-  shared::source::Listing listing;
-  Plan plan;
-  std::unique_ptr<zip::BodyProvider> bodies;
-  if (local) {
-    const std::string root = shared::source::path_from_file_url(options.source);
-    struct stat info {};
-    if (::stat(root.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-      throw UsageError("--source: \"" + root + "\" is not a folder");
-    }
-    const std::string subtree = options.path.empty() ? root : root + "/" + options.path;
-    std::string prefix;
-    if (options.top_folder) {
-      std::error_code ec;
-      prefix = last_segment(std::filesystem::canonical(subtree, ec).string());
-      if (ec || prefix.empty() || prefix == "/") {
-        throw UsageError("--top-folder: " + subtree + " has no name to use as the top folder");
-      }
-      prefix += "/";
-    }
-    logger.info("Listing " + subtree);
-    plan = plan_local(root, prefix, options, warnings);
-    bodies = std::make_unique<zip::LocalBodyProvider>(subtree);
-  } else {
-    source = shared::source::make_source(options.source, options.provider, options.source_context);
-    logger.info("Listing " + source->describe());
-    listing = source->list();
-    const std::string top =
-        options.path.empty() ? last_segment(source->cache_key()) : last_segment(options.path);
-    const std::string prefix = options.top_folder ? top + "/" : "";
-    plan = plan_remote(listing, options.path, prefix, options, warnings, logger);
-    std::unordered_map<std::string, const shared::source::Item*> items;
-    for (const auto& item : listing.items) {
-      items.emplace(item.path, &item);
-    }
-    bodies = std::make_unique<zip::SourceBodyProvider>(*source, std::move(items));
-  }
+  Contents contents =
+      local ? list_local(options, warnings, logger) : list_remote(options, warnings, logger);
   warnings.finish("skipped entries");
-  logger.info("Zipping " + format::count(plan.files) + " files (" + format::bytes(plan.file_bytes) +
-              "), " + format::count(plan.folders) + " folders, " + format::count(plan.links) +
-              " symlinks");
-  if (options.max_size != 0 && plan.file_bytes > options.max_size) {
-    throw UsageError("--max-size: the folder holds " + describe_bytes(plan.file_bytes) +
-                     " of files, over the limit of " + describe_bytes(options.max_size) +
-                     "; nothing was written (raise --max-size, or 0 for no limit)");
-  }
+  check_size(contents.plan, options, logger);
 
   // The archive, streamed.
-  const auto expected = zip::archive_size(plan.entries, options.write);
-  shared::progress::Reporter progress(logger, context.progress_mode, "Zipping", "files", 0,
-                                      expected.value_or(0));
-  zip::WriteResult result;
-  if (to_stdout) {
-    zip::FdSink out(STDOUT_FILENO, "standard output");
-    CountingSink sink(out, progress);
-    result = zip::write_archive(std::move(plan.entries), options.write, *bodies, sink);
-  } else {
-    shared::fs::PartFile file(options.output, options.durability);
-    PartFileSink out(file);
-    CountingSink sink(out, progress);
-    result = zip::write_archive(std::move(plan.entries), options.write, *bodies, sink);
-    file.commit();
-  }
-  progress.stop();
+  const std::uint64_t file_bytes = contents.plan.file_bytes;
+  const std::uint64_t skipped = contents.plan.skipped;
+  const zip::WriteResult result = write_output(contents, options, context.progress_mode, logger);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string line = "Wrote " + (to_stdout ? std::string("the archive") : options.output) + ": " +
                      format::count(result.entries) + " entries, " +
-                     format::bytes(result.archive_size) + " from " +
-                     format::bytes(plan.file_bytes) + " of files in " + format::duration(seconds) +
-                     " (" + format::rate(plan.file_bytes, seconds) + ")";
-  if (plan.skipped > 0) {
-    line += ", " + format::count(plan.skipped) + " skipped";
+                     format::bytes(result.archive_size) + " from " + format::bytes(file_bytes) +
+                     " of files in " + format::duration(seconds) + " (" +
+                     format::rate(file_bytes, seconds) + ")";
+  if (skipped > 0) {
+    line += ", " + format::count(skipped) + " skipped";
   }
   logger.info(line);
   return shared::error::ExitCode::success;
