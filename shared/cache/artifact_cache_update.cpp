@@ -190,10 +190,7 @@ void ArtifactCache::Update::plan_objects() {
   const auto by_path = [](const metadata::Entry& a, const metadata::Entry& b) {
     return a.path < b.path;
   };
-  // A listing's CSV usually is sorted already: then one pass.
-  if (!std::is_sorted(m_entries.begin(), m_entries.end(), by_path)) {
-    std::sort(m_entries.begin(), m_entries.end(), by_path);
-  }
+  std::sort(m_entries.begin(), m_entries.end(), by_path);
   m_left_out.assign(m_entries.size(), 0);
   std::unordered_map<hash::Digest, std::size_t, DigestHash> new_index; // into m_new_objects
   for (std::size_t i = 0; i < m_entries.size(); ++i) {

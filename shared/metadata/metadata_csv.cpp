@@ -158,9 +158,7 @@ std::string to_csv(const std::vector<Entry>& entries) {
     sorted.push_back(&entry);
   }
   const auto by_path = [](const Entry* a, const Entry* b) { return less_by_path(*a, *b); };
-  if (!std::is_sorted(sorted.begin(), sorted.end(), by_path)) {
-    std::sort(sorted.begin(), sorted.end(), by_path);
-  }
+  std::sort(sorted.begin(), sorted.end(), by_path);
   std::string out;
   out.reserve(entries.size() * 100);
   for (std::size_t i = 0; i < sorted.size(); ++i) {
@@ -204,9 +202,7 @@ Metadata parse_csv(std::string_view text) {
     parsed.push_back({Entry{std::move(path), *digest}, record.line});
   }
   const auto by_path = [](const Parsed& a, const Parsed& b) { return a.entry.path < b.entry.path; };
-  if (!std::is_sorted(parsed.begin(), parsed.end(), by_path)) { // as generate-metadata writes it
-    std::stable_sort(parsed.begin(), parsed.end(), by_path);
-  }
+  std::stable_sort(parsed.begin(), parsed.end(), by_path);
   for (std::size_t i = 1; i < parsed.size(); ++i) {
     if (parsed[i - 1].entry.path == parsed[i].entry.path) { // stable: i - 1 came first
       throw ParseError(parsed[i].line, "duplicate path \"" + parsed[i].entry.path +

@@ -20,9 +20,7 @@ std::vector<const source::Item*> select(const source::Listing& listing,
   const auto by_path = [](const source::Item* a, const source::Item* b) {
     return a->path < b->path;
   };
-  if (!std::is_sorted(items.begin(), items.end(), by_path)) { // a metadata file is, already
-    std::sort(items.begin(), items.end(), by_path);
-  }
+  std::stable_sort(items.begin(), items.end(), by_path); // of the same path, the first listed stays
   items.erase(
       std::unique(items.begin(), items.end(),
                   [](const source::Item* a, const source::Item* b) { return a->path == b->path; }),
